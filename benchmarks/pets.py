@@ -1,0 +1,154 @@
+"""Shared helpers for the PETS09-S2L1 evaluation and benchmark (not part of the product)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from counting.pipeline.geometry import crossing_parameter, side_value
+from counting.pipeline.specs import LineSpec
+from counting.pipeline.types import Detections, Point
+
+REPO = Path(__file__).resolve().parents[1]
+WIDTH, HEIGHT = 480, 360
+
+#: Evaluation lines in normalised coordinates. "in" = from the segment's left to its right
+#: (see counting.pipeline.geometry): for a top-to-bottom line that is right-to-left, for a
+#: left-to-right line it is downwards.
+EVAL_LINES: tuple[LineSpec, ...] = (
+    LineSpec(key="v240", name="x=240 full height", start=(0.5, 0.0), end=(0.5, 1.0)),
+    LineSpec(key="h200", name="y=200 full width", start=(0.0, 200 / 360), end=(1.0, 200 / 360)),
+    LineSpec(key="diag", name="diagonal", start=(0.15, 0.25), end=(0.85, 0.95)),
+    LineSpec(key="v150p", name="x=150 y 120..300", start=(150 / 480, 120 / 360),
+             end=(150 / 480, 300 / 360)),
+    LineSpec(key="h260p", name="y=260 x 200..420", start=(200 / 480, 260 / 360),
+             end=(420 / 480, 260 / 360)),
+    LineSpec(key="h150", name="y=150 full width", start=(0.0, 150 / 360), end=(1.0, 150 / 360)),
+)
+
+
+def default_shared() -> Path:
+    """``SHARED_DIR`` or ``<repo>/../shared``."""
+    return Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
+
+
+def add_shared_argument(parser: argparse.ArgumentParser) -> None:
+    """The common ``--shared PATH`` option."""
+    parser.add_argument("--shared", type=Path, default=default_shared(),
+                        help="the shared data directory (default: SHARED_DIR or ../shared)")
+
+
+@dataclass(frozen=True)
+class PetsPaths:
+    """Locations of the PETS footage and the model under the shared directory."""
+
+    video: Path
+    gt: Path
+    model: Path
+
+    @staticmethod
+    def from_shared(shared: Path) -> PetsPaths:
+        """Paths under ``shared``; raises FileNotFoundError naming what is missing."""
+        paths = PetsPaths(
+            video=shared / "video/PETS09-S2L1/PETS09-S2L1.mp4",
+            gt=shared / "video/PETS09-S2L1/gt.txt",
+            model=shared / "models/yolox_nano.onnx",
+        )
+        for p in (paths.video, paths.gt, paths.model):
+            if not p.is_file():
+                raise FileNotFoundError(f"missing {p} (pass --shared PATH or set SHARED_DIR)")
+        return paths
+
+
+def load_gt(path: Path) -> dict[int, list[tuple[int, float, float, float, float]]]:
+    """MOT gt: track id -> [(frame, left, top, width, height)] sorted by frame (1-based)."""
+    tracks: dict[int, list[tuple[int, float, float, float, float]]] = defaultdict(list)
+    for row in np.loadtxt(path, delimiter=",", ndmin=2):
+        tracks[int(row[1])].append((int(row[0]), row[2], row[3], row[4], row[5]))
+    for rows in tracks.values():
+        rows.sort()
+    return dict(tracks)
+
+
+def gt_boxes_by_frame(path: Path) -> dict[int, np.ndarray]:
+    """0-based frame index -> (N, 4) xyxy gt boxes."""
+    out: dict[int, list[list[float]]] = defaultdict(list)
+    for row in np.loadtxt(path, delimiter=",", ndmin=2):
+        out[int(row[0]) - 1].append([row[2], row[3], row[2] + row[4], row[3] + row[5]])
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+
+def gt_crossings(
+    tracks: dict[int, list[tuple[int, float, float, float, float]]],
+    start: Point,
+    end: Point,
+    band_px: float = 5.0,
+) -> tuple[int, int]:
+    """Ground-truth (in, out) for a pixel segment: foot point, +-band hysteresis, and only
+    side changes whose path meets the segment itself."""
+    count_in = count_out = 0
+    for rows in tracks.values():
+        side = 0
+        last_clear: Point | None = None
+        for _, left, top, w, h in rows:
+            p = (left + w / 2, top + h)
+            s = side_value(start, end, p)
+            zone = 1 if s > band_px else (-1 if s < -band_px else 0)
+            if zone == 0:
+                continue
+            if side == 0 or zone == side:
+                side, last_clear = zone, p
+                continue
+            assert last_clear is not None
+            t = crossing_parameter(start, end, last_clear, p)
+            if t is not None and 0.0 <= t <= 1.0:
+                if zone > 0:
+                    count_in += 1
+                else:
+                    count_out += 1
+            side, last_clear = zone, p
+    return count_in, count_out
+
+
+def pixel_line(spec: LineSpec) -> tuple[Point, Point]:
+    """A spec's segment in PETS pixels."""
+    return ((spec.start[0] * WIDTH, spec.start[1] * HEIGHT), (spec.end[0] * WIDTH,
+                                                               spec.end[1] * HEIGHT))
+
+
+def detect_video(video: Path, model: Path, score_threshold: float, backend: str = "torch",
+                 threads: int | None = None, batch: int = 1) -> tuple[list[Detections],
+                                                                      list[float]]:
+    """Detections and PTS of every frame of the video."""
+    from counting.pipeline.detectors import create_detector
+    from counting.pipeline.sources import FileSource
+
+    detector = create_detector(model, backend=backend,  # type: ignore[arg-type]
+                               score_threshold=score_threshold, threads=threads)
+    dets: list[Detections] = []
+    times: list[float] = []
+    pending = []
+    with FileSource(video) as src:
+        for frame in src:
+            pending.append(frame)
+            if len(pending) == batch:
+                dets.extend(detector.detect([f.image for f in pending]))
+                times.extend(f.time for f in pending)
+                pending = []
+        if pending:
+            dets.extend(detector.detect([f.image for f in pending]))
+            times.extend(f.time for f in pending)
+    return dets, times
+
+
+def accuracy(gt_in: int, gt_out: int, got_in: int, got_out: int) -> float:
+    """1 - (|in error| + |out error|) / (gt in + gt out)."""
+    total = gt_in + gt_out
+    if total == 0:
+        return 1.0 if got_in + got_out == 0 else 0.0
+    return 1.0 - (abs(got_in - gt_in) + abs(got_out - gt_out)) / total

@@ -1,0 +1,1 @@
+"""Placeholder; the public API is documented once the package is complete."""

@@ -1,0 +1,79 @@
+"""Detector interface, errors and the factory.
+
+Backends live in their own modules and import their heavy runtime (torch, onnxruntime) only
+when instantiated, so importing :mod:`counting.pipeline` stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+from counting.pipeline.types import Detections, ImageArray
+
+Backend = Literal["torch", "onnxruntime"]
+
+DEFAULT_SCORE_THRESHOLD = 0.3
+DEFAULT_NMS_IOU = 0.45
+PERSON_CLASS = 0
+
+
+class ModelError(ValueError):
+    """The model file is missing, unreadable, not ONNX, or not the expected detector."""
+
+
+class Detector(Protocol):
+    """A person detector: BGR uint8 images in, boxes in original-image pixels out."""
+
+    name: str
+    score_threshold: float
+
+    def detect(self, images: Sequence[ImageArray]) -> list[Detections]:
+        """Detect people in a batch of BGR images (any sizes); one result per image."""
+        ...
+
+
+def check_model_file(path: str | Path) -> Path:
+    """Raise :class:`ModelError` with a helpful message unless ``path`` is a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(
+            f"model file not found: {p} (pass --model PATH or set COUNTING_MODEL_PATH to the "
+            "yolox_nano.onnx file)"
+        )
+    if not p.is_file():
+        raise ModelError(f"model path is not a file: {p}")
+    return p
+
+
+def create_detector(
+    model_path: str | Path,
+    backend: Backend = "torch",
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    nms_iou: float = DEFAULT_NMS_IOU,
+    device: str | None = None,
+    threads: int | None = None,
+) -> Detector:
+    """Build a YOLOX person detector from an ONNX file.
+
+    ``backend="torch"`` runs the graph with PyTorch operators (weights read from the ONNX
+    tensors, nothing unpickled); ``"onnxruntime"`` is the speed/accuracy reference.
+    ``device`` defaults to CUDA when available (torch only); ``threads`` sets the CPU threads.
+    """
+    if not 0.0 < score_threshold < 1.0:
+        raise ValueError(f"score_threshold must be within (0, 1), got {score_threshold}")
+    if not 0.0 < nms_iou <= 1.0:
+        raise ValueError(f"nms_iou must be within (0, 1], got {nms_iou}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    path = check_model_file(model_path)
+    if backend == "torch":
+        from counting.pipeline.detectors.yolox_torch import TorchYoloxDetector
+
+        return TorchYoloxDetector(path, score_threshold, nms_iou, device=device, threads=threads)
+    if backend == "onnxruntime":
+        from counting.pipeline.detectors.onnxruntime_backend import OrtYoloxDetector
+
+        return OrtYoloxDetector(path, score_threshold, nms_iou, threads=threads)
+    raise ValueError(f"unknown detector backend {backend!r}; use 'torch' or 'onnxruntime'")

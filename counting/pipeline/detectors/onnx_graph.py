@@ -1,0 +1,236 @@
+"""Run an ONNX graph with PyTorch operators (a small interpreter, no torchvision, no pickle).
+
+The ONNX file is parsed with :mod:`onnx` (a protobuf data format) and its initializers become
+torch tensors through :func:`onnx.numpy_helper.to_array`. Each node is compiled once into a
+closure over ``torch.nn.functional``; :class:`OnnxTorchGraph` runs them in topological order.
+Only the operators YOLOX needs are supported (Add, Concat, Conv, MaxPool, Mul, Reshape,
+Resize, Sigmoid, Slice, Transpose); anything else raises :class:`ModelError` at load time.
+
+One rewrite is applied because it is exact: ``Mul(x, Sigmoid(x))`` becomes ``silu(x)``
+(PyTorch's fused kernel computes the same function in one pass over memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from onnx import numpy_helper
+
+from counting.pipeline.detectors.base import ModelError
+
+Op = Callable[[list[torch.Tensor]], torch.Tensor]
+SUPPORTED_OPS = frozenset(
+    {"Add", "Concat", "Conv", "MaxPool", "Mul", "Reshape", "Resize", "Sigmoid", "Slice",
+     "Transpose"}
+)
+
+
+def load_onnx(path: Path) -> onnx.ModelProto:
+    """Parse and check an ONNX file; :class:`ModelError` on anything that is not a valid model."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # protobuf raises several unrelated types
+        raise ModelError(f"not a valid ONNX model: {path} ({type(exc).__name__}: {exc})") from exc
+    if not model.graph.node or not model.graph.input or not model.graph.output:
+        raise ModelError(f"ONNX model has an empty graph: {path}")
+    return model
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _sym_pads(node: onnx.NodeProto, pads: list[int]) -> tuple[int, int]:
+    if not pads:
+        return (0, 0)
+    if len(pads) != 4 or pads[0] != pads[2] or pads[1] != pads[3]:
+        raise ModelError(f"{node.op_type} {node.name!r}: asymmetric padding {pads} unsupported")
+    return (int(pads[0]), int(pads[1]))
+
+
+class OnnxTorchGraph(torch.nn.Module):
+    """An ONNX graph executed with torch operators; weights are registered buffers."""
+
+    def __init__(self, model: onnx.ModelProto, fused_conv: bool = True) -> None:
+        super().__init__()
+        graph = model.graph
+        consts: dict[str, np.ndarray[Any, Any]] = {
+            i.name: numpy_helper.to_array(i) for i in graph.initializer
+        }
+        unsupported = sorted({n.op_type for n in graph.node} - SUPPORTED_OPS)
+        if unsupported:
+            raise ModelError(f"ONNX model uses unsupported operators: {', '.join(unsupported)}")
+        init_names = set(consts)
+        inputs = [i.name for i in graph.input if i.name not in init_names]
+        if len(inputs) != 1:
+            raise ModelError(f"expected one graph input, found {inputs}")
+        self.input_name = inputs[0]
+        self.output_name = graph.output[0].name
+        # oneDNN's fused conv+activation kernel, when this torch build has it (CPU only).
+        self.fused_conv = fused_conv and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+        dims = graph.input[[i.name for i in graph.input].index(self.input_name)]
+        shape = [d.dim_value for d in dims.type.tensor_type.shape.dim]
+        self.input_shape = tuple(int(v) for v in shape)
+
+        consumers: dict[str, int] = {}
+        for node in graph.node:
+            for name in node.input:
+                consumers[name] = consumers.get(name, 0) + 1
+        silu_of = self._silu_pairs(graph, consumers)
+
+        self._buffers_by_name: dict[str, str] = {}
+        self._steps: list[tuple[Op, list[str], str]] = []
+        skip: set[str] = set()
+        for node in graph.node:
+            out = node.output[0]
+            if out in skip:
+                continue
+            activation = "none"
+            if node.op_type == "Conv" and self.fused_conv:
+                # Conv followed by x*sigmoid(x): one fused oneDNN kernel (exact same math).
+                mul_out = silu_of.get(out)
+                if mul_out is not None and consumers.get(out) == 2:
+                    activation = "swish"
+                    skip.update(n.output[0] for n in graph.node if out in n.input)
+                    out = mul_out
+            sig = self._silu_step(node, silu_of, skip)
+            if sig is not None:
+                self._steps.append(sig)
+                continue
+            op = self._compile(node, consts, activation)
+            if node.op_type in ("Conv", "Add", "Mul"):
+                # Weights and constant operands become buffers so .to(device) moves them.
+                tensor_inputs = [n for n in node.input if n]
+                for n in tensor_inputs:
+                    if n in consts:
+                        self._register(n, consts[n])
+            else:
+                tensor_inputs = [n for n in node.input if n and n not in consts]
+            self._steps.append((op, tensor_inputs, out))
+
+    def _register(self, name: str, value: np.ndarray[Any, Any]) -> None:
+        if name in self._buffers_by_name:
+            return
+        attr = f"w{len(self._buffers_by_name)}"
+        self.register_buffer(attr, torch.from_numpy(np.array(value, dtype=np.float32)))
+        self._buffers_by_name[name] = attr
+
+    @staticmethod
+    def _silu_pairs(graph: onnx.GraphProto, consumers: dict[str, int]) -> dict[str, str]:
+        """Map x -> output of Mul(x, Sigmoid(x)) where the sigmoid feeds only that Mul."""
+        sig_in = {
+            n.output[0]: n.input[0]
+            for n in graph.node
+            if n.op_type == "Sigmoid" and consumers.get(n.output[0]) == 1
+        }
+        pairs: dict[str, str] = {}
+        for n in graph.node:
+            if n.op_type == "Mul" and len(n.input) == 2:
+                a, b = n.input
+                if sig_in.get(b) == a:
+                    pairs[a] = n.output[0]
+                elif sig_in.get(a) == b:
+                    pairs[b] = n.output[0]
+        return pairs
+
+    @staticmethod
+    def _silu_step(
+        node: onnx.NodeProto, silu_of: dict[str, str], skip: set[str]
+    ) -> tuple[Op, list[str], str] | None:
+        """An unfused x*sigmoid(x): emit torch's single silu kernel instead of two ops."""
+        if node.op_type != "Sigmoid":
+            return None
+        x = node.input[0]
+        mul_out = silu_of.get(x)
+        if mul_out is None or mul_out in skip:
+            return None
+        skip.add(mul_out)
+        return (lambda t: F.silu(t[0]), [x], mul_out)
+
+    def _compile(
+        self, node: onnx.NodeProto, consts: dict[str, np.ndarray[Any, Any]], activation: str
+    ) -> Op:
+        a = _attrs(node)
+        kind = node.op_type
+        if kind == "Conv":
+            stride = tuple(a.get("strides", [1, 1]))
+            dil = tuple(a.get("dilations", [1, 1]))
+            groups = int(a.get("group", 1))
+            pad = _sym_pads(node, list(a.get("pads", [])))
+            has_bias = len(node.input) > 2 and bool(node.input[2])
+            fused = self.fused_conv
+            swish = activation == "swish"
+
+            def _conv(t: list[torch.Tensor]) -> torch.Tensor:
+                bias = t[2] if has_bias else None
+                if fused and t[0].device.type == "cpu":
+                    return torch.ops.mkldnn._convolution_pointwise(
+                        t[0], t[1], bias, list(pad), list(stride), list(dil), groups,
+                        activation, [], "",
+                    )
+                y = F.conv2d(t[0], t[1], bias, stride, pad, dil, groups)
+                return F.silu(y) if swish else y
+
+            return _conv
+        if kind == "Add":
+            return lambda t: t[0] + t[1]
+        if kind == "Mul":
+            return lambda t: t[0] * t[1]
+        if kind == "Sigmoid":
+            return lambda t: torch.sigmoid(t[0])
+        if kind == "Concat":
+            axis = int(a["axis"])
+            return lambda t: torch.cat(t, dim=axis)
+        if kind == "MaxPool":
+            k = tuple(a["kernel_shape"])
+            s = tuple(a.get("strides", [1, 1]))
+            p = _sym_pads(node, list(a.get("pads", [])))
+            if a.get("ceil_mode", 0):
+                raise ModelError("MaxPool with ceil_mode is unsupported")
+            return lambda t: F.max_pool2d(t[0], k, s, p)
+        if kind == "Transpose":
+            perm = tuple(int(v) for v in a["perm"])
+            return lambda t: t[0].permute(perm)
+        if kind == "Reshape":
+            shape = [int(v) for v in consts[node.input[1]]]
+            # The export hard-codes batch 1; keep the real batch so frames can be batched.
+            return lambda t: t[0].reshape([t[0].shape[0], *shape[1:]] if shape[0] == 1 else shape)
+        if kind == "Resize":
+            if a.get("mode", b"nearest") != b"nearest":
+                raise ModelError("only nearest Resize is supported")
+            scales = consts.get(node.input[2]) if len(node.input) > 2 else None
+            if scales is None or len(scales) != 4 or tuple(scales[:2]) != (1.0, 1.0):
+                raise ModelError("Resize needs constant NCHW scales")
+            factor = (float(scales[2]), float(scales[3]))
+            return lambda t: F.interpolate(t[0], scale_factor=factor, mode="nearest")
+        if kind == "Slice":
+            starts, ends = consts[node.input[1]], consts[node.input[2]]
+            axes = consts[node.input[3]] if len(node.input) > 3 else np.arange(len(starts))
+            steps = consts[node.input[4]] if len(node.input) > 4 else np.ones(len(starts), int)
+            spec = [(int(ax), int(st), int(en), int(sp))
+                    for ax, st, en, sp in zip(axes, starts, ends, steps, strict=True)]
+
+            def _slice(t: list[torch.Tensor]) -> torch.Tensor:
+                idx: list[slice] = [slice(None)] * t[0].dim()
+                for ax, st, en, sp in spec:
+                    idx[ax] = slice(st, min(en, t[0].shape[ax]), sp)
+                return t[0][tuple(idx)]
+
+            return _slice
+        raise ModelError(f"unsupported operator {kind}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the graph on an NCHW float tensor; returns the graph's (first) output."""
+        env: dict[str, torch.Tensor] = {self.input_name: x}
+        for name, attr in self._buffers_by_name.items():
+            env[name] = getattr(self, attr)
+        for op, names, out in self._steps:
+            env[out] = op([env[n] for n in names])
+        return env[self.output_name]

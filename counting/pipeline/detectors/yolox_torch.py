@@ -1,0 +1,96 @@
+"""PyTorch backend: the YOLOX ONNX graph run with torch operators (see ``onnx_graph``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from counting.pipeline.detectors.base import PERSON_CLASS, ModelError
+from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
+from counting.pipeline.detectors.yolox_ops import decode, letterbox, make_grids, nms
+from counting.pipeline.types import Detections, ImageArray
+
+logger = logging.getLogger(__name__)
+
+
+class TorchYoloxDetector:
+    """YOLOX person detector on PyTorch: batched letterbox, forward, decode and NMS in torch.
+
+    Runs on CUDA when available unless ``device`` says otherwise. On CPU, ``threads`` sets
+    ``torch.set_num_threads`` (a process-wide setting in torch) and activations are kept
+    channels-last, which oneDNN's convolutions prefer.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        score_threshold: float,
+        nms_iou: float,
+        device: str | None = None,
+        threads: int | None = None,
+        fused_conv: bool = True,
+    ) -> None:
+        self.name = "torch"
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            self.device = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"invalid torch device {device!r}: {exc}") from exc
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.graph = OnnxTorchGraph(load_onnx(model_path), fused_conv=fused_conv).eval()
+        self.graph.to(self.device)
+        shape = self.graph.input_shape
+        if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or shape[2] <= 0:
+            raise ModelError(f"expected a square NCHW 3-channel input, model has {shape}")
+        self.input_size = int(shape[2])
+        self._grids, self._strides = make_grids(self.input_size, self.device)
+        self._channels_last = self.device.type == "cpu"
+        with torch.inference_mode():
+            probe = self.graph(torch.zeros(1, 3, self.input_size, self.input_size,
+                                           device=self.device))
+        if probe.dim() != 3 or probe.shape[1] != self._grids.shape[0] or probe.shape[2] < 6:
+            raise ModelError(
+                f"model output {tuple(probe.shape)} is not a YOLOX head for input "
+                f"{self.input_size} (expected (1, {self._grids.shape[0]}, 85))"
+            )
+        logger.info("torch detector on %s, %d threads", self.device, torch.get_num_threads())
+
+    def forward_raw(self, batch: torch.Tensor) -> torch.Tensor:
+        """Raw model output for a preprocessed NCHW batch (used by tests and benchmarks)."""
+        with torch.inference_mode():
+            if self._channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            return self.graph(batch)
+
+    def detect(self, images: Sequence[ImageArray]) -> list[Detections]:
+        """Detect people in a batch of BGR images; boxes in each image's own pixels."""
+        if not images:
+            return []
+        with torch.inference_mode():
+            batch, ratios = letterbox(list(images), self.input_size, self.device)
+            raw = self.forward_raw(batch)
+            boxes, scores = decode(raw, self._grids, self._strides, PERSON_CLASS)
+            results: list[Detections] = []
+            for i, img in enumerate(images):
+                keep = scores[i] >= self.score_threshold
+                b, s = boxes[i][keep], scores[i][keep]
+                idx = nms(b, s, self.nms_iou)
+                b = b[idx] / ratios[i]
+                h, w = img.shape[:2]
+                b[:, 0::2] = b[:, 0::2].clamp(0, w)
+                b[:, 1::2] = b[:, 1::2].clamp(0, h)
+                results.append(
+                    Detections(
+                        b.cpu().numpy().astype(np.float32),
+                        s[idx].cpu().numpy().astype(np.float32),
+                    )
+                )
+        return results

@@ -1,0 +1,249 @@
+"""A ByteTrack-style multi-object tracker with stable per-camera ids.
+
+One :class:`ByteTracker` instance per camera. Ids are allocated by the instance (never a class
+counter: one process serves many cameras) and never reused. Memory is bounded: a lost track is
+dropped for good after ``max_lost_s`` seconds and removed tracks are not remembered (the
+reference implementation keeps an ever-growing ``removed_stracks`` list).
+
+Association per frame (Zhang et al., ByteTrack, ECCV 2022):
+
+1. Kalman-predict every active and lost track.
+2. High-score detections <-> active + lost tracks, Hungarian on IoU (times detection score).
+3. Low-score detections <-> still unmatched *active* tracks, stricter IoU (recovers people who
+   are partly occluded and whose score drops).
+4. Remaining high-score detections <-> tentative tracks; unmatched tentative tracks die.
+5. Unmatched high-score detections above ``new_track_score`` start tentative tracks, confirmed
+   after ``min_hits`` consecutive matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from counting.pipeline.types import Detections, Track
+
+F64 = npt.NDArray[np.float64]
+
+_STD_POS = 1.0 / 20.0
+_STD_VEL = 1.0 / 160.0
+
+
+def iou_matrix(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> F64:
+    """Pairwise IoU of xyxy boxes, shape (len(a), len(b))."""
+    a64 = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b64 = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    if len(a64) == 0 or len(b64) == 0:
+        return np.zeros((len(a64), len(b64)), np.float64)
+    lt = np.maximum(a64[:, None, :2], b64[None, :, :2])
+    rb = np.minimum(a64[:, None, 2:], b64[None, :, 2:])
+    wh = np.clip(rb - lt, 0.0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = np.prod(np.clip(a64[:, 2:] - a64[:, :2], 0.0, None), axis=1)
+    area_b = np.prod(np.clip(b64[:, 2:] - b64[:, :2], 0.0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    out: F64 = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return out
+
+
+class _KalmanBox:
+    """Constant-velocity Kalman filter on (cx, cy, w, h); noise scales with box size."""
+
+    _F = np.eye(8)
+    _F[:4, 4:] = np.eye(4)
+    _H = np.eye(4, 8)
+
+    def __init__(self, xyxy: F64) -> None:
+        z = self._to_z(xyxy)
+        self.mean: F64 = np.concatenate([z, np.zeros(4)])
+        s = np.array([2 * _STD_POS * z[3]] * 4 + [10 * _STD_VEL * z[3]] * 4)
+        self.cov: F64 = np.diag(np.square(s))
+
+    @staticmethod
+    def _to_z(xyxy: F64) -> F64:
+        x1, y1, x2, y2 = xyxy
+        return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1.0), max(y2 - y1, 1.0)])
+
+    def predict(self) -> None:
+        h = max(self.mean[3], 1.0)
+        q = np.square(np.array([_STD_POS * h] * 4 + [_STD_VEL * h] * 4))
+        self.mean = self._F @ self.mean
+        self.cov = self._F @ self.cov @ self._F.T + np.diag(q)
+
+    def update(self, xyxy: F64) -> None:
+        z = self._to_z(xyxy)
+        r = np.diag(np.square(np.array([_STD_POS * self.mean[3]] * 4)))
+        s = self._H @ self.cov @ self._H.T + r
+        k = np.linalg.solve(s, (self.cov @ self._H.T).T).T
+        self.mean = self.mean + k @ (z - self._H @ self.mean)
+        self.cov = self.cov - k @ self._H @ self.cov
+
+    def xyxy(self) -> F64:
+        cx, cy, w, h = self.mean[:4]
+        w, h = max(w, 1.0), max(h, 1.0)
+        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+@dataclass(slots=True)
+class _Tracklet:
+    """Mutable tracker-internal track."""
+
+    kf: _KalmanBox
+    score: float
+    hits: int
+    last_time: float
+    track_id: int = -1  # -1 while tentative
+    lost: bool = False
+
+
+class ByteTracker:
+    """ByteTrack-style tracker (see the module docstring); one instance per camera."""
+
+    def __init__(
+        self,
+        high_score: float = 0.5,
+        low_score: float = 0.1,
+        new_track_score: float = 0.6,
+        match_iou: float = 0.2,
+        low_match_iou: float = 0.5,
+        tentative_match_iou: float = 0.3,
+        min_hits: int = 2,
+        max_lost_s: float = 3.0,
+        max_tracks: int = 1000,
+    ) -> None:
+        self.high_score = high_score
+        self.low_score = low_score
+        self.new_track_score = new_track_score
+        self.match_iou = match_iou
+        self.low_match_iou = low_match_iou
+        self.tentative_match_iou = tentative_match_iou
+        self.min_hits = min_hits
+        self.max_lost_s = max_lost_s
+        self.max_tracks = max_tracks
+        self._next_id = 1
+        self._tracks: list[_Tracklet] = []
+        self._frames = 0
+
+    def __len__(self) -> int:
+        """Number of tracklets held (active, lost and tentative); bounded."""
+        return len(self._tracks)
+
+    def reset(self) -> None:
+        """Forget every track (ids keep increasing so none is reused)."""
+        self._tracks.clear()
+
+    def update(self, detections: Detections, time: float) -> list[Track]:
+        """Associate one frame's detections; returns the confirmed tracks matched in it."""
+        self._frames += 1
+        boxes = np.asarray(detections.xyxy, np.float64)
+        scores = np.asarray(detections.scores, np.float64)
+        ok = np.isfinite(boxes).all(axis=1) & np.isfinite(scores) & (scores >= self.low_score)
+        ok &= (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        boxes, scores = boxes[ok], scores[ok]
+        high = np.flatnonzero(scores >= self.high_score)
+        low = np.flatnonzero(scores < self.high_score)
+
+        for t in self._tracks:
+            t.kf.predict()
+        confirmed = [t for t in self._tracks if t.track_id >= 0]
+        tentative = [t for t in self._tracks if t.track_id < 0]
+        matched: list[_Tracklet] = []
+
+        # 1) high-score detections <-> confirmed (active and lost) tracks
+        pairs, rest_t, rest_high = self._associate(
+            confirmed, boxes[high], scores[high], self.match_iou, fuse_score=True
+        )
+        for ti, di in pairs:
+            self._apply(confirmed[ti], boxes[high[di]], scores[high[di]], time)
+            matched.append(confirmed[ti])
+        # 2) low-score detections <-> unmatched active tracks (not lost ones)
+        active_rest = [confirmed[i] for i in rest_t if not confirmed[i].lost]
+        pairs, _, _ = self._associate(
+            active_rest, boxes[low], scores[low], self.low_match_iou, fuse_score=False
+        )
+        for ti, di in pairs:
+            self._apply(active_rest[ti], boxes[low[di]], scores[low[di]], time)
+            matched.append(active_rest[ti])
+        # 3) remaining high-score detections <-> tentative tracks
+        high_rest = high[rest_high]
+        pairs, _, rest_new = self._associate(
+            tentative, boxes[high_rest], scores[high_rest], self.tentative_match_iou, True
+        )
+        for ti, di in pairs:
+            t = tentative[ti]
+            self._apply(t, boxes[high_rest[di]], scores[high_rest[di]], time)
+            if t.hits >= self.min_hits:
+                t.track_id = self._allocate()
+            matched.append(t)
+
+        matched_ids = {id(t) for t in matched}
+        survivors: list[_Tracklet] = []
+        for t in self._tracks:
+            if id(t) in matched_ids:
+                survivors.append(t)
+            elif t.track_id >= 0 and time - t.last_time <= self.max_lost_s:
+                t.lost = True
+                survivors.append(t)
+            # tentative tracks die on their first miss; lost tracks expire
+        # 5) new tentative tracks; the very first frame confirms at once (nothing to confuse)
+        for di in rest_new:
+            j = high_rest[di]
+            if scores[j] < self.new_track_score:
+                continue
+            t = _Tracklet(_KalmanBox(boxes[j]), float(scores[j]), 1, time)
+            if self._frames == 1 or self.min_hits <= 1:
+                t.track_id = self._allocate()
+                matched.append(t)
+            survivors.append(t)
+        if len(survivors) > self.max_tracks:
+            # Keep the freshest; pathological detector output must not grow memory.
+            survivors.sort(key=lambda t: t.last_time, reverse=True)
+            survivors = survivors[: self.max_tracks]
+        self._tracks = survivors
+
+        out = [
+            Track(t.track_id, tuple(float(v) for v in t.kf.xyxy()), t.score)  # type: ignore[arg-type]
+            for t in matched
+            if t.track_id >= 0
+        ]
+        out.sort(key=lambda tr: tr.track_id)
+        return out
+
+    def _allocate(self) -> int:
+        tid = self._next_id
+        self._next_id += 1
+        return tid
+
+    @staticmethod
+    def _apply(t: _Tracklet, box: F64, score: float, time: float) -> None:
+        t.kf.update(box)
+        t.score = float(score)
+        t.hits = t.hits + 1 if not t.lost else 1
+        t.last_time = time
+        t.lost = False
+
+    @staticmethod
+    def _associate(
+        tracks: list[_Tracklet],
+        boxes: F64,
+        scores: F64,
+        min_iou: float,
+        fuse_score: bool,
+    ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        if not tracks or len(boxes) == 0:
+            return [], list(range(len(tracks))), list(range(len(boxes)))
+        predicted = np.stack([t.kf.xyxy() for t in tracks])
+        iou = iou_matrix(predicted, boxes)
+        sim = iou * scores[None, :] if fuse_score else iou
+        rows, cols = linear_sum_assignment(-sim)
+        pairs = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= min_iou]
+        used_t = {r for r, _ in pairs}
+        used_d = {c for _, c in pairs}
+        return (
+            pairs,
+            [i for i in range(len(tracks)) if i not in used_t],
+            [j for j in range(len(boxes)) if j not in used_d],
+        )
