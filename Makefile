@@ -1,0 +1,54 @@
+# Two set-up commands: `make run` (everything, in the foreground) and `make test` (the suite).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+SHARED_DIR ?= $(abspath ../shared)
+export SHARED_DIR
+
+.PHONY: run test install services system-deps migrate demo lint typecheck pytest eval bench clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+services:
+	@bash scripts/services.sh
+
+system-deps:
+	@bash scripts/system_deps.sh
+
+migrate: install services
+	@bash scripts/db_create.sh
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate_schemas --shared -v 0
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate_schemas --tenant -v 0
+
+demo: migrate
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py provision_demo
+
+run: system-deps demo
+	@bash scripts/run_all.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install services system-deps
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+eval: install
+	$(PY) -m benchmarks.eval_counting --shared "$(SHARED_DIR)"
+
+bench: install
+	$(PY) -m benchmarks.bench_pipeline --shared "$(SHARED_DIR)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""Tenant admin for sites and cameras (with per-object permissions) and for users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from guardian.admin import GuardedModelAdmin
+
+from audit.services import audit_record
+from cameras import services
+from cameras.models import Camera, Site
+from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
+from config.admin_sites import tenant_admin_site
+from tenants.users import user_values
+
+
+class SiteForm(forms.ModelForm):
+    """Validates timezone and opening hours with the services' rules."""
+
+    class Meta:
+        model = Site
+        fields = ["name", "address", "timezone", "opening_hours"]
+
+    def clean_timezone(self) -> str:
+        return validate_timezone(self.cleaned_data["timezone"])
+
+    def clean_opening_hours(self) -> Any:
+        return validate_opening_hours(self.cleaned_data["opening_hours"])
+
+
+@admin.register(Site, site=tenant_admin_site)
+class SiteAdmin(GuardedModelAdmin):
+    """Sites; the 'Object permissions' button grants view/change per user or group."""
+
+    form = SiteForm
+    list_display = ("name", "timezone", "address")
+    search_fields = ("name", "address")
+
+    def save_model(self, request: HttpRequest, obj: Site, form: Any, change: bool) -> None:
+        data = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        if change:
+            saved = services.site_update(actor=request.user, site=obj, **data)
+        else:
+            saved = services.site_create(actor=request.user, **data)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Site) -> None:
+        services.site_delete(actor=request.user, site=obj)
+
+
+class CameraForm(forms.ModelForm):
+    """Camera form: the password is write-only; an empty field keeps the stored one."""
+
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
+                               help_text="Leave empty to keep the stored password.")
+
+    class Meta:
+        model = Camera
+        fields = ["site", "name", "stream_url", "username", "detect_fps", "enabled"]
+
+    def clean_stream_url(self) -> str:
+        return validate_camera_url(self.cleaned_data["stream_url"])
+
+
+@admin.register(Camera, site=tenant_admin_site)
+class CameraAdmin(GuardedModelAdmin):
+    """Cameras; writes go through the camera services so they are validated and audited."""
+
+    form = CameraForm
+    list_display = ("name", "site", "enabled", "status", "detect_fps")
+    list_filter = ("enabled", "status", "site")
+    search_fields = ("name",)
+    readonly_fields = ("status", "status_reason")
+
+    def save_model(self, request: HttpRequest, obj: Camera, form: Any, change: bool) -> None:
+        data = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        password = form.cleaned_data.get("password")
+        try:
+            if change:
+                extra = {"password": password} if password else {}
+                saved = services.camera_update(actor=request.user, camera=obj, **data, **extra)
+            else:
+                saved = services.camera_create(actor=request.user, password=password or "", **data)
+        except ValidationError as exc:
+            from django.contrib import messages
+
+            messages.error(request, "; ".join(exc.messages))
+            return
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Camera) -> None:
+        services.camera_delete(actor=request.user, camera=obj)
+
+
+class TenantUserAdmin(UserAdmin):
+    """Users of this tenant; every change is written to the audit trail."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = user_values(User.objects.get(pk=obj.pk)) if change and obj.pk else None
+        super().save_model(request, obj, form, change)
+        audit_record(action="user.update" if change else "user.create", target=obj,
+                     before=before, after=user_values(obj), actor=request.user)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        before = user_values(obj)
+        pk = obj.pk
+        super().delete_model(request, obj)
+        audit_record(action="user.delete", target_type="auth.user", target_id=str(pk),
+                     before=before, actor=request.user)
+
+
+tenant_admin_site.register(User, TenantUserAdmin)
+tenant_admin_site.register(Group, GroupAdmin)

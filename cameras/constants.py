@@ -1,0 +1,20 @@
+"""Constants of sites and cameras."""
+
+from django.db import models
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALLOWED_STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
+DETECT_FPS_MIN = 0.5
+DETECT_FPS_MAX = 30.0
+DEFAULT_DETECT_FPS = 5.0
+
+
+class CameraStatus(models.TextChoices):
+    """The stream state of a camera, as seen by its runner."""
+
+    STARTING = "starting", "Starting"
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+    FROZEN = "frozen", "Frozen"
+    ERROR = "error", "Error"
+    DISABLED = "disabled", "Disabled"

@@ -1,0 +1,85 @@
+"""Sites (places with a timezone and opening hours) and their cameras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from cameras.constants import DEFAULT_DETECT_FPS, DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
+from cameras.crypto import decrypt_secret, encrypt_secret
+
+
+def default_opening_hours() -> dict[str, list[list[str]]]:
+    return {}
+
+
+class Site(models.Model):
+    """A place counted by cameras: a store, a mall entrance, an office floor.
+
+    ``opening_hours`` maps weekday (mon..sun) to a list of ``["HH:MM", "HH:MM"]`` ranges in the
+    site's ``timezone``; a day with no entry is closed.
+    """
+
+    name = models.CharField(max_length=200)
+    address = models.CharField(max_length=500, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    opening_hours = models.JSONField(default=default_opening_hours, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Camera(models.Model):
+    """An IP camera of a site. Its password is stored encrypted and never shown."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="cameras")
+    name = models.CharField(max_length=200)
+    stream_url = models.CharField(max_length=2000)
+    username = models.CharField(max_length=200, blank=True)
+    password_encrypted = models.TextField(blank=True, editable=False)
+    detect_fps = models.FloatField(
+        default=DEFAULT_DETECT_FPS,
+        validators=[MinValueValidator(DETECT_FPS_MIN), MaxValueValidator(DETECT_FPS_MAX)],
+    )
+    enabled = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=CameraStatus.choices,
+                              default=CameraStatus.STARTING)
+    status_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["site_id", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<Camera {self.pk} {self.name!r}>"
+
+    @property
+    def password(self) -> str:
+        return decrypt_secret(self.password_encrypted)
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = encrypt_secret(value)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+    def audit_values(self) -> dict[str, Any]:
+        """The values kept in the audit trail; the password only as set or not."""
+        return {
+            "site": self.site_id, "name": self.name, "stream_url": self.stream_url,
+            "username": self.username, "password_set": self.has_password,
+            "detect_fps": self.detect_fps, "enabled": self.enabled,
+        }

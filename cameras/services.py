@@ -1,0 +1,167 @@
+"""Writes to sites and cameras: validated, in one transaction, each with one audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from audit.services import audit_record
+from cameras.models import Camera, Site
+from cameras.validators import (
+    validate_camera_url,
+    validate_detect_fps,
+    validate_opening_hours,
+    validate_timezone,
+)
+
+_UNSET: Any = object()
+
+
+def _site_values(site: Site) -> dict[str, Any]:
+    return {"name": site.name, "address": site.address, "timezone": site.timezone,
+            "opening_hours": site.opening_hours}
+
+
+def _require_name(name: str, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({field: ["This field may not be blank."]})
+    if len(name) > 200:
+        raise ValidationError({field: ["At most 200 characters."]})
+    return name
+
+
+def _collect(errors: dict[str, list[str]], field: str, func: Any, value: Any) -> Any:
+    try:
+        return func(value)
+    except ValidationError as exc:
+        errors.setdefault(field, []).extend(exc.messages)
+        return None
+
+
+@transaction.atomic
+def site_create(*, actor: Any, name: str, timezone: str = "UTC", address: str = "",
+                opening_hours: dict[str, Any] | None = None) -> Site:
+    """Create a site."""
+    errors: dict[str, list[str]] = {}
+    name = _collect(errors, "name", _require_name, name)
+    timezone = _collect(errors, "timezone", validate_timezone, timezone)
+    hours = _collect(errors, "opening_hours", validate_opening_hours, opening_hours)
+    if errors:
+        raise ValidationError(errors)
+    site = Site.objects.create(name=name, timezone=timezone, address=(address or "").strip(),
+                               opening_hours=hours or {})
+    audit_record(action="site.create", target=site, after=_site_values(site), actor=actor)
+    return site
+
+
+@transaction.atomic
+def site_update(*, actor: Any, site: Site, name: str = _UNSET, timezone: str = _UNSET,
+                address: str = _UNSET, opening_hours: dict[str, Any] = _UNSET) -> Site:
+    """Change a site's fields; only the given ones change."""
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    before = _site_values(site)
+    errors: dict[str, list[str]] = {}
+    if name is not _UNSET:
+        site.name = _collect(errors, "name", _require_name, name)
+    if timezone is not _UNSET:
+        site.timezone = _collect(errors, "timezone", validate_timezone, timezone)
+    if address is not _UNSET:
+        site.address = (address or "").strip()
+    if opening_hours is not _UNSET:
+        site.opening_hours = _collect(errors, "opening_hours", validate_opening_hours,
+                                      opening_hours)
+    if errors:
+        raise ValidationError(errors)
+    site.save()
+    audit_record(action="site.update", target=site, before=before, after=_site_values(site),
+                 actor=actor)
+    return site
+
+
+@transaction.atomic
+def site_delete(*, actor: Any, site: Site) -> None:
+    """Delete a site that has no cameras left."""
+    if site.cameras.exists():
+        raise ValidationError({"site": ["Delete or move this site's cameras first."]})
+    before = _site_values(site)
+    site_id = site.pk
+    site.delete()
+    audit_record(action="site.delete", target_type="cameras.site", target_id=str(site_id),
+                 before=before, actor=actor)
+
+
+def _camera_quota() -> int | None:
+    tenant = getattr(connection, "tenant", None)
+    return getattr(tenant, "camera_quota", None)
+
+
+@transaction.atomic
+def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, username: str = "",
+                  password: str = "", detect_fps: float = 5.0, enabled: bool = True) -> Camera:
+    """Add a camera to a site, within the tenant's camera quota."""
+    errors: dict[str, list[str]] = {}
+    name = _collect(errors, "name", _require_name, name)
+    stream_url = _collect(errors, "stream_url", validate_camera_url, stream_url)
+    detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
+    if errors:
+        raise ValidationError(errors)
+    with connection.cursor() as cursor:  # serialise quota checks within this tenant
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':cameras'))")
+    quota = _camera_quota()
+    if quota is not None and Camera.objects.count() >= quota:
+        raise ValidationError({"site": [
+            f"Your plan allows {quota} cameras and all are in use: remove one or upgrade."]})
+    camera = Camera(site=site, name=name, stream_url=stream_url, username=username.strip(),
+                    detect_fps=detect_fps, enabled=enabled)
+    camera.password = password
+    camera.save()
+    audit_record(action="camera.create", target=camera, after=camera.audit_values(), actor=actor)
+    return camera
+
+
+@transaction.atomic
+def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url: str = _UNSET,
+                  username: str = _UNSET, password: str = _UNSET, detect_fps: float = _UNSET,
+                  enabled: bool = _UNSET, site: Site = _UNSET) -> Camera:
+    """Change a camera; only the given fields change. An empty password clears it."""
+    camera = Camera.objects.select_for_update().get(pk=camera.pk)
+    before = camera.audit_values()
+    errors: dict[str, list[str]] = {}
+    if name is not _UNSET:
+        camera.name = _collect(errors, "name", _require_name, name)
+    if stream_url is not _UNSET:
+        camera.stream_url = _collect(errors, "stream_url", validate_camera_url, stream_url)
+    if detect_fps is not _UNSET:
+        camera.detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
+    if errors:
+        raise ValidationError(errors)
+    if username is not _UNSET:
+        camera.username = (username or "").strip()
+    if password is not _UNSET:
+        camera.password = password or ""
+    if enabled is not _UNSET:
+        camera.enabled = bool(enabled)
+    if site is not _UNSET:
+        camera.site = site
+    after = camera.audit_values()
+    if after == before and password is _UNSET:
+        return camera
+    camera.save()
+    action = "camera.update"
+    if enabled is not _UNSET and set(k for k in after if after[k] != before[k]) == {"enabled"}:
+        action = "camera.enable" if camera.enabled else "camera.disable"
+    audit_record(action=action, target=camera, before=before, after=after, actor=actor)
+    return camera
+
+
+@transaction.atomic
+def camera_delete(*, actor: Any, camera: Camera) -> None:
+    """Delete a camera. Its counts stay in the ledger only if the ledger keeps them (PROTECT)."""
+    before = camera.audit_values()
+    camera_id = camera.pk
+    camera.delete()
+    audit_record(action="camera.delete", target_type="cameras.camera", target_id=str(camera_id),
+                 before=before, actor=actor)

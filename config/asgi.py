@@ -1,0 +1,15 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels with the tenant resolved
+from the Host header before anything else (see counting/live/)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+
+from config.websocket import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})

@@ -1,0 +1,14 @@
+"""Test settings: the real PostgreSQL, Redis and RabbitMQ, separate databases and key prefixes."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHES, CHANNEL_LAYERS, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+CACHES["default"]["LOCATION"] = env.str("TEST_CACHE_URL", default="redis://127.0.0.1:6379/11")
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [  # type: ignore[index]
+    env.str("TEST_CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/12")
+]
+CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/13")
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+LOG_LEVEL = "WARNING"

@@ -1,0 +1,16 @@
+"""URLs of a tenant's domain: portal, admin, API, health."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from config.admin_sites import tenant_admin_site
+from config.portal import dashboard
+from tenants.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", tenant_admin_site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", dashboard, name="dashboard"),
+]

@@ -1,0 +1,92 @@
+"""Users of a tenant (in its schema) and their roles: services with one audit event each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from audit.services import audit_record
+from tenants.constants import Role
+from tenants.roles import user_role
+
+_UNSET: Any = object()
+
+
+def user_values(user: Any) -> dict[str, Any]:
+    return {"username": user.get_username(), "email": user.email, "is_active": user.is_active,
+            "role": user_role(user)}
+
+
+def _validate_role(role: str) -> Group:
+    if role not in Role.ALL:
+        raise ValidationError(
+            {"role": [f"'{role}' is not a role; use one of {', '.join(Role.ALL)}."]}
+        )
+    group, _ = Group.objects.get_or_create(name=role)
+    return group
+
+
+@transaction.atomic
+def user_create(*, actor: Any, email: str, password: str, role: str = Role.VIEWER,
+                first_name: str = "", last_name: str = "") -> Any:
+    """Add a user to the tenant with one role. Passwords must pass the validators."""
+    user_model = get_user_model()
+    email = (email or "").strip().lower()
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = [f"'{email}' is not a valid e-mail address."]
+    if not errors and user_model.objects.filter(username=email).exists():
+        errors["email"] = ["A user with this e-mail already exists."]
+    try:
+        validate_password(password, user=user_model(username=email, email=email))
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    try:
+        group = _validate_role(role)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    user = user_model.objects.create_user(username=email, email=email, password=password,
+                                          first_name=first_name, last_name=last_name,
+                                          is_staff=role in (Role.OWNER, Role.MANAGER))
+    user.groups.add(group)
+    audit_record(action="user.create", target=user, after=user_values(user), actor=actor)
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor: Any, user: Any, role: str = _UNSET, is_active: bool = _UNSET,
+                first_name: str = _UNSET, last_name: str = _UNSET) -> Any:
+    """Change a user's role, activity or name. The last active Owner cannot be demoted."""
+    before = user_values(user)
+    if role is not _UNSET:
+        group = _validate_role(role)
+    if (role is not _UNSET and role != Role.OWNER) or is_active is False:
+        if before["role"] == Role.OWNER and not get_user_model().objects.filter(
+            groups__name=Role.OWNER, is_active=True).exclude(pk=user.pk).exists():
+            raise ValidationError({"role": ["This is the last active Owner: make another user "
+                                            "Owner first."]})
+    if role is not _UNSET:
+        user.groups.remove(*Group.objects.filter(name__in=Role.ALL))
+        user.groups.add(group)
+        user.is_staff = role in (Role.OWNER, Role.MANAGER)
+    if is_active is not _UNSET:
+        user.is_active = bool(is_active)
+    if first_name is not _UNSET:
+        user.first_name = first_name
+    if last_name is not _UNSET:
+        user.last_name = last_name
+    user.save()
+    after = user_values(user)
+    if after != before:
+        audit_record(action="user.update", target=user, before=before, after=after, actor=actor)
+    return user

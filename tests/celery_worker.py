@@ -1,0 +1,51 @@
+"""Start a real Celery worker process (RabbitMQ broker) against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    params = connection.settings_dict
+    return (f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
+            f"{params['PORT'] or 5432}/{params['NAME']}")
+
+
+@contextmanager
+def celery_worker(queues: str | None = None, concurrency: int = 1,
+                  extra_env: dict[str, str] | None = None,
+                  ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``celery worker`` on a private queue; yields (queue, process)."""
+    queue = queues or f"test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test",
+               DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **(extra_env or {}))
+    log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n",
+         f"{queue}@%h", "--concurrency", str(concurrency), "--pool", "prefork",
+         "--without-gossip", "--without-mingle", "-l", "INFO"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield queue, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+        time.sleep(0)
