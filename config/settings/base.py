@@ -211,3 +211,5 @@ LOGGING = {
 
 # The demo camera reads the local simulator (scripts/camera_simulator.py) started by `make run`.
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")
+
+from config.settings.rest import *  # noqa: E402, F403

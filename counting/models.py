@@ -1,0 +1,145 @@
+"""Counting rules (lines, zones), the crossing ledger, stream leases and camera health."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from cameras.models import Camera
+from counting.constants import Direction, HealthState
+
+
+class CountingLine(models.Model):
+    """A counting segment on a camera's image, in normalised coordinates (0..1 of width/height).
+
+    Crossing from the segment's left side to its right side (looking from (x1, y1) towards
+    (x2, y2), image y pointing down) counts as "in", shown to users as ``in_label``.
+    ``version`` increases on every geometry or rule change.
+    """
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="lines")
+    name = models.CharField(max_length=100)
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    x2 = models.FloatField()
+    y2 = models.FloatField()
+    in_label = models.CharField(max_length=50, default="in")
+    out_label = models.CharField(max_length=50, default="out")
+    enabled = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["camera_id", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "name"], name="counting_line_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Zone(models.Model):
+    """A polygon on a camera's image (normalised points) with occupancy, entries and dwell."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
+    name = models.CharField(max_length=100)
+    points = models.JSONField(help_text='[[x, y], ...] with 0 <= x, y <= 1, at least 3 points')
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["camera_id", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "name"], name="zone_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CountEvent(models.Model):
+    """One line crossing: the ledger every count is derived from.
+
+    ``idempotency_key`` is a hash of (camera, line, track, direction, frame time, lease
+    generation), so writing the same event twice stores it once. Rows are never updated.
+    """
+
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="count_events")
+    line = models.ForeignKey(CountingLine, on_delete=models.PROTECT, related_name="events")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    track_id = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    frame_index = models.BigIntegerField()
+    score = models.FloatField(default=0.0)
+    model_version = models.CharField(max_length=64, blank=True)
+    rule_version = models.CharField(max_length=64, blank=True)
+    lease_generation = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["camera", "occurred_at"]),
+            models.Index(fields=["line", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} {self.direction} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CameraLease(models.Model):
+    """Which runner owns a camera's stream. ``generation`` is the fencing token: it grows on
+    every takeover, and writes carrying an older generation are rejected."""
+
+    camera = models.OneToOneField(Camera, on_delete=models.CASCADE, primary_key=True,
+                                  related_name="lease")
+    owner = models.CharField(max_length=200, blank=True)
+    generation = models.BigIntegerField(default=0)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"lease camera={self.camera_id} gen={self.generation} owner={self.owner or '-'}"
+
+
+class CameraHealth(models.Model):
+    """The latest health of a camera's stream, updated by its runner every few seconds."""
+
+    camera = models.OneToOneField(Camera, on_delete=models.CASCADE, primary_key=True,
+                                  related_name="health")
+    state = models.CharField(max_length=16, choices=HealthState.choices,
+                             default=HealthState.STARTING)
+    reason = models.CharField(max_length=500, blank=True)
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+    fps_received = models.FloatField(default=0.0)
+    fps_analysed = models.FloatField(default=0.0)
+    frame_age_s = models.FloatField(null=True, blank=True)
+    frames_dropped = models.BigIntegerField(default=0)
+    events_lost = models.BigIntegerField(default=0)
+    reconnects = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.camera_id}: {self.state}"
+
+
+class CameraHealthEvent(models.Model):
+    """A change of a camera's stream state, or a gap in its processing (append-only log)."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="health_events")
+    occurred_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=16, choices=HealthState.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    gap_seconds = models.FloatField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} {self.state} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
