@@ -26,8 +26,8 @@ EVAL_LINES: tuple[LineSpec, ...] = (
     LineSpec(key="diag", name="diagonal", start=(0.15, 0.25), end=(0.85, 0.95)),
     LineSpec(key="v150p", name="x=150 y 120..300", start=(150 / 480, 120 / 360),
              end=(150 / 480, 300 / 360)),
-    LineSpec(key="h260p", name="y=260 x 200..420", start=(200 / 480, 260 / 360),
-             end=(420 / 480, 260 / 360)),
+    LineSpec(key="v300p", name="x=300 y 60..240", start=(300 / 480, 60 / 360),
+             end=(300 / 480, 240 / 360)),
     LineSpec(key="h150", name="y=150 full width", start=(0.0, 150 / 360), end=(1.0, 150 / 360)),
 )
 

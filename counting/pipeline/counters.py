@@ -32,7 +32,16 @@ from counting.pipeline.geometry import (
     side_value,
 )
 from counting.pipeline.specs import LineSpec, ZoneSpec
-from counting.pipeline.types import CrossingEvent, Point, Track, ZoneEvent, ZoneState
+from counting.pipeline.types import (
+    CrossingEvent,
+    Point,
+    Track,
+    ZoneEvent,
+    ZoneState,
+    box_anchor,
+)
+
+Box = tuple[float, float, float, float]
 
 MAX_TRACKS = 4096
 
@@ -49,6 +58,16 @@ def valid_track_id(track_id: object) -> bool:
     return False
 
 
+def _iou(a: Box, b: Box) -> float:
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _finite(p: Point) -> bool:
     return math.isfinite(p[0]) and math.isfinite(p[1])
 
@@ -63,6 +82,10 @@ class _LineTrackState:
     last_seen: float
     last_frame: int
     score: float
+    velocity: Point = (0.0, 0.0)  # px/s, smoothed; extrapolates a lost track for hand-off
+    box: Box = (0.0, 0.0, 0.0, 0.0)  # latest box, for the group-split rule
+    crossed_at: float | None = None  # time of the last counted crossing
+    crossed_from: tuple[int, Point] | None = None  # (side, last clear point) before it
     pending_side: int = 0
     pending_count: int = 0
     pending_point: Point = (0.0, 0.0)
@@ -109,7 +132,8 @@ class LineCounter:
         self._set_size(size)
         events: list[CrossingEvent] = []
         seen: set[int] = set()
-        new_ids: list[tuple[int, Point, float]] = []
+        new_ids: list[tuple[int, Point, float, tuple[Box, ...]]] = []
+        boxes: dict[int, Box] = {}
         for track in tracks:
             tid = track.track_id
             if not valid_track_id(tid) or tid in seen:
@@ -118,22 +142,32 @@ class LineCounter:
             if not _finite(p):
                 continue
             seen.add(tid)
+            boxes[tid] = track.xyxy
             state = self._states.get(tid)
             if state is not None and time - state.last_seen > self.spec.track_ttl_s:
                 # A reused id after a long gap must not inherit stale side state.
                 events.extend(self._flush(tid, state))
                 state = None
             if state is None:
-                new_ids.append((tid, p, track.score))
+                new_ids.append((tid, p, track.score, track.prior))
                 continue
+            state.box = track.xyxy
             events.extend(self._observe(tid, state, p, time, frame_index, track.score))
-        for tid, p, score in new_ids:
-            state = self._adopt(tid, p, seen, time)
+        for tid, p, score, prior in new_ids:
+            first_box = prior[0] if prior else boxes[tid]
+            state = self._adopt(tid, p, seen, time) or self._split(first_box, seen, time)
             if state is None:
-                zone = self._zone(p)
-                state = _LineTrackState(zone, p, p, time, frame_index, score)
+                # Seed the side from where the track was first seen while still tentative.
+                first = box_anchor(first_box, self.spec.anchor)
+                if not _finite(first):
+                    first = p
+                state = _LineTrackState(self._zone(first), first, first, time, frame_index, score)
+                state.box = boxes[tid]
                 self._states[tid] = state
+                if first != p:
+                    events.extend(self._observe(tid, state, p, time, frame_index, score))
             else:
+                state.box = boxes[tid]
                 self._states[tid] = state
                 events.extend(self._observe(tid, state, p, time, frame_index, score))
         events.extend(self._prune(time))
@@ -157,6 +191,11 @@ class LineCounter:
         score: float,
     ) -> list[CrossingEvent]:
         zone = self._zone(p)
+        dt = time - state.last_seen
+        if dt > 0:
+            vx = (p[0] - state.last_point[0]) / dt
+            vy = (p[1] - state.last_point[1]) / dt
+            state.velocity = (0.5 * state.velocity[0] + 0.5 * vx, 0.5 * state.velocity[1] + 0.5 * vy)
         state.last_point = p
         state.last_seen = max(state.last_seen, time)
         state.last_frame = frame_index
@@ -182,12 +221,14 @@ class LineCounter:
     def _commit(self, tid: int, state: _LineTrackState, p: Point) -> list[CrossingEvent]:
         old_side, new_side = state.side, state.pending_side
         a, b = state.last_clear, state.pending_point
+        state.crossed_from = (old_side, a)
         state.side, state.last_clear = new_side, p
         state.pending_side = state.pending_count = 0
         t = crossing_parameter(self._start, self._end, a, b)
         if t is None or not (0.0 <= t <= 1.0):
             return []  # passed beside the segment: the side changes, nothing counts
         direction = "in" if old_side < 0 < new_side else "out"
+        state.crossed_at = state.pending_time
         if direction == "in":
             self.count_in += 1
         else:
@@ -219,12 +260,42 @@ class LineCounter:
                 continue
             if abs(side_value(self._start, self._end, st.last_point)) > near_line:
                 continue
-            d = math.hypot(p[0] - st.last_point[0], p[1] - st.last_point[1])
+            # Compare with where the lost track would be now, not where it was last seen:
+            # two people occluded at the same spot walking apart must not swap states.
+            gap = min(time - st.last_seen, self.spec.handoff_s)
+            ex = st.last_point[0] + st.velocity[0] * gap
+            ey = st.last_point[1] + st.velocity[1] * gap
+            d = math.hypot(p[0] - ex, p[1] - ey)
             if d <= self._radius and (best is None or d < best[0]):
                 best = (d, other_id)
         if best is None:
             return None
         return self._states.pop(best[1])
+
+    def _split(self, box: Box, seen: set[int], time: float) -> _LineTrackState | None:
+        """Group split: a new track that emerges from the box of a track which has just
+        crossed (two people walking together detected as one) crossed with it, so it starts
+        from that track's side *before* the crossing and is counted once it is confirmed on
+        the far side. A track the new one merely passes by has not crossed recently, and a
+        crossing is at most inherited once per new track."""
+        if self.spec.split_s <= 0:
+            return None
+        best: tuple[float, _LineTrackState] | None = None
+        for other_id in seen:
+            st = self._states.get(other_id)
+            if st is None or st.crossed_at is None or st.crossed_from is None:
+                continue
+            if time - st.crossed_at > self.spec.split_s:
+                continue
+            overlap = _iou(box, st.box)
+            if overlap >= self.spec.split_iou and (best is None or overlap > best[0]):
+                best = (overlap, st)
+        if best is None:
+            return None
+        parent = best[1]
+        assert parent.crossed_from is not None
+        side, clear = parent.crossed_from
+        return _LineTrackState(side, clear, clear, time, parent.last_frame, parent.score)
 
     def _flush(self, tid: int, state: _LineTrackState) -> list[CrossingEvent]:
         """A track ends: a crossing it had started (beyond the band, not yet confirmed) counts."""

@@ -52,6 +52,8 @@ class LineSpec:
     ``handoff_radius`` / ``handoff_s``: a new track id that appears within this distance of
     where a track near the line was lost, within this many seconds, inherits its side, so an id
     switch at the line neither loses nor doubles a crossing.
+    ``split_s`` / ``split_iou``: a new track emerging (box IoU >= split_iou) from a track that
+    crossed within split_s seconds crossed with it (a group detected as one box); 0 disables.
     ``track_ttl_s``: state of a track unseen for longer is dropped (an id reused later starts
     fresh).
     """
@@ -65,6 +67,8 @@ class LineSpec:
     confirm_frames: int = 2
     handoff_radius: float = 0.1
     handoff_s: float = 2.0
+    split_s: float = 1.5
+    split_iou: float = 0.3
     track_ttl_s: float = 6.0
 
     def __post_init__(self) -> None:
@@ -74,8 +78,10 @@ class LineSpec:
         if self.start == self.end:
             raise ValueError(f"{label}: start and end are the same point; draw a segment")
         _check_common(label, self.anchor, self.hysteresis, self.confirm_frames, self.track_ttl_s)
-        if self.handoff_radius < 0 or self.handoff_s < 0:
-            raise ValueError(f"{label}: handoff_radius and handoff_s must be >= 0")
+        if self.handoff_radius < 0 or self.handoff_s < 0 or self.split_s < 0:
+            raise ValueError(f"{label}: handoff_radius, handoff_s and split_s must be >= 0")
+        if not 0.0 < self.split_iou <= 1.0:
+            raise ValueError(f"{label}: split_iou must be within (0, 1], got {self.split_iou}")
 
     @property
     def rule_version(self) -> str:
@@ -90,6 +96,8 @@ class LineSpec:
                 self.confirm_frames,
                 round(self.handoff_radius, 6),
                 round(self.handoff_s, 6),
+                round(self.split_s, 6),
+                round(self.split_iou, 6),
                 round(self.track_ttl_s, 6),
             ]
         )

@@ -49,6 +49,10 @@ def iou_matrix(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> F64:
     return out
 
 
+def _box_tuple(box: F64) -> tuple[float, float, float, float]:
+    return (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+
+
 class _KalmanBox:
     """Constant-velocity Kalman filter on (cx, cy, w, h); noise scales with box size."""
 
@@ -97,6 +101,7 @@ class _Tracklet:
     last_time: float
     track_id: int = -1  # -1 while tentative
     lost: bool = False
+    prior: list[tuple[float, float, float, float]] | None = None  # tentative boxes
 
 
 class ByteTracker:
@@ -106,7 +111,7 @@ class ByteTracker:
         self,
         high_score: float = 0.5,
         low_score: float = 0.1,
-        new_track_score: float = 0.6,
+        new_track_score: float = 0.5,
         match_iou: float = 0.2,
         low_match_iou: float = 0.5,
         tentative_match_iou: float = 0.3,
@@ -174,6 +179,8 @@ class ByteTracker:
         )
         for ti, di in pairs:
             t = tentative[ti]
+            if t.prior is not None and len(t.prior) < self.min_hits:
+                t.prior.append(_box_tuple(t.kf.xyxy()))
             self._apply(t, boxes[high_rest[di]], scores[high_rest[di]], time)
             if t.hits >= self.min_hits:
                 t.track_id = self._allocate()
@@ -193,7 +200,7 @@ class ByteTracker:
             j = high_rest[di]
             if scores[j] < self.new_track_score:
                 continue
-            t = _Tracklet(_KalmanBox(boxes[j]), float(scores[j]), 1, time)
+            t = _Tracklet(_KalmanBox(boxes[j]), float(scores[j]), 1, time, prior=[])
             if self._frames == 1 or self.min_hits <= 1:
                 t.track_id = self._allocate()
                 matched.append(t)
@@ -204,11 +211,14 @@ class ByteTracker:
             survivors = survivors[: self.max_tracks]
         self._tracks = survivors
 
-        out = [
-            Track(t.track_id, tuple(float(v) for v in t.kf.xyxy()), t.score)  # type: ignore[arg-type]
-            for t in matched
-            if t.track_id >= 0
-        ]
+        out: list[Track] = []
+        for t in matched:
+            if t.track_id < 0:
+                continue
+            prior: tuple[tuple[float, float, float, float], ...] = ()
+            if t.prior is not None:
+                prior, t.prior = tuple(t.prior), None  # reported once, then dropped
+            out.append(Track(t.track_id, _box_tuple(t.kf.xyxy()), t.score, prior))
         out.sort(key=lambda tr: tr.track_id)
         return out
 

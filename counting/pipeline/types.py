@@ -67,15 +67,23 @@ class Track:
     track_id: int
     xyxy: tuple[float, float, float, float]
     score: float
+    # Boxes seen while the track was tentative, oldest first; only set on the frame the track
+    # is confirmed, so counters know where a new track came from.
+    prior: tuple[tuple[float, float, float, float], ...] = ()
 
     def anchor(self, kind: AnchorKind) -> Point:
         """The point of the box that is tested against lines and zones."""
-        x1, y1, x2, y2 = self.xyxy
-        if kind == "bottom_center":
-            return ((x1 + x2) / 2.0, y2)
-        if kind == "center":
-            return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
-        return ((x1 + x2) / 2.0, y1)  # top_center
+        return box_anchor(self.xyxy, kind)
+
+
+def box_anchor(xyxy: tuple[float, float, float, float], kind: AnchorKind) -> Point:
+    """Anchor point of an xyxy box."""
+    x1, y1, x2, y2 = xyxy
+    if kind == "bottom_center":
+        return ((x1 + x2) / 2.0, y2)
+    if kind == "center":
+        return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+    return ((x1 + x2) / 2.0, y1)  # top_center
 
 
 AnchorKind = Literal["bottom_center", "center", "top_center"]
