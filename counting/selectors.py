@@ -1,0 +1,80 @@
+"""Reads of counting rules, health and leases; the ``*_visible_to`` ones apply permissions.
+
+A user sees a camera's lines, zones and health when they may view the camera (see
+:mod:`cameras.selectors`); they may change them when they may change the camera.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cameras.selectors import camera_get_visible_to, camera_list_visible_to
+from counting.models import CameraHealth, CameraHealthEvent, CountingLine, Zone
+
+
+def counting_line_list_visible_to(*, user: Any, camera_id: int | None = None,
+                                  perm: str = "view") -> QuerySet[CountingLine]:
+    """Lines of the cameras ``user`` may ``perm`` (view/change), optionally of one camera."""
+    lines = CountingLine.objects.filter(
+        camera__in=camera_list_visible_to(user=user, perm=perm).values("pk"))
+    if camera_id is not None:
+        lines = lines.filter(camera_id=camera_id)
+    return lines.order_by("camera_id", "name", "id")
+
+
+def counting_line_get_visible_to(*, user: Any, line_id: int,
+                                 perm: str = "view") -> CountingLine | None:
+    """One line if ``user`` may ``perm`` its camera, else None (callers answer 404)."""
+    return counting_line_list_visible_to(user=user, perm=perm).filter(pk=line_id).first()
+
+
+def zone_list_visible_to(*, user: Any, camera_id: int | None = None,
+                         perm: str = "view") -> QuerySet[Zone]:
+    """Zones of the cameras ``user`` may ``perm``, optionally of one camera."""
+    zones = Zone.objects.filter(
+        camera__in=camera_list_visible_to(user=user, perm=perm).values("pk"))
+    if camera_id is not None:
+        zones = zones.filter(camera_id=camera_id)
+    return zones.order_by("camera_id", "name", "id")
+
+
+def zone_get_visible_to(*, user: Any, zone_id: int, perm: str = "view") -> Zone | None:
+    """One zone if ``user`` may ``perm`` its camera, else None."""
+    return zone_list_visible_to(user=user, perm=perm).filter(pk=zone_id).first()
+
+
+def camera_health_get_visible_to(*, user: Any, camera_id: int) -> CameraHealth | None:
+    """The health row of a camera the user may view (None if not visible or never run)."""
+    if camera_get_visible_to(user=user, camera_id=camera_id) is None:
+        return None
+    return CameraHealth.objects.filter(camera_id=camera_id).first()
+
+
+def camera_health_events_visible_to(*, user: Any, camera_id: int,
+                                    limit: int = 100) -> list[CameraHealthEvent]:
+    """The newest health events (state changes, gaps) of a camera the user may view."""
+    if camera_get_visible_to(user=user, camera_id=camera_id) is None:
+        return []
+    return list(CameraHealthEvent.objects.filter(camera_id=camera_id)
+                .order_by("-occurred_at", "-id")[:limit])
+
+
+# -- for the stream runner (no user: the runner acts for the tenant) ----------------------------
+def camera_rules_fingerprint(*, camera_id: int) -> tuple[tuple[str, int, int, bool], ...]:
+    """A cheap value that changes whenever a line or zone of the camera is added, edited,
+    enabled/disabled or deleted; the runner polls it to hot-reload rules."""
+    lines = CountingLine.objects.filter(camera_id=camera_id).values_list("id", "version",
+                                                                         "enabled")
+    zones = Zone.objects.filter(camera_id=camera_id).values_list("id", "version", "enabled")
+    return tuple(sorted([("l", i, v, e) for i, v, e in lines] + [("z", i, v, e)
+                                                                   for i, v, e in zones]))
+
+
+def camera_rules_enabled(*, camera_id: int) -> tuple[list[CountingLine], list[Zone]]:
+    """The enabled lines and zones of a camera, as the runner counts with them."""
+    lines = list(CountingLine.objects.filter(camera_id=camera_id, enabled=True)
+                 .order_by("id"))
+    zones = list(Zone.objects.filter(camera_id=camera_id, enabled=True).order_by("id"))
+    return lines, zones
