@@ -102,6 +102,10 @@ class CameraLease(models.Model):
     generation = models.BigIntegerField(default=0)
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The last ledger batch written under this generation: a batch is applied only if its
+    # sequence number is higher, so a retried batch (commit acknowledged but the reply lost)
+    # never adds its zone samples twice. Reset to 0 on every takeover.
+    last_batch_seq = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"lease camera={self.camera_id} gen={self.generation} owner={self.owner or '-'}"

@@ -50,6 +50,7 @@ TENANT_APPS = [
     "cameras",
     "counting",
     "analytics",
+    "tenants.accounts",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -216,3 +217,5 @@ LOGGING = {
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")
 
 from config.settings.rest import *  # noqa: E402, F403
+
+from config.settings.streams import *  # noqa: E402, F403

@@ -1,0 +1,54 @@
+"""Stream processing settings: queues, beat schedule, lease timing, ledger batching, buffers.
+
+Imported at the end of ``base.py``; every value comes from the environment through ``env``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import environ
+
+env = environ.Env()  # the same process environment (and .env file) that base.py reads
+
+# Queues: long-running stream tasks on their own queue (one per camera, prefetch 1), short jobs
+# (rollups, health sweeps) on "short" so they never wait behind streams.
+COUNTING_STREAMS_QUEUE = env.str("COUNTING_STREAMS_QUEUE", default="streams")
+COUNTING_SHORT_QUEUE = env.str("COUNTING_SHORT_QUEUE", default="short")
+CELERY_TASK_ROUTES = {
+    "counting.stream_run": {"queue": COUNTING_STREAMS_QUEUE},
+    "counting.streams_supervise": {"queue": COUNTING_SHORT_QUEUE},
+    "analytics.*": {"queue": COUNTING_SHORT_QUEUE},
+}
+
+# The supervisor dispatches a stream task for every enabled camera without a live lease.
+COUNTING_SUPERVISOR_INTERVAL_S = env.float("COUNTING_SUPERVISOR_INTERVAL_S", default=10.0)
+CELERY_BEAT_SCHEDULE = {
+    "counting-streams-supervise": {
+        "task": "counting.streams_supervise",
+        "schedule": timedelta(seconds=COUNTING_SUPERVISOR_INTERVAL_S),
+        # A tick that waited longer than its interval is superseded by the next one.
+        "options": {"expires": COUNTING_SUPERVISOR_INTERVAL_S},
+    },
+}
+
+# Lease: heartbeat every few seconds; a lease whose heartbeat is older than the TTL is free.
+# TTL + supervisor interval bounds the takeover time after a crash (10 + 10 s < 30 s).
+COUNTING_LEASE_TTL_S = env.float("COUNTING_LEASE_TTL_S", default=10.0)
+COUNTING_HEARTBEAT_S = env.float("COUNTING_HEARTBEAT_S", default=2.0)
+COUNTING_STOP_POLL_S = env.float("COUNTING_STOP_POLL_S", default=1.0)
+COUNTING_RULES_POLL_S = env.float("COUNTING_RULES_POLL_S", default=3.0)
+COUNTING_HEALTH_S = env.float("COUNTING_HEALTH_S", default=2.0)
+
+# Ledger batching: flush every second or once this many events wait.
+COUNTING_FLUSH_S = env.float("COUNTING_FLUSH_S", default=1.0)
+COUNTING_FLUSH_EVENTS = env.int("COUNTING_FLUSH_EVENTS", default=200)
+# Events kept while PostgreSQL is unreachable; beyond this the oldest are dropped and counted.
+COUNTING_BUFFER_MAX_EVENTS = env.int("COUNTING_BUFFER_MAX_EVENTS", default=20000)
+
+# Sources: open/read timeouts, reconnect backoff and the frozen-stream threshold.
+COUNTING_OPEN_TIMEOUT_S = env.float("COUNTING_OPEN_TIMEOUT_S", default=10.0)
+COUNTING_READ_TIMEOUT_S = env.float("COUNTING_READ_TIMEOUT_S", default=10.0)
+COUNTING_RECONNECT_MAX_S = env.float("COUNTING_RECONNECT_MAX_S", default=30.0)
+COUNTING_FROZEN_AFTER_S = env.float("COUNTING_FROZEN_AFTER_S", default=20.0)
+COUNTING_DETECTOR_BACKEND = env.str("COUNTING_DETECTOR_BACKEND", default="torch")

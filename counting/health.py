@@ -1,0 +1,84 @@
+"""Camera health: the runner's latest view of a stream, state changes and processing gaps.
+
+``CameraHealth`` holds the latest numbers (one row per camera, upserted every few seconds);
+every state change and every gap (a crash, a takeover, a database outage that lost events) is
+appended to ``CameraHealthEvent``. The camera's own ``status``/``status_reason`` mirror the
+state so lists of cameras show it without a join.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from cameras.models import Camera
+from counting.constants import HealthState
+from counting.models import CameraHealth, CameraHealthEvent
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshot:
+    """The numbers a runner reports (rates are per second over the last report interval)."""
+
+    state: str
+    reason: str = ""
+    last_frame_at: datetime | None = None
+    fps_received: float = 0.0
+    fps_analysed: float = 0.0
+    frame_age_s: float | None = None
+    frames_dropped: int = 0
+    reconnects: int = 0
+
+
+def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
+    """Store the latest health; on a state change also append an event and mirror the state
+    on the camera. Returns True when the state changed."""
+    with transaction.atomic():
+        health, _ = CameraHealth.objects.select_for_update().get_or_create(camera_id=camera_id)
+        changed = health.state != snapshot.state or (
+            health.reason != snapshot.reason[:500] and snapshot.state != HealthState.ONLINE)
+        health.state = snapshot.state
+        health.reason = snapshot.reason[:500]
+        health.last_frame_at = snapshot.last_frame_at or health.last_frame_at
+        health.fps_received = snapshot.fps_received
+        health.fps_analysed = snapshot.fps_analysed
+        health.frame_age_s = snapshot.frame_age_s
+        health.frames_dropped = snapshot.frames_dropped
+        health.reconnects = snapshot.reconnects
+        health.save()
+        if changed:
+            CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
+                                             state=snapshot.state,
+                                             reason=snapshot.reason[:500])
+            Camera.objects.filter(pk=camera_id).update(status=snapshot.state,
+                                                       status_reason=snapshot.reason[:500])
+    return changed
+
+
+def health_gap_record(*, camera_id: int, state: str, reason: str,
+                      gap_seconds: float | None, details: dict[str, Any] | None = None) -> None:
+    """Append a gap in processing (e.g. a takeover after the previous owner died)."""
+    CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
+                                     state=state, reason=reason[:500], gap_seconds=gap_seconds,
+                                     details=details or {})
+
+
+def health_events_lost_add(*, camera_id: int, lost: int, reason: str) -> None:
+    """Add events lost to a buffer overflow to the camera's health and log it as a gap."""
+    with transaction.atomic():
+        health, _ = CameraHealth.objects.select_for_update().get_or_create(camera_id=camera_id)
+        health.events_lost += lost
+        health.save(update_fields=["events_lost", "updated_at"])
+        CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
+                                         state=health.state, reason=reason[:500],
+                                         details={"events_lost": lost})
+
+
+def health_last_frame_at(*, camera_id: int) -> datetime | None:
+    """When the camera's last frame was seen by any runner (None if never)."""
+    return (CameraHealth.objects.filter(camera_id=camera_id)
+            .values_list("last_frame_at", flat=True).first())

@@ -1,0 +1,241 @@
+"""The crossing ledger: batches of events written idempotently with their minute rollups.
+
+One batch = one transaction in the tenant schema::
+
+    1. fence    UPDATE lease SET last_batch_seq = :seq
+                 WHERE camera = :cam AND generation = :gen AND owner <> '' AND last_batch_seq < :seq
+                -> no row: stale generation (StaleLeaseError) or batch already applied (no-op)
+                The row stays locked until commit, so a takeover waits for this batch.
+    2. events   INSERT INTO counting_countevent ... VALUES (...), (...)
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING line_id, direction, ...
+    3. rollups  the *returned* (really new) rows, bucketed per (line, UTC minute), upserted into
+                analytics_lineminuterollup with count = count + EXCLUDED.count
+    4. zones    the batch's per-minute zone samples upserted (sum, max, samples, entries, exits)
+
+Step 2 makes replays of events harmless whatever their batch; step 3 only adds what step 2
+really inserted, so rollups always equal the events; step 1 protects the zone samples (which
+have no natural key) from a retried batch and rejects writers whose lease was taken over.
+
+Why a multi-row INSERT and not COPY: COPY cannot do ON CONFLICT, so it needs a temporary table
+and an INSERT ... SELECT, which costs more than it saves at our batch sizes (one second of one
+camera is 0-50 events); see benchmarks/bench_ledger.py for the numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+EVENT_COLUMNS = ("camera_id", "line_id", "direction", "track_id", "occurred_at", "frame_index",
+                 "score", "model_version", "rule_version", "lease_generation",
+                 "idempotency_key", "recorded_at")
+
+
+class StaleLeaseError(RuntimeError):
+    """The writer's lease generation is no longer current: another runner owns the camera."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent:
+    """One crossing to store; ``occurred_at`` is an aware UTC datetime (the frame's time)."""
+
+    line_id: int
+    direction: str
+    track_id: int
+    occurred_at: datetime
+    frame_index: int
+    score: float = 0.0
+    model_version: str = ""
+    rule_version: str = ""
+
+
+@dataclass(slots=True)
+class ZoneMinute:
+    """Occupancy samples of one zone in one UTC minute, accumulated by the runner."""
+
+    zone_id: int
+    minute: datetime
+    samples: int = 0
+    occupancy_sum: float = 0.0
+    max_occupancy: int = 0
+    entries: int = 0
+    exits: int = 0
+
+    def add(self, occupancy: int, entries: int = 0, exits: int = 0) -> None:
+        """Add one analysed frame's occupancy and its entry/exit events."""
+        self.samples += 1
+        self.occupancy_sum += occupancy
+        self.max_occupancy = max(self.max_occupancy, occupancy)
+        self.entries += entries
+        self.exits += exits
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerBatch:
+    """What one runner writes in one transaction. ``seq`` grows by one per batch of a lease
+    generation (from 1)."""
+
+    camera_id: int
+    generation: int
+    seq: int
+    events: tuple[LedgerEvent, ...] = ()
+    zones: tuple[ZoneMinute, ...] = ()
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """Outcome of :func:`ledger_write`: ``inserted`` are the new events (duplicates left out);
+    ``applied`` is False when this batch had already been applied (a retry)."""
+
+    camera_id: int
+    applied: bool
+    inserted: list[LedgerEvent] = field(default_factory=list)
+    duplicates: int = 0
+    dropped_unknown_rules: int = 0
+
+
+def minute_of(moment: datetime) -> datetime:
+    """The start of the UTC minute containing ``moment``."""
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def idempotency_key(*, camera_id: int, line_id: int, track_id: int, direction: str,
+                    occurred_at: datetime, generation: int) -> str:
+    """sha256 of (camera, line, track, direction, frame time, lease generation).
+
+    The generation is part of the key because track ids restart with each runner: the same id
+    in another generation is another person. A takeover does not re-count what the old owner
+    stored, because a live stream has no rewind: the new owner starts from the frames arriving
+    *now*, which the old owner never saw.
+    """
+    raw = (f"{camera_id}|{line_id}|{track_id}|{direction}|"
+           f"{occurred_at.astimezone(UTC).isoformat(timespec='microseconds')}|{generation}")
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _fence(cursor: object, batch: LedgerBatch) -> bool:
+    """True when the batch is new for a current lease; False when it was already applied."""
+    cursor.execute(  # type: ignore[attr-defined]
+        "UPDATE counting_cameralease SET last_batch_seq = %s WHERE camera_id = %s "
+        "AND generation = %s AND owner <> '' AND last_batch_seq < %s",
+        [batch.seq, batch.camera_id, batch.generation, batch.seq])
+    if cursor.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    cursor.execute(  # type: ignore[attr-defined]
+        "SELECT generation, owner FROM counting_cameralease WHERE camera_id = %s",
+        [batch.camera_id])
+    row = cursor.fetchone()  # type: ignore[attr-defined]
+    if row is None or int(row[0]) != batch.generation or not row[1]:
+        raise StaleLeaseError(
+            f"camera {batch.camera_id}: lease generation {batch.generation} is no longer "
+            f"current ({'none' if row is None else row[0]}); another runner owns it")
+    return False
+
+
+def _existing(cursor: object, table: str, ids: set[int]) -> set[int]:
+    """Ids of rules that still exist, locked against deletion until commit (a rule deleted
+    while its events were buffered must not poison the batch)."""
+    if not ids:
+        return set()
+    cursor.execute(  # type: ignore[attr-defined]
+        f"SELECT id FROM {table} WHERE id = ANY(%s) FOR KEY SHARE", [sorted(ids)])
+    return {int(row[0]) for row in cursor.fetchall()}  # type: ignore[attr-defined]
+
+
+def _insert_events(cursor: object, batch: LedgerBatch, events: Sequence[LedgerEvent],
+                   now: datetime) -> list[LedgerEvent]:
+    by_key: dict[str, LedgerEvent] = {}
+    params: list[object] = []
+    for event in events:
+        key = idempotency_key(camera_id=batch.camera_id, line_id=event.line_id,
+                              track_id=event.track_id, direction=event.direction,
+                              occurred_at=event.occurred_at, generation=batch.generation)
+        if key in by_key:
+            continue
+        by_key[key] = event
+        params.extend([batch.camera_id, event.line_id, event.direction, event.track_id,
+                       event.occurred_at, event.frame_index, event.score, event.model_version,
+                       event.rule_version, batch.generation, key, now])
+    if not by_key:
+        return []
+    row = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+    cursor.execute(  # type: ignore[attr-defined]
+        f"INSERT INTO counting_countevent ({', '.join(EVENT_COLUMNS)}) VALUES "
+        + ", ".join([row] * len(by_key))
+        + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key", params)
+    return [by_key[r[0]] for r in cursor.fetchall()]  # type: ignore[attr-defined]
+
+
+def _upsert_line_rollups(cursor: object, camera_id: int, events: Sequence[LedgerEvent]) -> None:
+    buckets: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for event in events:
+        bucket = buckets[(event.line_id, minute_of(event.occurred_at))]
+        bucket[0 if event.direction == "in" else 1] += 1
+    if not buckets:
+        return
+    params: list[object] = []
+    for (line_id, minute), (count_in, count_out) in sorted(buckets.items()):
+        params.extend([line_id, camera_id, minute, count_in, count_out])
+    cursor.execute(  # type: ignore[attr-defined]
+        "INSERT INTO analytics_lineminuterollup (line_id, camera_id, minute, count_in, "
+        "count_out) VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(buckets))
+        + " ON CONFLICT (line_id, minute) DO UPDATE SET "
+        "count_in = analytics_lineminuterollup.count_in + EXCLUDED.count_in, "
+        "count_out = analytics_lineminuterollup.count_out + EXCLUDED.count_out", params)
+
+
+def _upsert_zone_minutes(cursor: object, camera_id: int, zones: Sequence[ZoneMinute]) -> None:
+    if not zones:
+        return
+    params: list[object] = []
+    for z in sorted(zones, key=lambda z: (z.zone_id, z.minute)):
+        params.extend([z.zone_id, camera_id, minute_of(z.minute), z.samples, z.occupancy_sum,
+                       z.max_occupancy, z.entries, z.exits])
+    t = "analytics_zoneminuteoccupancy"
+    cursor.execute(  # type: ignore[attr-defined]
+        f"INSERT INTO {t} (zone_id, camera_id, minute, samples, occupancy_sum, max_occupancy, "
+        "entries, exits) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(zones))
+        + f" ON CONFLICT (zone_id, minute) DO UPDATE SET samples = {t}.samples + "
+        f"EXCLUDED.samples, occupancy_sum = {t}.occupancy_sum + EXCLUDED.occupancy_sum, "
+        f"max_occupancy = GREATEST({t}.max_occupancy, EXCLUDED.max_occupancy), "
+        f"entries = {t}.entries + EXCLUDED.entries, exits = {t}.exits + EXCLUDED.exits",
+        params)
+
+
+def ledger_write(batch: LedgerBatch,
+                 on_commit: Callable[[WriteResult], None] | None = None) -> WriteResult:
+    """Write one batch in one transaction (see the module docstring); safe to repeat.
+
+    Raises :class:`StaleLeaseError` when the batch's generation is no longer the camera's
+    lease generation. ``on_commit`` runs after a successful commit that stored new events or
+    zone samples (live publishing).
+    """
+    result = WriteResult(camera_id=batch.camera_id, applied=False)
+    now = datetime.now(tz=UTC)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not _fence(cursor, batch):
+            return result
+        result.applied = True
+        lines = _existing(cursor, "counting_countingline", {e.line_id for e in batch.events})
+        zones_ok = _existing(cursor, "counting_zone", {z.zone_id for z in batch.zones})
+        events = [e for e in batch.events if e.line_id in lines]
+        zones = [z for z in batch.zones if z.zone_id in zones_ok and z.samples > 0]
+        result.dropped_unknown_rules = len(batch.events) - len(events)
+        if result.dropped_unknown_rules:
+            logger.warning("camera %s: %d events of deleted lines dropped", batch.camera_id,
+                           result.dropped_unknown_rules)
+        result.inserted = _insert_events(cursor, batch, events, now)
+        result.duplicates = len(events) - len(result.inserted)
+        _upsert_line_rollups(cursor, batch.camera_id, result.inserted)
+        _upsert_zone_minutes(cursor, batch.camera_id, zones)
+        if on_commit is not None and (result.inserted or zones):
+            transaction.on_commit(lambda: on_commit(result))
+    return result

@@ -1,0 +1,1 @@
+"""Live counts over WebSockets: consumers, routing and publishing after the ledger commit."""

@@ -1,0 +1,131 @@
+"""WebSocket consumers: live counts of one camera or one site.
+
+Protocol (JSON):
+- server -> client on connect and on request: ``{"type": "snapshot", "seq": S, "day": ...,
+  "cameras": {camera_id: {"lines": {...}, "zones": {...}}}}`` read from the database;
+- server -> client on every committed change: ``{"type": "counts", "seq": N, "camera_id": ...,
+  "lines": {...}, "zones": {...}, "events": [...]}`` with absolute day totals of that camera;
+- client -> server ``{"type": "resync"}`` when it sees ``seq`` jump (a lost message): it gets
+  a new snapshot.
+
+The tenant comes from the Host header and the user from that tenant's session
+(tenants.asgi.TenantAuthMiddleware); a user without the view permission on the object is refused
+before the handshake is accepted (HTTP 403), and nothing is subscribed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from counting.live.publish import camera_group, sequence_current, site_group
+from tenants.db import connection
+
+logger = logging.getLogger(__name__)
+
+
+@database_sync_to_async
+def _resolve(tenant: Any, user: Any, kind: str, pk: int) -> tuple[list[int], str] | None:
+    """The camera ids and site timezone the user may watch, or None when refused."""
+    from cameras.selectors import camera_get_visible_to, site_get_visible_to
+
+    connection.set_tenant(tenant)
+    try:
+        if not user or not user.is_authenticated:
+            return None
+        if kind == "camera":
+            camera = camera_get_visible_to(user=user, camera_id=pk)
+            if camera is None:
+                return None
+            return [camera.pk], camera.site.timezone
+        site = site_get_visible_to(user=user, site_id=pk)
+        if site is None:
+            return None
+        return sorted(site.cameras.values_list("pk", flat=True)), site.timezone
+    finally:
+        connection.set_schema_to_public()
+
+
+@database_sync_to_async
+def _snapshot(tenant: Any, camera_ids: list[int], site_tz: str) -> dict[str, Any]:
+    from analytics.live_totals import day_totals, local_today
+
+    connection.set_tenant(tenant)
+    try:
+        day = local_today(site_tz=site_tz)
+        totals = day_totals(camera_ids=camera_ids, site_tz=site_tz, day=day)
+    finally:
+        connection.set_schema_to_public()
+    return {"day": day.isoformat(), "cameras": {
+        str(cid): {"lines": {str(k): v for k, v in t["lines"].items()},
+                   "zones": {str(k): v for k, v in t["zones"].items()}}
+        for cid, t in totals.items()}}
+
+
+class _CountsConsumer(AsyncJsonWebsocketConsumer):
+    """Common part: permission check before accept, group subscription, snapshots."""
+
+    kind = ""
+    group: str | None = None
+
+    def _group_name(self, schema: str, pk: int) -> str:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        tenant = self.scope.get("tenant")
+        user = self.scope.get("user")
+        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        if tenant is None:
+            await self.close(code=4404)
+            return
+        allowed = await _resolve(tenant, user, self.kind, pk)
+        if allowed is None:
+            # Refused before accept: the handshake fails with 403 and nothing is subscribed.
+            await self.close(code=4403)
+            return
+        self.camera_ids, self.site_tz = allowed
+        self.tenant = tenant
+        self.group = self._group_name(tenant.schema_name, pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._send_snapshot()
+
+    async def _send_snapshot(self) -> None:
+        assert self.group is not None
+        # The sequence is read before the totals: any later message has a higher number and
+        # carries absolute totals, so applying it after this snapshot is always right.
+        seq = await database_sync_to_async(sequence_current)(self.group)
+        snapshot = await _snapshot(self.tenant, self.camera_ids, self.site_tz)
+        await self.send_json({"type": "snapshot", "seq": seq, **snapshot})
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "resync":
+            await self._send_snapshot()
+
+    async def counts_update(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+
+class CameraCountsConsumer(_CountsConsumer):
+    """``/ws/cameras/<id>/``: live counts of one camera (needs view on the camera or site)."""
+
+    kind = "camera"
+
+    def _group_name(self, schema: str, pk: int) -> str:
+        return camera_group(schema, pk)
+
+
+class SiteCountsConsumer(_CountsConsumer):
+    """``/ws/sites/<id>/``: live counts of every camera of a site (needs view on the site)."""
+
+    kind = "site"
+
+    def _group_name(self, schema: str, pk: int) -> str:
+        return site_group(schema, pk)
