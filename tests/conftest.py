@@ -30,18 +30,40 @@ def owner_email(key: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+def django_db_setup(request: Any, django_test_environment: Any, django_db_blocker: Any,
+                    django_db_keepdb: bool, django_db_modify_db_settings: Any) -> Iterator[None]:
+    """Always create the test database, even when no collected test asks for ``db``.
+
+    pytest-django only sets up the databases that marked tests need; tests that talk to the
+    database through a server or worker process must never fall through to the real database.
+    """
     from django.conf import settings
     from django.core.cache import cache
+    from django.test.utils import setup_databases, teardown_databases
 
     from tenants.services import public_tenant_ensure, tenant_create
 
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=0, interactive=False, keepdb=django_db_keepdb,
+                                 aliases={"default"})
         public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
         for key, spec in TENANTS.items():
             tenant_create(name=spec["name"], slug=spec["slug"], domain=spec["domain"],
                           owner_email=owner_email(key), owner_password=PASSWORD)
         cache.clear()
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            from django.db import connection
+
+            connection.set_schema_to_public()
+            # Servers and workers started by tests are stopped, but their connections may not
+            # have closed yet; the test database cannot be dropped while they are open.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            teardown_databases(db_cfg, verbosity=0)
 
 
 def _tenant(slug: str) -> Any:

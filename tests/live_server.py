@@ -1,0 +1,55 @@
+"""Run the real ASGI server (daphne) in a subprocess against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.celery_worker import REPO_ROOT, test_database_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def asgi_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
+    """Start daphne on a free loopback port; yields the port once it accepts connections."""
+    port = free_port()
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test",
+               DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **(extra_env or {}))
+    log = open(REPO_ROOT / "var" / f"daphne-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "config.asgi:application"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError as exc:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"daphne exited with {process.returncode}; see {log.name}") from exc
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"daphne did not listen on {port} within 30 s; see {log.name}")
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
