@@ -1,5 +1,7 @@
 """Test settings: the real PostgreSQL, Redis and RabbitMQ, separate databases and key prefixes."""
 
+import os
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import CACHES, CHANNEL_LAYERS, DATABASES, env
 
@@ -12,5 +14,8 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [  # type: ignore[index]
 CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/13")
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 LOG_LEVEL = "WARNING"
-# Several test runs on one machine (developers side by side) each need their own database.
-DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_peoplecount")}
+# Several test runs on one machine (developers side by side) each need their own database, so
+# the default name carries the process id of the test run.
+DATABASES["default"]["TEST"] = {
+    "NAME": env.str("TEST_DATABASE_NAME", default=f"test_peoplecount_{os.getpid()}")
+}
