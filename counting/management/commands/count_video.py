@@ -1,0 +1,73 @@
+"""``manage.py count_video``: count people crossing lines in a video file or stream.
+
+No database is touched; this is a thin wrapper around
+:func:`counting.pipeline.cli.run_count_video`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from counting.pipeline.cli import (
+    LINE_HELP,
+    ZONE_HELP,
+    CountVideoError,
+    format_summary,
+    run_count_video,
+)
+
+
+class Command(BaseCommand):
+    """Count line crossings and zone occupancy in a video, without a database."""
+
+    help = (
+        "Count people crossing lines (and entering zones) in a video file or an "
+        "rtsp/rtsps/http/https stream. Coordinates are normalised 0..1."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("source", help="a video file path or an rtsp/rtsps/http(s) URL")
+        parser.add_argument("--line", action="append", default=[], metavar="SPEC",
+                            help=f"a counting line {LINE_HELP}; repeatable")
+        parser.add_argument("--zone", action="append", default=[], metavar="SPEC",
+                            help=f"a zone {ZONE_HELP}; repeatable")
+        parser.add_argument("--model", default=None,
+                            help="ONNX detector (default: settings.COUNTING_MODEL_PATH)")
+        parser.add_argument("--detect-fps", type=float, default=None,
+                            help="frames analysed per second (default: every frame)")
+        parser.add_argument("--score-threshold", type=float, default=None)
+        parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+        parser.add_argument("--max-seconds", type=float, default=None,
+                            help="stop a live stream after this many seconds")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        model = options["model"] or getattr(settings, "COUNTING_MODEL_PATH", None)
+        threshold = options["score_threshold"]
+        if threshold is None:
+            threshold = getattr(settings, "COUNTING_SCORE_THRESHOLD", 0.3)
+        threads = options["threads"] or getattr(settings, "COUNTING_TORCH_THREADS", None)
+        try:
+            result = run_count_video(
+                options["source"],
+                lines=options["line"],
+                zones=options["zone"],
+                model_path=model,
+                detect_fps=options["detect_fps"],
+                score_threshold=float(threshold),
+                threads=threads,
+                backend=options["backend"],
+                progress=not options["json"],
+                max_seconds=options["max_seconds"],
+            )
+        except CountVideoError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            self.stdout.write(format_summary(result))
