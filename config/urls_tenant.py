@@ -1,7 +1,7 @@
 """URLs of a tenant's domain: portal, admin, API, health."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from config.admin_sites import tenant_admin_site
 from config.portal import dashboard
@@ -9,6 +9,7 @@ from tenants.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/", include("config.api_urls")),
     path("admin/", tenant_admin_site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,3 +1,65 @@
-"""REST API settings (DRF, drf-spectacular, django-filter); imported by base.py."""
+"""REST API settings (DRF, drf-spectacular, django-filter); imported by base.py.
 
-REST_FRAMEWORK: dict[str, object] = {}
+Rates are per user (session), per token and per anonymous address, each within its tenant.
+"""
+
+from __future__ import annotations
+
+import environ
+
+_env = environ.Env()
+
+REST_FRAMEWORK: dict[str, object] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "tenants.accounts.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tenants.accounts.throttling.UserRateThrottle",
+        "tenants.accounts.throttling.TokenRateThrottle",
+        "tenants.accounts.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _env.str("API_THROTTLE_USER", default="1200/min"),
+        "token": _env.str("API_THROTTLE_TOKEN", default="600/min"),
+        "anon": _env.str("API_THROTTLE_ANON", default="60/min"),
+    },
+    "EXCEPTION_HANDLER": "tenants.accounts.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "tenants.accounts.schema.ApiAutoSchema",
+    "DATETIME_FORMAT": "iso-8601",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS: dict[str, object] = {
+    "TITLE": "People counting API",
+    "DESCRIPTION": (
+        "The REST API of a tenant, served on the tenant's own domain under /api/v1/. "
+        "Authenticate with the portal session (browser) or a personal API token "
+        "(`Authorization: Bearer pc_...`). Every error has the shape "
+        '`{"error": {"code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Served by config/api_urls.py from the installed drf-spectacular-sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "/api/docs/assets/swagger-ui-dist",
+    "SWAGGER_UI_FAVICON_HREF": "/api/docs/assets/swagger-ui-dist/favicon-32x32.png",
+    "REDOC_DIST": "/api/docs/assets/redoc",
+    "ENUM_NAME_OVERRIDES": {},
+}

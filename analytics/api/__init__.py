@@ -1,0 +1,1 @@
+"""REST API of count and occupancy series."""

@@ -1,0 +1,121 @@
+"""Query and answer shapes of count and occupancy series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from analytics.series import BUCKETS, MAX_RANGE
+
+ID_MAX = 2**63 - 1
+RANGE_HELP = ", ".join(f"{b} <= {MAX_RANGE[b].days} days" for b in BUCKETS)
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time; one without offset is read in the site's timezone later."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        return value
+
+
+class _SeriesQuerySerializer(serializers.Serializer):
+    """Common query of series: the window and the bucket size."""
+
+    start = LocalDateTimeField(
+        help_text="Start (inclusive), ISO 8601; without an offset it is read in the site's "
+                  "timezone. Rounded down to the bucket boundary.")
+    end = LocalDateTimeField(help_text="End (exclusive), ISO 8601.")
+    bucket = serializers.ChoiceField(choices=BUCKETS, default="hour",
+                                     help_text=f"Bucket size; ranges are capped: {RANGE_HELP}.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # ``from``/``to`` are Python keywords: map them to start/end and back for errors.
+        mapped = {("start" if k == "from" else "end" if k == "to" else k): v
+                  for k, v in data.items()}
+        try:
+            return dict(super().to_internal_value(mapped))
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            raise serializers.ValidationError(
+                {("from" if k == "start" else "to" if k == "end" else k): v
+                 for k, v in detail.items()}) from exc
+
+
+class CountsQuerySerializer(_SeriesQuerySerializer):
+    """``/counts/`` query: exactly one of site, camera or line."""
+
+    site = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    camera = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    line = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [k for k in ("site", "camera", "line") if k in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"site": ["Give exactly one of site, camera or line."]})
+        return attrs
+
+
+class OccupancyQuerySerializer(_SeriesQuerySerializer):
+    """``/occupancy/`` query: one zone."""
+
+    zone = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+
+
+class ScopeSerializer(serializers.Serializer):
+    """What was counted."""
+
+    type = serializers.ChoiceField(choices=["site", "camera", "line", "zone"])
+    id = serializers.IntegerField()
+
+
+class CountPointSerializer(serializers.Serializer):
+    """One bucket of counts; start/end carry the site's UTC offset."""
+
+    start = LocalDateTimeField()
+    end = LocalDateTimeField()
+    count_in = serializers.IntegerField()
+    count_out = serializers.IntegerField()
+
+
+class TotalsSerializer(serializers.Serializer):
+    """Sums over the whole answer."""
+
+    count_in = serializers.IntegerField()
+    count_out = serializers.IntegerField()
+
+
+class CountSeriesSerializer(serializers.Serializer):
+    """A count series."""
+
+    scope = ScopeSerializer()
+    timezone = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=BUCKETS)
+    start = LocalDateTimeField(help_text="Start of the first bucket.")
+    end = LocalDateTimeField(help_text="End of the last bucket.")
+    results = CountPointSerializer(many=True)
+    total = TotalsSerializer()
+
+
+class OccupancyPointSerializer(serializers.Serializer):
+    """One bucket of occupancy."""
+
+    start = LocalDateTimeField()
+    end = LocalDateTimeField()
+    avg = serializers.FloatField()
+    max = serializers.IntegerField()
+    entries = serializers.IntegerField()
+    exits = serializers.IntegerField()
+
+
+class OccupancySeriesSerializer(serializers.Serializer):
+    """An occupancy series of one zone."""
+
+    scope = ScopeSerializer()
+    timezone = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=BUCKETS)
+    start = LocalDateTimeField()
+    end = LocalDateTimeField()
+    results = OccupancyPointSerializer(many=True)

@@ -1,0 +1,137 @@
+"""``/counts/`` and ``/occupancy/``: series over the minute rollups in the site's timezone.
+
+A scope (site, camera, line, zone) the user may not view is a 404, like any object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.api.serializers import (
+    CountSeriesSerializer,
+    CountsQuerySerializer,
+    OccupancyQuerySerializer,
+    OccupancySeriesSerializer,
+)
+from analytics.series import SeriesRangeError, line_count_series, zone_occupancy_series
+from cameras.selectors import camera_get_visible_to, camera_list_visible_to, site_get_visible_to
+from counting.selectors import (
+    counting_line_get_visible_to,
+    counting_line_list_visible_to,
+    zone_get_visible_to,
+)
+from tenants.accounts.mixins import StrictQueryParamsMixin
+
+WINDOW_PARAMS = [
+    OpenApiParameter("from", str, required=True, description="Start (inclusive), ISO 8601 "
+                     "date-time; without an offset it is read in the site's timezone."),
+    OpenApiParameter("to", str, required=True, description="End (exclusive), ISO 8601."),
+    OpenApiParameter("bucket", str, enum=["minute", "hour", "day"], description=(
+        "Bucket size (default hour). Ranges: minute <= 2 days, hour <= 93 days, "
+        "day <= 1098 days.")),
+]
+ID_PARAM = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+
+
+def _aware(value: datetime, tz: ZoneInfo) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def _timezone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+class CountsView(StrictQueryParamsMixin, APIView):
+    """In/out counts per minute, hour or day of a site, a camera or a line."""
+
+    extra_query_params = frozenset({"site", "camera", "line", "from", "to", "bucket"})
+
+    @extend_schema(
+        summary="Counts per bucket in the site's timezone (empty buckets are zero)",
+        parameters=[
+            OpenApiParameter("site", int, description="A site (all lines of its cameras)."),
+            OpenApiParameter("camera", int, description="A camera (all its lines)."),
+            OpenApiParameter("line", int, description="One counting line."),
+            *WINDOW_PARAMS,
+        ],
+        responses=CountSeriesSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = CountsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        user = request.user
+        if "site" in values:
+            site = site_get_visible_to(user=user, site_id=values["site"])
+            if site is None:
+                raise exceptions.NotFound("No such site.")
+            cameras = camera_list_visible_to(user=user).filter(site=site).values("pk")
+            line_ids = list(counting_line_list_visible_to(user=user)
+                            .filter(camera__in=cameras).values_list("pk", flat=True))
+            scope, tz_name = {"type": "site", "id": site.pk}, site.timezone
+        elif "camera" in values:
+            camera = camera_get_visible_to(user=user, camera_id=values["camera"])
+            if camera is None:
+                raise exceptions.NotFound("No such camera.")
+            line_ids = list(counting_line_list_visible_to(user=user, camera_id=camera.pk)
+                            .values_list("pk", flat=True))
+            scope, tz_name = {"type": "camera", "id": camera.pk}, camera.site.timezone
+        else:
+            line = counting_line_get_visible_to(user=user, line_id=values["line"])
+            if line is None:
+                raise exceptions.NotFound("No such line.")
+            line_ids = [line.pk]
+            scope, tz_name = {"type": "line", "id": line.pk}, line.camera.site.timezone
+        tz = _timezone(tz_name)
+        try:
+            points = line_count_series(line_ids=line_ids, bucket=values["bucket"],
+                                       start=_aware(values["start"], tz),
+                                       end=_aware(values["end"], tz), tz=tz)
+        except SeriesRangeError as exc:
+            raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+        body: dict[str, Any] = {
+            "scope": scope, "timezone": tz_name, "bucket": values["bucket"],
+            "start": points[0].start, "end": points[-1].end, "results": points,
+            "total": {"count_in": sum(p.count_in for p in points),
+                      "count_out": sum(p.count_out for p in points)},
+        }
+        return Response(CountSeriesSerializer(body).data)
+
+
+class OccupancyView(StrictQueryParamsMixin, APIView):
+    """Occupancy of a zone per minute, hour or day."""
+
+    extra_query_params = frozenset({"zone", "from", "to", "bucket"})
+
+    @extend_schema(
+        summary="Zone occupancy per bucket in the site's timezone (empty buckets are zero)",
+        parameters=[OpenApiParameter("zone", int, required=True), *WINDOW_PARAMS],
+        responses=OccupancySeriesSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = OccupancyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        zone = zone_get_visible_to(user=request.user, zone_id=values["zone"])
+        if zone is None:
+            raise exceptions.NotFound("No such zone.")
+        tz_name = zone.camera.site.timezone
+        tz = _timezone(tz_name)
+        try:
+            points = zone_occupancy_series(zone_ids=[zone.pk], bucket=values["bucket"],
+                                           start=_aware(values["start"], tz),
+                                           end=_aware(values["end"], tz), tz=tz)
+        except SeriesRangeError as exc:
+            raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+        body = {"scope": {"type": "zone", "id": zone.pk}, "timezone": tz_name,
+                "bucket": values["bucket"], "start": points[0].start, "end": points[-1].end,
+                "results": points}
+        return Response(OccupancySeriesSerializer(body).data)

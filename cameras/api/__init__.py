@@ -1,0 +1,1 @@
+"""REST API of sites and cameras (nothing imports this package but the URL conf)."""

@@ -1,0 +1,81 @@
+"""Input and output shapes of sites and cameras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from cameras.constants import DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
+from cameras.models import Camera, Site
+
+
+class SiteOutputSerializer(serializers.ModelSerializer):
+    """A site as shown."""
+
+    class Meta:
+        model = Site
+        fields = ["id", "name", "address", "timezone", "opening_hours", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+
+class SiteInputSerializer(serializers.Serializer):
+    """A site as written; the service validates timezone and opening hours."""
+
+    name = serializers.CharField(max_length=200)
+    address = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False,
+                                     help_text="An IANA timezone such as Europe/Paris.")
+    opening_hours = serializers.DictField(
+        child=serializers.ListField(child=serializers.ListField(
+            child=serializers.CharField(max_length=5), min_length=2, max_length=2)),
+        required=False,
+        help_text='Weekday (mon..sun) to ranges: {"mon": [["09:00", "18:00"]]}.')
+
+
+class CameraOutputSerializer(serializers.ModelSerializer):
+    """A camera as shown: its password never, only whether one is set."""
+
+    has_password = serializers.BooleanField(read_only=True)
+    status = serializers.ChoiceField(choices=CameraStatus.choices, read_only=True)
+
+    class Meta:
+        model = Camera
+        fields = ["id", "site", "name", "stream_url", "username", "has_password", "detect_fps",
+                  "enabled", "status", "status_reason", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CameraInputSerializer(serializers.Serializer):
+    """A camera as written; the stream URL is checked against the URL policy by the service."""
+
+    site = serializers.IntegerField(min_value=1, help_text="Id of a site you can see.")
+    name = serializers.CharField(max_length=200)
+    stream_url = serializers.CharField(
+        max_length=2000, help_text="rtsp://, rtsps://, http:// or https://, no credentials.")
+    username = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    password = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                     write_only=True, style={"input_type": "password"})
+    detect_fps = serializers.FloatField(required=False, min_value=DETECT_FPS_MIN,
+                                        max_value=DETECT_FPS_MAX)
+    enabled = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        return dict(super().to_internal_value(data))
+
+
+class CameraHealthSerializer(serializers.Serializer):
+    """The latest stream health of a camera, as reported by its runner."""
+
+    camera = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=CameraStatus.choices)
+    reason = serializers.CharField(allow_blank=True)
+    last_frame_at = serializers.DateTimeField(allow_null=True)
+    fps_received = serializers.FloatField()
+    fps_analysed = serializers.FloatField()
+    frame_age_s = serializers.FloatField(allow_null=True)
+    frames_dropped = serializers.IntegerField()
+    events_lost = serializers.IntegerField()
+    reconnects = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(allow_null=True)

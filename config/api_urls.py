@@ -1,0 +1,69 @@
+"""URLs of the REST API on a tenant's domain: ``/api/v1/``, ``/api/schema/``, ``/api/docs/``.
+
+The documentation page's assets come from the installed drf-spectacular-sidecar package and are
+served here, so the page works without any CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import drf_spectacular_sidecar
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from analytics.api.views import CountsView, OccupancyView
+from audit.api.views import AuditEventViewSet
+from cameras.api.views import CameraViewSet, SiteViewSet
+from counting.api.views import (
+    CameraHealthView,
+    CountEventViewSet,
+    CountingLineViewSet,
+    ZoneViewSet,
+)
+from tenants.accounts.api.views import (
+    MeView,
+    ObjectPermissionRevokeView,
+    ObjectPermissionView,
+    RoleListView,
+    TokenViewSet,
+    UserViewSet,
+)
+
+SIDECAR_STATIC = (
+    Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"
+)
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("sites", SiteViewSet, basename="site")
+router.register("cameras", CameraViewSet, basename="camera")
+router.register("lines", CountingLineViewSet, basename="line")
+router.register("zones", ZoneViewSet, basename="zone")
+router.register("events", CountEventViewSet, basename="event")
+router.register("audit", AuditEventViewSet, basename="audit")
+router.register("tokens", TokenViewSet, basename="token")
+router.register("users", UserViewSet, basename="user")
+
+v1 = [
+    path("me/", MeView.as_view(), name="me"),
+    path("cameras/<int:pk>/health/", CameraHealthView.as_view(), name="camera-health"),
+    path("counts/", CountsView.as_view(), name="counts"),
+    path("occupancy/", OccupancyView.as_view(), name="occupancy"),
+    path("roles/", RoleListView.as_view(), name="roles"),
+    path("object-permissions/", ObjectPermissionView.as_view(), name="object-permissions"),
+    path("object-permissions/revoke/", ObjectPermissionRevokeView.as_view(),
+         name="object-permissions-revoke"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="api")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    re_path(r"^docs/assets/(?P<path>(swagger-ui-dist|redoc)/[\w./-]+)$", serve,
+            {"document_root": str(SIDECAR_STATIC)}, name="api-docs-assets"),
+]

@@ -1,0 +1,1 @@
+"""REST API of counting lines, zones, camera health and the event ledger."""

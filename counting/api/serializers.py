@@ -1,0 +1,102 @@
+"""Input and output shapes of counting rules, health and ledger events."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from cameras.constants import CameraStatus
+from counting.constants import Direction
+from counting.models import CameraHealth, CountEvent, CountingLine, Zone
+
+COORDINATE_HELP = "A fraction of the image width/height, 0..1."
+
+
+class LineOutputSerializer(serializers.ModelSerializer):
+    """A counting line as shown."""
+
+    class Meta:
+        model = CountingLine
+        fields = ["id", "camera", "name", "x1", "y1", "x2", "y2", "in_label", "out_label",
+                  "enabled", "version", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class LineInputSerializer(serializers.Serializer):
+    """A counting line as written: a segment of non-zero length inside the image.
+
+    Crossing from the segment's left side to its right side (walking from (x1, y1) to (x2, y2),
+    image y pointing down) counts as ``in``.
+    """
+
+    camera = serializers.IntegerField(min_value=1, help_text="Id of a camera you may change.")
+    name = serializers.CharField(max_length=100)
+    x1 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    y1 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    x2 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    y2 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    in_label = serializers.CharField(max_length=50, required=False)
+    out_label = serializers.CharField(max_length=50, required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class LineUpdateSerializer(LineInputSerializer):
+    """A counting line as changed: the camera cannot change."""
+
+    camera = None  # type: ignore[assignment]
+
+
+class ZoneOutputSerializer(serializers.ModelSerializer):
+    """A zone as shown."""
+
+    points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+
+    class Meta:
+        model = Zone
+        fields = ["id", "camera", "name", "points", "capacity", "enabled", "version",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ZoneInputSerializer(serializers.Serializer):
+    """A zone as written: a simple polygon (edges do not cross) of 3 to 64 points in 0..1."""
+
+    camera = serializers.IntegerField(min_value=1, help_text="Id of a camera you may change.")
+    name = serializers.CharField(max_length=100)
+    points = serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.FloatField(min_value=0.0, max_value=1.0),
+            min_length=2, max_length=2),
+        min_length=3, max_length=64, help_text="[[x, y], ...] in order around the boundary.")
+    capacity = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False,
+                                        allow_null=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class ZoneUpdateSerializer(ZoneInputSerializer):
+    """A zone as changed: the camera cannot change."""
+
+    camera = None  # type: ignore[assignment]
+
+
+class CameraHealthSerializer(serializers.ModelSerializer):
+    """The latest stream health of a camera, as its runner reports it."""
+
+    state = serializers.ChoiceField(choices=CameraStatus.choices)
+
+    class Meta:
+        model = CameraHealth
+        fields = ["camera", "state", "reason", "last_frame_at", "fps_received", "fps_analysed",
+                  "frame_age_s", "frames_dropped", "events_lost", "reconnects", "updated_at"]
+        read_only_fields = fields
+
+
+class CountEventSerializer(serializers.ModelSerializer):
+    """One crossing in the ledger."""
+
+    direction = serializers.ChoiceField(choices=Direction.choices)
+
+    class Meta:
+        model = CountEvent
+        fields = ["id", "camera", "line", "direction", "track_id", "occurred_at", "frame_index",
+                  "score", "model_version", "rule_version", "recorded_at"]
+        read_only_fields = fields

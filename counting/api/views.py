@@ -1,0 +1,200 @@
+"""Endpoints of counting lines, zones, camera health and the event ledger.
+
+Lines, zones, health and events of a camera are visible with view on the camera; writing lines
+and zones needs change on the camera. Writes go through ``counting.services`` (audited).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cameras.models import Camera
+from cameras.selectors import camera_get_visible_to, camera_list_visible_to, user_can
+from counting.api.filters import CountEventFilter, LineFilter, ZoneFilter
+from counting.api.serializers import (
+    CameraHealthSerializer,
+    CountEventSerializer,
+    LineInputSerializer,
+    LineOutputSerializer,
+    LineUpdateSerializer,
+    ZoneInputSerializer,
+    ZoneOutputSerializer,
+    ZoneUpdateSerializer,
+)
+from counting.constants import HealthState
+from counting.models import CameraHealth, CountEvent, CountingLine, Zone
+from counting.selectors import (
+    camera_health_get_visible_to,
+    counting_line_list_visible_to,
+    zone_list_visible_to,
+)
+from counting.services import (
+    counting_line_create,
+    counting_line_delete,
+    counting_line_update,
+    zone_create,
+    zone_delete,
+    zone_update,
+)
+from tenants.accounts.mixins import StrictQueryParamsMixin
+from tenants.accounts.pagination import LedgerCursorPagination
+
+ID_PATTERN = r"[0-9]+"
+
+
+def _camera_for_write(user: Any, camera_id: int) -> Camera:
+    """The camera a new rule goes on: 400 if not visible, 403 if visible but not changeable."""
+    camera = camera_get_visible_to(user=user, camera_id=camera_id)
+    if camera is None:
+        raise exceptions.ValidationError({"camera": [f"Camera {camera_id} does not exist."]})
+    _require_change(user, camera)
+    return camera
+
+
+def _require_change(user: Any, camera: Camera) -> None:
+    if not user_can(user=user, perm="change", obj=camera):
+        raise exceptions.PermissionDenied(
+            "Changing a camera's lines and zones needs change permission on the camera.")
+
+
+class _RuleViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
+    """Shared create/update/delete flow of lines and zones."""
+
+    lookup_value_regex = ID_PATTERN
+    ordering_fields = ["name", "created_at", "id", "camera"]
+    ordering = ["camera_id", "name", "id"]
+    input_serializer: type = LineInputSerializer
+    update_serializer: type = LineUpdateSerializer
+    output_serializer: type = LineOutputSerializer
+
+    def _create(self, actor: Any, camera: Camera, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _update(self, actor: Any, obj: Any, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _delete(self, actor: Any, obj: Any) -> None:
+        raise NotImplementedError
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        camera = _camera_for_write(request.user, values.pop("camera"))
+        obj = self._create(request.user, camera, values)
+        return Response(self.output_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        _require_change(request.user, obj.camera)
+        data = self.update_serializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        obj = self._update(request.user, obj, dict(data.validated_data))
+        return Response(self.output_serializer(obj).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        obj = self.get_object()
+        _require_change(request.user, obj.camera)
+        self._delete(request.user, obj)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Counting lines of the cameras you may view"),
+    retrieve=extend_schema(summary="One counting line"),
+    create=extend_schema(summary="Add a counting line (change on the camera)",
+                         request=LineInputSerializer),
+    update=extend_schema(summary="Replace a counting line", request=LineUpdateSerializer),
+    partial_update=extend_schema(summary="Change a counting line", request=LineUpdateSerializer),
+    destroy=extend_schema(summary="Delete a line that has counted nothing yet"),
+)
+class CountingLineViewSet(_RuleViewSet):
+    """Counting lines: segments in normalised image coordinates."""
+
+    serializer_class = LineOutputSerializer
+    filterset_class = LineFilter
+    queryset = CountingLine.objects.none()
+
+    def get_queryset(self) -> QuerySet[CountingLine]:
+        return counting_line_list_visible_to(user=self.request.user)
+
+    def _create(self, actor: Any, camera: Camera, values: dict[str, Any]) -> CountingLine:
+        return counting_line_create(actor=actor, camera=camera, **values)
+
+    def _update(self, actor: Any, obj: Any, values: dict[str, Any]) -> CountingLine:
+        return counting_line_update(actor=actor, line=obj, **values)
+
+    def _delete(self, actor: Any, obj: Any) -> None:
+        counting_line_delete(actor=actor, line=obj)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Zones of the cameras you may view"),
+    retrieve=extend_schema(summary="One zone"),
+    create=extend_schema(summary="Add a zone (change on the camera)", request=ZoneInputSerializer),
+    update=extend_schema(summary="Replace a zone", request=ZoneUpdateSerializer),
+    partial_update=extend_schema(summary="Change a zone", request=ZoneUpdateSerializer),
+    destroy=extend_schema(summary="Delete a zone without stored occupancy"),
+)
+class ZoneViewSet(_RuleViewSet):
+    """Zones: simple polygons in normalised image coordinates."""
+
+    serializer_class = ZoneOutputSerializer
+    filterset_class = ZoneFilter
+    queryset = Zone.objects.none()
+    input_serializer = ZoneInputSerializer
+    update_serializer = ZoneUpdateSerializer
+    output_serializer = ZoneOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Zone]:
+        return zone_list_visible_to(user=self.request.user)
+
+    def _create(self, actor: Any, camera: Camera, values: dict[str, Any]) -> Zone:
+        return zone_create(actor=actor, camera=camera, **values)
+
+    def _update(self, actor: Any, obj: Any, values: dict[str, Any]) -> Zone:
+        return zone_update(actor=actor, zone=obj, **values)
+
+    def _delete(self, actor: Any, obj: Any) -> None:
+        zone_delete(actor=actor, zone=obj)
+
+
+class CameraHealthView(StrictQueryParamsMixin, APIView):
+    """The latest stream health of one camera (view permission on the camera)."""
+
+    @extend_schema(summary="Stream health of a camera", responses=CameraHealthSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        camera = camera_get_visible_to(user=request.user, camera_id=pk)
+        if camera is None:
+            raise exceptions.NotFound()
+        health = camera_health_get_visible_to(user=request.user, camera_id=pk)
+        if health is None:  # never run yet: report the camera's own status
+            health = CameraHealth(camera=camera, state=camera.status or HealthState.STARTING,
+                                  reason=camera.status_reason)
+        return Response(CameraHealthSerializer(health).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The event ledger: one row per crossing, oldest first"),
+    retrieve=extend_schema(summary="One ledger event"),
+)
+class CountEventViewSet(StrictQueryParamsMixin, mixins.ListModelMixin,
+                        mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Crossings of the cameras you may view, paged by an opaque cursor (occurred_at, id)."""
+
+    serializer_class = CountEventSerializer
+    filterset_class = CountEventFilter
+    pagination_class = LedgerCursorPagination
+    lookup_value_regex = ID_PATTERN
+    queryset = CountEvent.objects.none()
+
+    def get_queryset(self) -> QuerySet[CountEvent]:
+        cameras = camera_list_visible_to(user=self.request.user).values("pk")
+        return CountEvent.objects.filter(camera__in=cameras)

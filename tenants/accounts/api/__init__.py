@@ -1,0 +1,1 @@
+"""REST API of the current user, personal tokens, users, roles and object permissions."""
