@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
-from counting.constants import HealthState
 from counting.models import CameraHealth, CameraHealthEvent
 
 
@@ -39,8 +38,7 @@ def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
     on the camera. Returns True when the state changed."""
     with transaction.atomic():
         health, _ = CameraHealth.objects.select_for_update().get_or_create(camera_id=camera_id)
-        changed = health.state != snapshot.state or (
-            health.reason != snapshot.reason[:500] and snapshot.state != HealthState.ONLINE)
+        changed = health.state != snapshot.state
         health.state = snapshot.state
         health.reason = snapshot.reason[:500]
         health.last_frame_at = snapshot.last_frame_at or health.last_frame_at
