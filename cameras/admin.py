@@ -11,13 +11,56 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
+from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
 from audit.services import audit_record
 from cameras import services
 from cameras.models import Camera, Site
+from cameras.permissions import (
+    OBJECT_ACTIONS,
+    direct_object_perms,
+    object_permission_grant,
+    object_permission_revoke,
+)
 from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
 from config.admin_sites import tenant_admin_site
 from tenants.users import user_values
+
+
+def _audited_perms_form(base: type, actor: Any) -> type:
+    """A guardian permissions form limited to view/change that saves through our services."""
+
+    class AuditedObjectPermissionsForm(base):  # type: ignore[misc, valid-type]
+        def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
+            model = self.obj._meta.model_name
+            return [(f"{action}_{model}", f"Can {action} this {model}")
+                    for action in OBJECT_ACTIONS]
+
+        def save_obj_perms(self) -> None:
+            grantee = getattr(self, "user", None) or self.group
+            model = self.obj._meta.model_name
+            wanted = set(self.cleaned_data[self.get_obj_perms_field_name()])
+            current = set(direct_object_perms(grantee, self.obj))
+            for action in OBJECT_ACTIONS:
+                codename = f"{action}_{model}"
+                if codename in wanted and codename not in current:
+                    object_permission_grant(actor=actor, grantee=grantee, action=action,
+                                            obj=self.obj)
+                elif codename in current and codename not in wanted:
+                    object_permission_revoke(actor=actor, grantee=grantee, action=action,
+                                             obj=self.obj)
+
+    return AuditedObjectPermissionsForm
+
+
+class AuditedGuardedModelAdmin(GuardedModelAdmin):
+    """Guardian's object-permission pages, with every grant and revoke audited."""
+
+    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> Any:
+        return _audited_perms_form(UserObjectPermissionsForm, request.user)
+
+    def get_obj_perms_manage_group_form(self, request: HttpRequest) -> Any:
+        return _audited_perms_form(GroupObjectPermissionsForm, request.user)
 
 
 class SiteForm(forms.ModelForm):
@@ -35,7 +78,7 @@ class SiteForm(forms.ModelForm):
 
 
 @admin.register(Site, site=tenant_admin_site)
-class SiteAdmin(GuardedModelAdmin):
+class SiteAdmin(AuditedGuardedModelAdmin):
     """Sites; the 'Object permissions' button grants view/change per user or group."""
 
     form = SiteForm
@@ -69,7 +112,7 @@ class CameraForm(forms.ModelForm):
 
 
 @admin.register(Camera, site=tenant_admin_site)
-class CameraAdmin(GuardedModelAdmin):
+class CameraAdmin(AuditedGuardedModelAdmin):
     """Cameras; writes go through the camera services so they are validated and audited."""
 
     form = CameraForm
@@ -102,13 +145,18 @@ class TenantUserAdmin(UserAdmin):
     """Users of this tenant; every change is written to the audit trail."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        before = user_values(User.objects.get(pk=obj.pk)) if change and obj.pk else None
+        # Group (role) changes are saved after the user row, so the event is written last.
+        request._audit_user_before = (  # type: ignore[attr-defined]
+            user_values(User.objects.get(pk=obj.pk)) if change and obj.pk else None)
         super().save_model(request, obj, form, change)
-        audit_record(action="user.update" if change else "user.create", target=obj,
-                     before=before, after=user_values(obj), actor=request.user)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        before = getattr(request, "_audit_user_before", None)
+        after = user_values(form.instance)
+        if before != after:
+            audit_record(action="user.update" if change else "user.create",
+                         target=form.instance, before=before, after=after, actor=request.user)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         before = user_values(obj)

@@ -21,7 +21,7 @@ def _codename(action: str, obj: Site | Camera) -> str:
     return f"{action}_{obj._meta.model_name}"
 
 
-def _direct_perms(grantee: Any, obj: Site | Camera) -> list[str]:
+def direct_object_perms(grantee: Any, obj: Site | Camera) -> list[str]:
     """The object permissions given to exactly this user or group (not through groups)."""
     perms = get_group_perms(grantee, obj) if isinstance(grantee, Group) else get_user_perms(
         grantee, obj)
@@ -41,7 +41,7 @@ def object_permission_grant(*, actor: Any, grantee: Any, action: str, obj: Site 
     Returns False (and records nothing) when the grantee already had it.
     """
     codename = _codename(action, obj)
-    before = _direct_perms(grantee, obj)
+    before = direct_object_perms(grantee, obj)
     if codename in before:
         return False
     assign_perm(codename, grantee, obj)
@@ -56,7 +56,7 @@ def object_permission_grant(*, actor: Any, grantee: Any, action: str, obj: Site 
 def object_permission_revoke(*, actor: Any, grantee: Any, action: str, obj: Site | Camera) -> bool:
     """Take ``action`` on one site or camera away from a user or group."""
     codename = _codename(action, obj)
-    before = _direct_perms(grantee, obj)
+    before = direct_object_perms(grantee, obj)
     if codename not in before:
         return False
     remove_perm(codename, grantee, obj)
