@@ -89,3 +89,13 @@ def test_a_viewer_sees_only_granted_objects(tenant_a: Any, in_tenant: Any, owner
         assert [s.name for s in site_list_visible_to(user=viewer)] == ["Office"]
         assert lobby.pk in {c.pk for c in camera_list_visible_to(user=viewer)}
         assert list(camera_list_visible_to(user=viewer, perm="change")) == []
+
+
+def test_a_suspended_tenant_is_refused_with_an_explanation(tenant_b: Any, client_for: Any) -> None:
+    tenant_b.is_active = False
+    tenant_b.save()
+    response = client_for("b").get("/accounts/login/")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "tenant_suspended"
+    assert client_for("b").get("/healthz").status_code == 200
+    assert client_for("a").get("/accounts/login/").status_code == 200
