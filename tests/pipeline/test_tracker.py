@@ -1,0 +1,98 @@
+"""The ByteTrack-style tracker: id stability, per-instance ids, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from counting.pipeline.tracker import ByteTracker, iou_matrix
+from counting.pipeline.types import Detections
+
+
+def dets(*boxes: tuple[float, float, float, float], score: float = 0.9) -> Detections:
+    arr = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return Detections(arr, np.full(len(arr), score, np.float32))
+
+
+def test_two_walkers_keep_their_ids() -> None:
+    # given two people walking towards each other on separate rows for 40 frames
+    tracker = ByteTracker()
+    history: dict[int, list[float]] = {}
+    # when tracked
+    for i in range(40):
+        a = (10.0 + 5 * i, 10.0, 30.0 + 5 * i, 60.0)
+        b = (300.0 - 5 * i, 100.0, 320.0 - 5 * i, 150.0)
+        for t in tracker.update(dets(a, b), i / 10):
+            history.setdefault(t.track_id, []).append(t.xyxy[1])
+    # then exactly two ids, each always on its own row
+    assert sorted(history) == [1, 2]
+    assert {round(y) for y in history[1]} == {10} and {round(y) for y in history[2]} == {100}
+
+
+def test_id_survives_a_short_occlusion() -> None:
+    # given a walker missing for 5 frames (0.5 s < max_lost_s)
+    tracker = ByteTracker()
+    ids = []
+    for i in range(30):
+        box = (10.0 + 4 * i, 10.0, 30.0 + 4 * i, 60.0)
+        out = tracker.update(dets(box) if not 10 <= i < 15 else Detections.empty(), i / 10)
+        ids += [t.track_id for t in out]
+    # then the same id comes back
+    assert set(ids) == {1}
+
+
+def test_low_score_detections_extend_but_do_not_start_tracks() -> None:
+    # given a tracked walker whose score drops to 0.2 for a while, and a lone low-score box
+    tracker = ByteTracker(low_score=0.1)
+    seen = []
+    for i in range(20):
+        box = (10.0 + 4 * i, 10.0, 30.0 + 4 * i, 60.0)
+        score = 0.9 if i < 5 else 0.2
+        d = Detections(np.asarray([box, (400, 400, 420, 450)], np.float32),
+                       np.asarray([score, 0.2], np.float32))
+        seen.append([t.track_id for t in tracker.update(d, i / 10)])
+    # then the walker keeps id 1 throughout and the lone low box never becomes a track
+    assert all(ids == [1] for ids in seen)
+
+
+def test_ids_are_per_instance() -> None:
+    # given two trackers (two cameras)
+    a, b = ByteTracker(), ByteTracker()
+    box = (0.0, 0.0, 10.0, 20.0)
+    # then both start their ids at 1
+    assert [t.track_id for t in a.update(dets(box), 0.0)] == [1]
+    assert [t.track_id for t in b.update(dets(box), 0.0)] == [1]
+
+
+def test_bounded_memory_under_churn() -> None:
+    # given 3000 frames in which a new person appears every frame, walks for 3-8 frames
+    # somewhere in a large image and leaves
+    rng = np.random.default_rng(0)
+    tracker = ByteTracker(max_lost_s=1.0)
+    people: list[list[float]] = []  # [x, y, frames left]
+    sizes = []
+    for i in range(3000):
+        people.append([*rng.uniform(0, 5000, 2), int(rng.integers(3, 9))])
+        people = [[x + 2, y, n - 1] for x, y, n in people if n > 1]
+        boxes = np.asarray([[x, y, x + 40, y + 100] for x, y, _ in people], np.float32)
+        tracker.update(Detections(boxes.reshape(-1, 4), np.full(len(boxes), 0.9, np.float32)),
+                       i / 10)
+        sizes.append(len(tracker))
+    # then thousands of ids were used but the tracker only holds the last second's tracks
+    assert tracker._next_id > 2500
+    assert max(sizes) <= 30
+
+def test_invalid_detections_are_ignored() -> None:
+    # given NaN, inverted and zero-area boxes next to a good one
+    tracker = ByteTracker()
+    boxes = np.asarray([[np.nan, 0, 10, 10], [10, 10, 5, 5], [0, 0, 0, 0], [0, 0, 10, 20]],
+                       np.float32)
+    out = tracker.update(Detections(boxes, np.full(4, 0.9, np.float32)), 0.0)
+    # then only the good one becomes a track
+    assert [t.xyxy for t in out] == [pytest.approx((0.0, 0.0, 10.0, 20.0))]
+
+
+def test_iou_matrix() -> None:
+    a = np.asarray([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
+    b = np.asarray([[5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    assert iou_matrix(a, b) == pytest.approx(np.asarray([[50 / 150, 0.0], [0.0, 0.0]]))
