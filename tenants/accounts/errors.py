@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -53,6 +54,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(
             detail=exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors":
                                                                          exc.messages})
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        exc = ConflictError(
+            "Other records still refer to this object (for example counted events): "
+            "disable it instead of deleting it.")
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -106,3 +111,11 @@ class LockedOutError(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_detail = "Too many failed attempts: this account is locked for a while."
     default_code = "locked_out"
+
+
+class ConflictError(exceptions.APIException):
+    """The object cannot be deleted or changed this way while other records refer to it."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is in use."
+    default_code = "conflict"

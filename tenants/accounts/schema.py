@@ -15,6 +15,7 @@ ERROR_RESPONSES = {
     "404": "Not found, or not visible to you.",
     "405": "Method not allowed.",
     "406": "Not acceptable.",
+    "409": "Conflict: the object is still referred to (e.g. by counted events).",
     "415": "Unsupported media type.",
     "429": "Too many requests: slow down (see Retry-After).",
 }
