@@ -1,0 +1,126 @@
+"""The YOLOX detector on real PETS frames: recall, torch vs ONNX Runtime, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from counting.pipeline.detectors import ModelError, create_detector
+from counting.pipeline.detectors.onnxruntime_backend import OrtYoloxDetector, letterbox_cv2
+from counting.pipeline.detectors.yolox_torch import TorchYoloxDetector
+from counting.pipeline.tracker import iou_matrix
+
+FRAMES = (1, 200, 400, 600, 795)  # 1-based, as in the model README
+
+
+@pytest.fixture(scope="module")
+def pets_frames(pets_video: Path) -> dict[int, np.ndarray]:
+    cap = cv2.VideoCapture(str(pets_video))
+    out = {}
+    for n in FRAMES:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, n - 1)
+        ok, image = cap.read()
+        assert ok
+        out[n] = image
+    cap.release()
+    return out
+
+
+@pytest.fixture(scope="module")
+def torch_detector(model_path: Path) -> TorchYoloxDetector:
+    det = create_detector(model_path, backend="torch", score_threshold=0.3, threads=2)
+    assert isinstance(det, TorchYoloxDetector)
+    return det
+
+
+@pytest.fixture(scope="module")
+def ort_detector(model_path: Path) -> OrtYoloxDetector:
+    det = create_detector(model_path, backend="onnxruntime", score_threshold=0.3, threads=2)
+    assert isinstance(det, OrtYoloxDetector)
+    return det
+
+
+def gt_boxes(gt: Path, frame: int) -> np.ndarray:
+    rows = np.loadtxt(gt, delimiter=",", ndmin=2)
+    rows = rows[rows[:, 0] == frame]
+    return np.stack([rows[:, 2], rows[:, 3], rows[:, 2] + rows[:, 4], rows[:, 3] + rows[:, 5]], 1)
+
+
+def test_recall_against_ground_truth(torch_detector: TorchYoloxDetector,
+                                     pets_frames: dict[int, np.ndarray], pets_gt: Path) -> None:
+    # given five annotated frames
+    # when detected in one batch
+    results = torch_detector.detect([pets_frames[n] for n in FRAMES])
+    # then every gt box is matched at IoU >= 0.5 (26 of 26, as the README measured)
+    matched = total = 0
+    for n, dets in zip(FRAMES, results, strict=True):
+        gt = gt_boxes(pets_gt, n)
+        iou = iou_matrix(gt, dets.xyxy)
+        matched += int((iou.max(axis=1) >= 0.5).sum()) if len(dets) else 0
+        total += len(gt)
+    assert total == 26
+    assert matched == 26
+
+
+def test_torch_and_onnxruntime_agree(torch_detector: TorchYoloxDetector,
+                                     ort_detector: OrtYoloxDetector,
+                                     pets_frames: dict[int, np.ndarray]) -> None:
+    # given the same preprocessed input
+    x, _ = letterbox_cv2(pets_frames[200], 416)
+    # when run through both backends
+    ours = torch_detector.forward_raw(torch.from_numpy(x[None])).numpy()
+    ref = ort_detector.forward_raw(x[None])
+    # then the raw outputs agree to float32 precision
+    assert ours.shape == ref.shape == (1, 3549, 85)
+    assert float(np.abs(ours - ref).max()) < 1e-3
+    # and the final detections (each with its own letterbox) match box for box
+    a = torch_detector.detect([pets_frames[200]])[0]
+    b = ort_detector.detect([pets_frames[200]])[0]
+    assert len(a) == len(b)
+    iou = iou_matrix(a.xyxy, b.xyxy)
+    assert float(iou.max(axis=1).min()) > 0.95
+    assert np.abs(np.sort(a.scores) - np.sort(b.scores)).max() < 0.02
+
+
+def test_batch_equals_single(torch_detector: TorchYoloxDetector,
+                             pets_frames: dict[int, np.ndarray]) -> None:
+    # given two frames detected together and one by one
+    batch = torch_detector.detect([pets_frames[1], pets_frames[400]])
+    single = [torch_detector.detect([pets_frames[n]])[0] for n in (1, 400)]
+    # then the results are the same
+    for a, b in zip(batch, single, strict=True):
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="model file not found"):
+        create_detector(tmp_path / "nope.onnx")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_invalid_model_file(tmp_path: Path, backend: str) -> None:
+    # given a file that is not an ONNX model
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a protobuf \x00\x01\x02" * 10)
+    # then loading it is a ModelError naming the file
+    with pytest.raises(ModelError, match="not a valid ONNX model"):
+        create_detector(bad, backend=backend)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"score_threshold": 0.0}, "score_threshold"),
+        ({"score_threshold": 1.5}, "score_threshold"),
+        ({"backend": "tensorrt"}, "unknown detector backend"),
+        ({"threads": 0}, "threads"),
+    ],
+)
+def test_invalid_detector_arguments(model_path: Path, kwargs: dict[str, object],
+                                    message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        create_detector(model_path, **kwargs)  # type: ignore[arg-type]
