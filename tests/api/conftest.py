@@ -147,13 +147,14 @@ def state_of(in_tenant: Any) -> Callable[[Any], dict[str, int]]:
         with in_tenant(tenant):
             return {
                 "audit": AuditEvent.objects.count(),
-                "sites": list(Site.objects.values_list("pk", "name", "timezone")),
-                "cameras": list(Camera.objects.values_list("pk", "name", "enabled",
+                "sites": list(Site.objects.order_by("pk").values_list("pk", "name", "timezone")),
+                "cameras": list(Camera.objects.order_by("pk").values_list("pk", "name", "enabled",
                                                            "stream_url")),
-                "lines": list(CountingLine.objects.values_list("pk", "version")),
-                "zones": list(Zone.objects.values_list("pk", "version")),
-                "tokens": list(ApiToken.objects.values_list("pk", "revoked_at")),
-                "users": list(get_user_model().objects.values_list("pk", "is_active")),
+                "lines": list(CountingLine.objects.order_by("pk").values_list("pk", "version")),
+                "zones": list(Zone.objects.order_by("pk").values_list("pk", "version")),
+                "tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
+                "users": list(get_user_model().objects.order_by("pk")
+                          .values_list("pk", "is_active", "last_login")),
                 "user_perms": UserObjectPermission.objects.count(),
                 "group_perms": GroupObjectPermission.objects.count(),
             }
