@@ -1,0 +1,138 @@
+"""End to end: the PETS clip served as a live MJPEG stream, counted by a real worker, stored in
+the tenant's ledger; the counts match ``count_video`` on the same frames."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+from django_tenants.utils import tenant_context
+
+from tests.conftest import SHARED_DIR
+from tests.streams.conftest import (
+    PETS,
+    camera_simulator,
+    cameras_stop_all,
+    dispatch,
+    health_of,
+    lease_of,
+    line_counts,
+    make_camera,
+    simulator_status,
+    stream_worker,
+    wait_for,
+    worker_log,
+)
+
+pytestmark = pytest.mark.slow
+
+SEGMENT_FRAMES = 280  # 40 s of the 7 fps clip: enough crossings, short enough for CI
+LINES = ["east-west:0.5,0,0.5,1", f"north-south:0,{200 / 360},1,{200 / 360}"]
+
+
+@pytest.fixture(scope="module")
+def segment(tmp_path_factory: Any) -> Path:
+    """The first frames of PETS as a file, so count_video and the simulator see the same
+    frames."""
+    source = SHARED_DIR / PETS
+    if not source.exists():
+        pytest.skip(f"PETS video not found at {source}")
+    path = tmp_path_factory.mktemp("video") / "pets-segment.avi"
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = None
+    for _ in range(SEGMENT_FRAMES):
+        ok, image = cap.read()
+        assert ok
+        if writer is None:
+            # MJPG at top quality: near-lossless, and decoded identically by both paths.
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                                     (image.shape[1], image.shape[0]))
+            writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+        writer.write(image)
+    assert writer is not None
+    writer.release()
+    cap.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def worker(stream_tenant: Any, streams_queue: str) -> Any:
+    with stream_worker(streams_queue, concurrency=1) as process:
+        yield process
+
+
+@pytest.fixture(autouse=True)
+def _stop_cameras_after(stream_tenant: Any) -> Any:
+    yield
+    cameras_stop_all(stream_tenant)
+
+
+def reference_counts(segment: Path) -> dict[str, dict[str, int]]:
+    from django.conf import settings
+
+    from counting.pipeline import run_count_video
+
+    result = run_count_video(str(segment), lines=LINES, model_path=settings.COUNTING_MODEL_PATH,
+                             threads=1)
+    return {line["name"]: {"in": line["in"], "out": line["out"]} for line in result["lines"]}
+
+
+def test_live_stream_counts_equal_count_video_on_the_same_frames(
+        segment: Path, worker: Any, stream_tenant: Any, streams_queue: str, settings: Any,
+        allow_loopback: None) -> None:
+    # given the clip served once as a live stream, starting when the runner connects
+    with camera_simulator(segment, loops=1, start_on_connect=True, quality=95) as url:
+        camera = make_camera(stream_tenant, url, detect_fps=30.0)  # analyse every frame
+        # when the supervisor dispatches it to a real worker
+        assert dispatch(stream_tenant, streams_queue, settings) == [camera.pk]
+        wait_for(lambda: (simulator_status(url) or {}).get("finished"), 180,
+                 message="the clip to be played")
+        played = simulator_status(url)
+        # the last batch is flushed within a second; health is reported every 2 s
+        time.sleep(3.0)
+        health = health_of(stream_tenant, camera.pk)
+        live = line_counts(stream_tenant, camera.pk)
+    expected = reference_counts(segment)
+    print("live", live, "reference", expected, "dropped frames", health.frames_dropped)
+    # then every frame reached the runner but the first (used by FFmpeg to probe the stream)
+    assert played["position"] == SEGMENT_FRAMES - 1
+    # and per line and direction the stored counts equal count_video's, within the crossings
+    # a live stream cannot finish: tracks pending confirmation when the stream ends
+    for name in ("east-west", "north-south"):
+        for direction in ("in", "out"):
+            got = live.get(name, {}).get(direction, 0)
+            want = expected[name][direction]
+            assert want - 1 <= got <= want, (name, direction, live, expected,
+                                             worker_log(streams_queue)[-3000:])
+    assert sum(sum(v.values()) for v in expected.values()) >= 10  # a meaningful clip
+    assert lease_of(stream_tenant, camera.pk)["owner"]  # still owned (reconnecting)
+
+
+def test_disabling_a_camera_stops_its_stream_within_5s_and_releases_the_lease(
+        pets_video: Path, worker: Any, stream_tenant: Any, streams_queue: str, settings: Any,
+        allow_loopback: None) -> None:
+    from cameras.services import camera_update
+    from counting.constants import HealthState
+
+    with camera_simulator(pets_video, frames=100) as url:
+        # given a camera streaming on the worker
+        camera = make_camera(stream_tenant, url, detect_fps=2.0)
+        dispatch(stream_tenant, streams_queue, settings)
+        wait_for(lambda: getattr(health_of(stream_tenant, camera.pk), "state", "") == "online",
+                 90, message="the camera to be online")
+        # when it is disabled through the camera service (a flag, no process is killed)
+        with tenant_context(stream_tenant):
+            camera_update(actor=None, camera=camera, enabled=False)
+        disabled_at = time.monotonic()
+        # then its lease is released within 5 s (a little slack for CI noise)
+        wait_for(lambda: lease_of(stream_tenant, camera.pk)["owner"] == "", 6.0,
+                 interval=0.1, message="the lease to be released")
+        assert time.monotonic() - disabled_at <= 6.0
+        health = health_of(stream_tenant, camera.pk)
+        assert health.state == HealthState.DISABLED
+        # and the worker process is still alive to serve other cameras
+        assert worker.poll() is None
