@@ -1,0 +1,93 @@
+"""count_video: argument parsing, the pure-Python runner and the management command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from counting.pipeline.cli import CountVideoError, parse_rules, run_count_video
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("lines", "zones", "message"),
+    [
+        ([], [], "nothing to count"),  # no rule at all
+        (["door"], [], "expected NAME:x1,y1,x2,y2"),  # no coordinates
+        ([":0,0,1,1"], [], "expected NAME:x1,y1,x2,y2"),  # no name
+        (["door:0.5,0,0.5"], [], "expected 4 numbers, got 3"),  # too few numbers
+        (["door:a,b,c,d"], [], "must be numbers"),  # not numbers
+        (["door:240,0,240,360"], [], "outside 0..1"),  # pixels instead of fractions
+        (["door:0.5,0.5,0.5,0.5"], [], "same point"),  # a point, not a segment
+        (["a:0,0,1,1", "a:0,1,1,0"], [], "duplicate line name"),  # names must be unique
+        ([], ["z:0,0;1,0"], "at least 3 points"),  # a zone needs an area
+        ([], ["z:0,0;1,1;1,0;0,1"], "crossing edges"),  # bow-tie polygon
+        ([], ["z:0,0;1,0;nan,1"], "outside 0..1"),  # NaN coordinate
+    ],
+)
+def test_bad_arguments_explain_the_fix(lines: list[str], zones: list[str], message: str) -> None:
+    with pytest.raises(CountVideoError, match=message):
+        parse_rules(lines, zones)
+
+
+def test_parse_good_rules() -> None:
+    lines, zones = parse_rules(["door:0.5,0,0.5,1"], ["till:0.1,0.1;0.4,0.1;0.4,0.5"])
+    assert (lines[0].key, lines[0].start, lines[0].end) == ("door", (0.5, 0.0), (0.5, 1.0))
+    assert zones[0].points == ((0.1, 0.1), (0.4, 0.1), (0.4, 0.5))
+
+
+def test_missing_source_and_model(tmp_path: Path, model_path: Path) -> None:
+    with pytest.raises(CountVideoError, match="video file not found"):
+        run_count_video(str(tmp_path / "x.mp4"), lines=["a:0,0,1,1"], model_path=model_path)
+
+
+def test_missing_model(pets_video: Path, tmp_path: Path) -> None:
+    with pytest.raises(CountVideoError, match="model file not found"):
+        run_count_video(str(pets_video), lines=["a:0,0,1,1"], model_path=tmp_path / "m.onnx")
+
+
+def test_run_count_video_on_pets(pets_video: Path, model_path: Path) -> None:
+    # given the PETS video analysed at 1 fps with one line and one zone
+    result = run_count_video(str(pets_video), lines=["mid:0.5,0,0.5,1"],
+                             zones=["left:0,0;0.5,0;0.5,1;0,1"], model_path=model_path,
+                             detect_fps=1.0, threads=2)
+    # then the summary has the documented shape and sane numbers
+    assert set(result) >= {"lines", "zones", "events", "frames", "seconds", "fps"}
+    assert result["frames"] == 795 and result["analysed_frames"] == 114
+    assert [line["name"] for line in result["lines"]] == ["mid"]
+    assert result["lines"][0]["in"] + result["lines"][0]["out"] == len(result["events"])
+    assert result["zones"][0]["max_occupancy"] >= 1
+    assert all(set(e) == {"line", "track", "direction", "frame", "time"}
+               for e in result["events"])
+
+
+@pytest.mark.skipif(not (REPO / "manage.py").exists(), reason="manage.py not present")
+def test_management_command_json(pets_video: Path, model_path: Path) -> None:
+    # when the command runs as a subprocess at 0.5 fps with --json
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "count_video", str(pets_video),
+         "--line", "mid:0.5,0,0.5,1", "--model", str(model_path), "--detect-fps", "0.5",
+         "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    # then it prints one JSON object
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["frames"] == 795 and result["lines"][0]["name"] == "mid"
+
+
+@pytest.mark.skipif(not (REPO / "manage.py").exists(), reason="manage.py not present")
+def test_management_command_bad_argument() -> None:
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "count_video", "video.mp4", "--line", "door:1,2,3"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode != 0
+    assert "CommandError: --line 'door:1,2,3': expected 4 numbers, got 3" in proc.stderr
