@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -212,7 +213,8 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
         camera = self.get_object()
         try:
             shot = snapshot_grab(url=camera.stream_url, username=camera.username,
-                                 password=camera.password)
+                                 password=camera.password,
+                                 timeout_s=settings.API_SNAPSHOT_TIMEOUT_S)
         except SnapshotError as exc:
             if exc.timed_out:
                 raise UpstreamTimeoutError(str(exc)) from exc

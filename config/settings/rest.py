@@ -63,3 +63,6 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "REDOC_DIST": "/api/docs/assets/redoc",
     "ENUM_NAME_OVERRIDES": {},
 }
+
+# Seconds a snapshot request waits for the camera (connect and first frame).
+API_SNAPSHOT_TIMEOUT_S = _env.float("API_SNAPSHOT_TIMEOUT_S", default=5.0)
