@@ -127,3 +127,17 @@ def test_selectors_hide_rules_of_cameras_the_user_cannot_view(
         assert list(zone_list_visible_to(user=stranger)) == []
         assert [line.name for line in counting_line_list_visible_to(
             user=owner_of("a"), camera_id=camera.pk)] == ["Door"]
+
+
+def test_the_demo_objects_are_made_once(tenant_a: Any, in_tenant: Any, settings: Any) -> None:
+    from tenants.demo import demo_objects_ensure
+
+    settings.CAMERA_URL_ALLOW_LOOPBACK = True
+    with in_tenant(tenant_a):
+        first = demo_objects_ensure(camera_url="http://127.0.0.1:8554/video.mjpg")
+        again = demo_objects_ensure(camera_url="http://127.0.0.1:8554/video.mjpg")
+        assert first.pk == again.pk
+        assert sorted(CountingLine.objects.filter(camera=first).values_list("name", flat=True)) \
+            == ["Crossing east/west", "Crossing north/south"]
+        assert list(Zone.objects.filter(camera=first).values_list("name", flat=True)) == [
+            "Plaza centre"]
