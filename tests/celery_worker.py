@@ -17,6 +17,16 @@ from django.db import connection
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_process_env() -> dict[str, str]:
+    """What a server or worker started by a test needs to share this run's database and keys."""
+    from django.conf import settings
+
+    return {"DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": test_database_url(),
+            "TEST_CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+            "PYTHONUNBUFFERED": "1"}
+
+
 def test_database_url() -> str:
     params = connection.settings_dict
     return (f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
@@ -29,8 +39,7 @@ def celery_worker(queues: str | None = None, concurrency: int = 1,
                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``celery worker`` on a private queue; yields (queue, process)."""
     queue = queues or f"test-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test",
-               DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **(extra_env or {}))
+    env = {**os.environ, **test_process_env(), **(extra_env or {})}
     log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n",

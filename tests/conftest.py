@@ -38,7 +38,6 @@ def django_db_setup(request: Any, django_test_environment: Any, django_db_blocke
     database through a server or worker process must never fall through to the real database.
     """
     from django.conf import settings
-    from django.core.cache import cache
     from django.test.utils import setup_databases, teardown_databases
 
     from tenants.services import public_tenant_ensure, tenant_create
@@ -50,7 +49,6 @@ def django_db_setup(request: Any, django_test_environment: Any, django_db_blocke
         for key, spec in TENANTS.items():
             tenant_create(name=spec["name"], slug=spec["slug"], domain=spec["domain"],
                           owner_email=owner_email(key), owner_password=PASSWORD)
-        cache.clear()
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock():

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.celery_worker import REPO_ROOT, test_database_url
+from tests.celery_worker import REPO_ROOT, test_process_env
 
 
 def free_port() -> int:
@@ -24,8 +24,7 @@ def free_port() -> int:
 def asgi_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
     """Start daphne on a free loopback port; yields the port once it accepts connections."""
     port = free_port()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test",
-               DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **(extra_env or {}))
+    env = {**os.environ, **test_process_env(), **(extra_env or {})}
     log = open(REPO_ROOT / "var" / f"daphne-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),

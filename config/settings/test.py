@@ -8,6 +8,9 @@ from config.settings.base import CACHES, CHANNEL_LAYERS, DATABASES, env
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 CACHES["default"]["LOCATION"] = env.str("TEST_CACHE_URL", default="redis://127.0.0.1:6379/11")
+# Each test run has its own key prefix: parallel runs never read or clear each other's keys.
+# Processes a test starts (servers, workers) are given the same prefix through the environment.
+CACHES["default"]["KEY_PREFIX"] = env.str("TEST_CACHE_KEY_PREFIX", default=f"pc-test-{os.getpid()}")
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [  # type: ignore[index]
     env.str("TEST_CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/12")
 ]
