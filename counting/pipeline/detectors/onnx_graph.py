@@ -75,6 +75,9 @@ class OnnxTorchGraph(torch.nn.Module):
         self.output_name = graph.output[0].name
         # oneDNN's fused conv+activation kernel, when this torch build has it (CPU only).
         self.fused_conv = fused_conv and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+        self._conv_specs: dict[str, tuple[list[int], list[int], list[int], int]] = {}
+        self._recording: dict[str, list[int]] | None = None
+        self._packed: dict[str, torch.Tensor] = {}
         dims = graph.input[[i.name for i in graph.input].index(self.input_name)]
         shape = [d.dim_value for d in dims.type.tensor_type.shape.dim]
         self.input_shape = tuple(int(v) for v in shape)
@@ -168,8 +171,13 @@ class OnnxTorchGraph(torch.nn.Module):
             fused = self.fused_conv
             swish = activation == "swish"
 
+            weight_name = node.input[1]
+            self._conv_specs[weight_name] = (list(pad), list(stride), list(dil), groups)
+
             def _conv(t: list[torch.Tensor]) -> torch.Tensor:
                 bias = t[2] if has_bias else None
+                if self._recording is not None:
+                    self._recording[weight_name] = list(t[0].shape)
                 if fused and t[0].device.type == "cpu":
                     return torch.ops.mkldnn._convolution_pointwise(
                         t[0], t[1], bias, list(pad), list(stride), list(dil), groups,
@@ -226,11 +234,38 @@ class OnnxTorchGraph(torch.nn.Module):
             return _slice
         raise ModelError(f"unsupported operator {kind}")
 
+    def prepack(self, batch: int = 1) -> None:
+        """Reorder conv weights once into oneDNN's preferred blocked layout (CPU, fused mode).
+
+        Without this oneDNN reorders every weight on every call. The layout is chosen for the
+        input shapes of a ``batch``-sized forward pass; other batch sizes stay correct.
+        """
+        if not self.fused_conv:
+            return
+        shape = (batch, *self.input_shape[1:])
+        self._recording = {}
+        try:
+            with torch.inference_mode():
+                self.forward(torch.zeros(shape).contiguous(memory_format=torch.channels_last))
+            shapes, self._recording = self._recording, None
+        finally:
+            self._recording = None
+        packed: dict[str, torch.Tensor] = {}
+        for name, input_shape in shapes.items():
+            pad, stride, dil, groups = self._conv_specs[name]
+            weight = getattr(self, self._buffers_by_name[name])
+            packed[name] = torch._C._nn.mkldnn_reorder_conv2d_weight(
+                weight.to_mkldnn(), pad, stride, dil, groups, input_shape
+            )
+        self._packed = packed
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the graph on an NCHW float tensor; returns the graph's (first) output."""
         env: dict[str, torch.Tensor] = {self.input_name: x}
         for name, attr in self._buffers_by_name.items():
             env[name] = getattr(self, attr)
+        if self._packed and x.device.type == "cpu":
+            env.update(self._packed)
         for op, names, out in self._steps:
             env[out] = op([env[n] for n in names])
         return env[self.output_name]

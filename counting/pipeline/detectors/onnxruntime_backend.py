@@ -58,6 +58,9 @@ class OrtYoloxDetector:
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        # Idle ORT workers spin by default; on a small box that steals the cores the tracker,
+        # the decoder and other cameras' detectors need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(model_path), options, providers=["CPUExecutionProvider"]

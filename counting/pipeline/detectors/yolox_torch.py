@@ -53,6 +53,11 @@ class TorchYoloxDetector:
         self.input_size = int(shape[2])
         self._grids, self._strides = make_grids(self.input_size, self.device)
         self._channels_last = self.device.type == "cpu"
+        if self.device.type == "cpu":
+            try:
+                self.graph.prepack()
+            except RuntimeError as exc:  # a torch build without oneDNN weight reordering
+                logger.warning("conv weight prepacking unavailable: %s", exc)
         with torch.inference_mode():
             probe = self.graph(torch.zeros(1, 3, self.input_size, self.input_size,
                                            device=self.device))

@@ -1,0 +1,150 @@
+"""Pipeline speed on PETS09-S2L1; prints one JSON object.
+
+    python -m benchmarks.bench_pipeline [--shared PATH] [--threads N] [--frames N]
+
+Measures: decode fps; detector latency per frame for the PyTorch backend (batch 1 and a batch)
+and ONNX Runtime, sampled in interleaved rounds so that both see the same machine load;
+tracker and counter cost per frame; end-to-end fps (decode -> sampler -> detector -> tracker
+-> 6 lines + 1 zone) and its ratio to the detector-only time. Wall-clock numbers on a shared
+machine are noisy: medians and minimums are both reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks.pets import EVAL_LINES, HEIGHT, WIDTH, PetsPaths, add_shared_argument
+from counting.pipeline.detectors import create_detector
+from counting.pipeline.engine import CountingEngine
+from counting.pipeline.sources import FileSource
+from counting.pipeline.specs import ZoneSpec
+from counting.pipeline.types import Detections, ImageArray
+
+ZONE = ZoneSpec(key="centre", name="centre", points=((0.3, 0.3), (0.7, 0.3), (0.7, 0.8),
+                                                     (0.3, 0.8)))
+
+
+def _stats(samples_ms: list[float]) -> dict[str, float]:
+    return {"median_ms": round(statistics.median(samples_ms), 2),
+            "min_ms": round(min(samples_ms), 2),
+            "mean_ms": round(statistics.fmean(samples_ms), 2)}
+
+
+def bench_decode(paths: PetsPaths) -> tuple[dict[str, Any], list[ImageArray]]:
+    """Decode the whole video once; returns stats and the frames."""
+    started = time.perf_counter()
+    with FileSource(paths.video) as src:
+        frames = [f.image for f in src]
+    elapsed = time.perf_counter() - started
+    return {"frames": len(frames), "fps": round(len(frames) / elapsed, 1)}, frames
+
+
+def bench_detectors(paths: PetsPaths, frames: list[ImageArray], threads: int, rounds: int,
+                    batch: int) -> dict[str, Any]:
+    """Interleaved latency of torch (batch 1), torch (batch N) and ONNX Runtime."""
+    torch_det = create_detector(paths.model, backend="torch", threads=threads)
+    ort_det = create_detector(paths.model, backend="onnxruntime", threads=threads)
+    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, rounds).astype(int)]
+    samples: dict[str, list[float]] = {"torch": [], f"torch_batch{batch}": [], "onnxruntime": []}
+    for image in picks[:3]:  # warm-up: allocator, oneDNN primitive caches
+        torch_det.detect([image])
+        ort_det.detect([image])
+    torch_det.detect(picks[:batch])
+    for i, image in enumerate(picks):
+        t0 = time.perf_counter()
+        torch_det.detect([image])
+        t1 = time.perf_counter()
+        ort_det.detect([image])
+        t2 = time.perf_counter()
+        samples["torch"].append((t1 - t0) * 1000)
+        samples["onnxruntime"].append((t2 - t1) * 1000)
+        if i % batch == 0:
+            group = (picks * 2)[i : i + batch]
+            t3 = time.perf_counter()
+            torch_det.detect(group)
+            samples[f"torch_batch{batch}"].append((time.perf_counter() - t3) * 1000 / batch)
+    out: dict[str, Any] = {k: _stats(v) for k, v in samples.items()}
+    out["torch_vs_onnxruntime_median"] = round(
+        out["torch"]["median_ms"] / out["onnxruntime"]["median_ms"], 2)
+    out["torch_vs_onnxruntime_min"] = round(
+        out["torch"]["min_ms"] / out["onnxruntime"]["min_ms"], 2)
+    out["torch_batch_vs_onnxruntime_median"] = round(
+        out[f"torch_batch{batch}"]["median_ms"] / out["onnxruntime"]["median_ms"], 2)
+    out["threads"] = threads
+    return out
+
+
+def bench_tracking(paths: PetsPaths, frames: list[ImageArray], threads: int) -> dict[str, Any]:
+    """Tracker and counter cost per frame over the whole video (ORT detections, precomputed)."""
+    det = create_detector(paths.model, backend="onnxruntime", threads=threads)
+    dets: list[Detections] = [det.detect([f])[0] for f in frames]
+    engine = CountingEngine(None, lines=EVAL_LINES, zones=[ZONE])
+    track_ms, count_ms = [], []
+    for i, d in enumerate(dets):
+        r = engine.process_detections(i, i / 7.0, (WIDTH, HEIGHT), d)
+        track_ms.append(r.timings["track_s"] * 1000)
+        count_ms.append(r.timings["count_s"] * 1000)
+    return {"tracker": _stats(track_ms),
+            "counters_6_lines_1_zone": _stats(count_ms),
+            "mean_detections_per_frame": round(float(np.mean([len(d) for d in dets])), 1)}
+
+
+def bench_end_to_end(paths: PetsPaths, threads: int, limit: int | None) -> dict[str, Any]:
+    """File -> engine.process on every frame with the torch detector."""
+    detector = create_detector(paths.model, backend="torch", threads=threads)
+    engine = CountingEngine(detector, lines=EVAL_LINES, zones=[ZONE], detect_fps=None)
+    with FileSource(paths.video) as src:
+        first = src.read()
+        assert first is not None
+        engine.process(first)  # warm-up outside the timing
+        detect_s = other_s = 0.0
+        n = 0
+        started = time.perf_counter()
+        for frame in src:
+            result = engine.process(frame)
+            detect_s += result.timings.get("detect_s", 0.0)
+            n += 1
+            if limit is not None and n >= limit:
+                break
+        total_s = time.perf_counter() - started
+    other_s = total_s - detect_s
+    return {"frames": n, "seconds": round(total_s, 2), "fps": round(n / total_s, 1),
+            "detector_seconds": round(detect_s, 2),
+            "pipeline_overhead_seconds": round(other_s, 2),
+            "end_to_end_over_detector_only": round(total_s / detect_s, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description="PETS pipeline benchmark (JSON)")
+    add_shared_argument(parser)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=60, help="detector latency samples")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=None, help="end-to-end frame limit")
+    args = parser.parse_args(argv)
+    try:
+        paths = PetsPaths.from_shared(args.shared)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    decode, frames = bench_decode(paths)
+    result = {
+        "decode": decode,
+        "detector": bench_detectors(paths, frames, args.threads, args.rounds, args.batch),
+        "tracking": bench_tracking(paths, frames, args.threads),
+        "end_to_end": bench_end_to_end(paths, args.threads, args.frames),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
