@@ -27,14 +27,17 @@ from counting.pipeline.sources import FileSource
 from counting.pipeline.specs import ZoneSpec
 from counting.pipeline.types import Detections, ImageArray
 
-ZONE = ZoneSpec(key="centre", name="centre", points=((0.3, 0.3), (0.7, 0.3), (0.7, 0.8),
-                                                     (0.3, 0.8)))
+ZONE = ZoneSpec(
+    key="centre", name="centre", points=((0.3, 0.3), (0.7, 0.3), (0.7, 0.8), (0.3, 0.8))
+)
 
 
 def _stats(samples_ms: list[float]) -> dict[str, float]:
-    return {"median_ms": round(statistics.median(samples_ms), 2),
-            "min_ms": round(min(samples_ms), 2),
-            "mean_ms": round(statistics.fmean(samples_ms), 2)}
+    return {
+        "median_ms": round(statistics.median(samples_ms), 2),
+        "min_ms": round(min(samples_ms), 2),
+        "mean_ms": round(statistics.fmean(samples_ms), 2),
+    }
 
 
 def bench_decode(paths: PetsPaths) -> tuple[dict[str, Any], list[ImageArray]]:
@@ -46,8 +49,9 @@ def bench_decode(paths: PetsPaths) -> tuple[dict[str, Any], list[ImageArray]]:
     return {"frames": len(frames), "fps": round(len(frames) / elapsed, 1)}, frames
 
 
-def bench_detectors(paths: PetsPaths, frames: list[ImageArray], threads: int, rounds: int,
-                    batch: int) -> dict[str, Any]:
+def bench_detectors(
+    paths: PetsPaths, frames: list[ImageArray], threads: int, rounds: int, batch: int
+) -> dict[str, Any]:
     """Interleaved latency of torch (batch 1), torch (batch N) and ONNX Runtime."""
     torch_det = create_detector(paths.model, backend="torch", threads=threads)
     ort_det = create_detector(paths.model, backend="onnxruntime", threads=threads)
@@ -72,11 +76,14 @@ def bench_detectors(paths: PetsPaths, frames: list[ImageArray], threads: int, ro
             samples[f"torch_batch{batch}"].append((time.perf_counter() - t3) * 1000 / batch)
     out: dict[str, Any] = {k: _stats(v) for k, v in samples.items()}
     out["torch_vs_onnxruntime_median"] = round(
-        out["torch"]["median_ms"] / out["onnxruntime"]["median_ms"], 2)
+        out["torch"]["median_ms"] / out["onnxruntime"]["median_ms"], 2
+    )
     out["torch_vs_onnxruntime_min"] = round(
-        out["torch"]["min_ms"] / out["onnxruntime"]["min_ms"], 2)
+        out["torch"]["min_ms"] / out["onnxruntime"]["min_ms"], 2
+    )
     out["torch_batch_vs_onnxruntime_median"] = round(
-        out[f"torch_batch{batch}"]["median_ms"] / out["onnxruntime"]["median_ms"], 2)
+        out[f"torch_batch{batch}"]["median_ms"] / out["onnxruntime"]["median_ms"], 2
+    )
     out["threads"] = threads
     return out
 
@@ -91,9 +98,11 @@ def bench_tracking(paths: PetsPaths, frames: list[ImageArray], threads: int) -> 
         r = engine.process_detections(i, i / 7.0, (WIDTH, HEIGHT), d)
         track_ms.append(r.timings["track_s"] * 1000)
         count_ms.append(r.timings["count_s"] * 1000)
-    return {"tracker": _stats(track_ms),
-            "counters_6_lines_1_zone": _stats(count_ms),
-            "mean_detections_per_frame": round(float(np.mean([len(d) for d in dets])), 1)}
+    return {
+        "tracker": _stats(track_ms),
+        "counters_6_lines_1_zone": _stats(count_ms),
+        "mean_detections_per_frame": round(float(np.mean([len(d) for d in dets])), 1),
+    }
 
 
 def bench_end_to_end(paths: PetsPaths, threads: int, limit: int | None) -> dict[str, Any]:
@@ -115,10 +124,14 @@ def bench_end_to_end(paths: PetsPaths, threads: int, limit: int | None) -> dict[
                 break
         total_s = time.perf_counter() - started
     other_s = total_s - detect_s
-    return {"frames": n, "seconds": round(total_s, 2), "fps": round(n / total_s, 1),
-            "detector_seconds": round(detect_s, 2),
-            "pipeline_overhead_seconds": round(other_s, 2),
-            "end_to_end_over_detector_only": round(total_s / detect_s, 3)}
+    return {
+        "frames": n,
+        "seconds": round(total_s, 2),
+        "fps": round(n / total_s, 1),
+        "detector_seconds": round(detect_s, 2),
+        "pipeline_overhead_seconds": round(other_s, 2),
+        "end_to_end_over_detector_only": round(total_s / detect_s, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,13 +57,19 @@ def _sv_line_mapping() -> bool:
     """True when LineZone's in_count means our "in" (left -> right of start->end)."""
     import supervision as sv
 
-    zone = sv.LineZone(sv.Point(0, 0), sv.Point(100, 0),
-                       triggering_anchors=[sv.Position.BOTTOM_CENTER])
+    zone = sv.LineZone(
+        sv.Point(0, 0), sv.Point(100, 0), triggering_anchors=[sv.Position.BOTTOM_CENTER]
+    )
     # Our left of a rightward line is above it (y < 0): move from above to below.
     for i, y in enumerate((-30.0, -20.0, 20.0, 30.0)):
-        zone.trigger(sv.Detections(xyxy=np.array([[45.0, y - 10, 55.0, y]]),
-                                   confidence=np.array([0.9]), class_id=np.array([0]),
-                                   tracker_id=np.array([1])))
+        zone.trigger(
+            sv.Detections(
+                xyxy=np.array([[45.0, y - 10, 55.0, y]]),
+                confidence=np.array([0.9]),
+                class_id=np.array([0]),
+                tracker_id=np.array([1]),
+            )
+        )
         del i
     return bool(zone.in_count == 1)
 
@@ -80,22 +86,32 @@ def run_baseline(
     zones = {}
     for spec in lines:
         (x1, y1), (x2, y2) = pixel_line(spec)
-        zones[spec.key] = sv.LineZone(sv.Point(x1, y1), sv.Point(x2, y2),
-                                      triggering_anchors=[sv.Position.BOTTOM_CENTER])
+        zones[spec.key] = sv.LineZone(
+            sv.Point(x1, y1), sv.Point(x2, y2), triggering_anchors=[sv.Position.BOTTOM_CENTER]
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for d in dets:
-            sd = sv.Detections(xyxy=d.xyxy.astype(np.float64), confidence=d.scores,
-                               class_id=np.zeros(len(d), dtype=int))
+            sd = sv.Detections(
+                xyxy=d.xyxy.astype(np.float64),
+                confidence=d.scores,
+                class_id=np.zeros(len(d), dtype=int),
+            )
             tracked = tracker.update(sd)
             for zone in zones.values():
                 zone.trigger(tracked)
-    return {k: ((z.in_count, z.out_count) if same else (z.out_count, z.in_count))
-            for k, z in zones.items()}
+    return {
+        k: ((z.in_count, z.out_count) if same else (z.out_count, z.in_count))
+        for k, z in zones.items()
+    }
 
 
-def evaluate(paths: PetsPaths, detect_fps: float | None = None, threshold: float = 0.3,
-             threads: int | None = None) -> dict[str, Any]:
+def evaluate(
+    paths: PetsPaths,
+    detect_fps: float | None = None,
+    threshold: float = 0.3,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Run both systems and return the result table as a dict."""
     started = time.perf_counter()
     dets, times = detect_video(paths.video, paths.model, threshold, threads=threads)
@@ -115,16 +131,28 @@ def evaluate(paths: PetsPaths, detect_fps: float | None = None, threshold: float
         gi, go = gt_crossings(gt_tracks, *pixel_line(spec))
         oi, oo = ours[spec.key]
         bi, bo = base[spec.key]
-        rows.append({
-            "line": spec.key, "name": spec.name, "gt_in": gi, "gt_out": go,
-            "ours_in": oi, "ours_out": oo, "ours_accuracy": round(accuracy(gi, go, oi, oo), 4),
-            "baseline_in": bi, "baseline_out": bo,
-            "baseline_accuracy": round(accuracy(gi, go, bi, bo), 4),
-        })
+        rows.append(
+            {
+                "line": spec.key,
+                "name": spec.name,
+                "gt_in": gi,
+                "gt_out": go,
+                "ours_in": oi,
+                "ours_out": oo,
+                "ours_accuracy": round(accuracy(gi, go, oi, oo), 4),
+                "baseline_in": bi,
+                "baseline_out": bo,
+                "baseline_accuracy": round(accuracy(gi, go, bi, bo), 4),
+            }
+        )
     return {
-        "video": str(paths.video), "frames_analysed": len(dets), "analysed_fps": fps,
-        "score_threshold": threshold, "detect_seconds": round(detect_s, 1),
-        "target": TARGET, "lines": rows,
+        "video": str(paths.video),
+        "frames_analysed": len(dets),
+        "analysed_fps": fps,
+        "score_threshold": threshold,
+        "detect_seconds": round(detect_s, 1),
+        "target": TARGET,
+        "lines": rows,
         "ours_min_accuracy": min(r["ours_accuracy"] for r in rows),
         "baseline_min_accuracy": min(r["baseline_accuracy"] for r in rows),
     }
@@ -132,8 +160,10 @@ def evaluate(paths: PetsPaths, detect_fps: float | None = None, threshold: float
 
 def format_table(result: dict[str, Any]) -> str:
     """Human-readable table."""
-    head = (f"{'line':8} {'name':20} {'gt in/out':>10} {'ours in/out':>12} {'acc':>7} "
-            f"{'baseline':>10} {'acc':>7}")
+    head = (
+        f"{'line':8} {'name':20} {'gt in/out':>10} {'ours in/out':>12} {'acc':>7} "
+        f"{'baseline':>10} {'acc':>7}"
+    )
     out = [head, "-" * len(head)]
     for r in result["lines"]:
         out.append(
@@ -141,9 +171,11 @@ def format_table(result: dict[str, Any]) -> str:
             f"{r['ours_in']:>6}/{r['ours_out']:<5} {r['ours_accuracy']:>7.1%} "
             f"{r['baseline_in']:>4}/{r['baseline_out']:<5} {r['baseline_accuracy']:>7.1%}"
         )
-    out.append(f"min accuracy: ours {result['ours_min_accuracy']:.1%}, baseline "
-               f"{result['baseline_min_accuracy']:.1%} (target {result['target']:.0%}); "
-               f"{result['frames_analysed']} frames at {result['analysed_fps']:g} fps")
+    out.append(
+        f"min accuracy: ours {result['ours_min_accuracy']:.1%}, baseline "
+        f"{result['baseline_min_accuracy']:.1%} (target {result['target']:.0%}); "
+        f"{result['frames_analysed']} frames at {result['analysed_fps']:g} fps"
+    )
     return "\n".join(out)
 
 
@@ -152,8 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add_shared_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--detect-fps", type=float, default=None,
-                        help="analyse at this rate (default: every frame, 7 fps)")
+    parser.add_argument(
+        "--detect-fps",
+        type=float,
+        default=None,
+        help="analyse at this rate (default: every frame, 7 fps)",
+    )
     parser.add_argument("--score-threshold", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)

@@ -24,10 +24,15 @@ EVAL_LINES: tuple[LineSpec, ...] = (
     LineSpec(key="v240", name="x=240 full height", start=(0.5, 0.0), end=(0.5, 1.0)),
     LineSpec(key="h200", name="y=200 full width", start=(0.0, 200 / 360), end=(1.0, 200 / 360)),
     LineSpec(key="diag", name="diagonal", start=(0.15, 0.25), end=(0.85, 0.95)),
-    LineSpec(key="v150p", name="x=150 y 120..300", start=(150 / 480, 120 / 360),
-             end=(150 / 480, 300 / 360)),
-    LineSpec(key="v300p", name="x=300 y 60..240", start=(300 / 480, 60 / 360),
-             end=(300 / 480, 240 / 360)),
+    LineSpec(
+        key="v150p",
+        name="x=150 y 120..300",
+        start=(150 / 480, 120 / 360),
+        end=(150 / 480, 300 / 360),
+    ),
+    LineSpec(
+        key="v300p", name="x=300 y 60..240", start=(300 / 480, 60 / 360), end=(300 / 480, 240 / 360)
+    ),
     LineSpec(key="h150", name="y=150 full width", start=(0.0, 150 / 360), end=(1.0, 150 / 360)),
 )
 
@@ -39,8 +44,12 @@ def default_shared() -> Path:
 
 def add_shared_argument(parser: argparse.ArgumentParser) -> None:
     """The common ``--shared PATH`` option."""
-    parser.add_argument("--shared", type=Path, default=default_shared(),
-                        help="the shared data directory (default: SHARED_DIR or ../shared)")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=default_shared(),
+        help="the shared data directory (default: SHARED_DIR or ../shared)",
+    )
 
 
 @dataclass(frozen=True)
@@ -117,19 +126,30 @@ def gt_crossings(
 
 def pixel_line(spec: LineSpec) -> tuple[Point, Point]:
     """A spec's segment in PETS pixels."""
-    return ((spec.start[0] * WIDTH, spec.start[1] * HEIGHT), (spec.end[0] * WIDTH,
-                                                               spec.end[1] * HEIGHT))
+    return (
+        (spec.start[0] * WIDTH, spec.start[1] * HEIGHT),
+        (spec.end[0] * WIDTH, spec.end[1] * HEIGHT),
+    )
 
 
-def detect_video(video: Path, model: Path, score_threshold: float, backend: str = "torch",
-                 threads: int | None = None, batch: int = 1) -> tuple[list[Detections],
-                                                                      list[float]]:
+def detect_video(
+    video: Path,
+    model: Path,
+    score_threshold: float,
+    backend: str = "torch",
+    threads: int | None = None,
+    batch: int = 1,
+) -> tuple[list[Detections], list[float]]:
     """Detections and PTS of every frame of the video."""
     from counting.pipeline.detectors import create_detector
     from counting.pipeline.sources import FileSource
 
-    detector = create_detector(model, backend=backend,  # type: ignore[arg-type]
-                               score_threshold=score_threshold, threads=threads)
+    detector = create_detector(
+        model,
+        backend=backend,  # type: ignore[arg-type]
+        score_threshold=score_threshold,
+        threads=threads,
+    )
     dets: list[Detections] = []
     times: list[float] = []
     pending = []

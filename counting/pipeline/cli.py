@@ -43,15 +43,19 @@ def _numbers(option: str, text: str, raw: str, count: int | None, help_text: str
     try:
         values = [float(v) for v in raw.split(",")]
     except ValueError:
-        raise CountVideoError(f"{option} {text!r}: coordinates must be numbers; expected "
-                              f"{help_text}") from None
+        raise CountVideoError(
+            f"{option} {text!r}: coordinates must be numbers; expected {help_text}"
+        ) from None
     if count is not None and len(values) != count:
-        raise CountVideoError(f"{option} {text!r}: expected {count} numbers, got {len(values)}; "
-                              f"use {help_text}")
+        raise CountVideoError(
+            f"{option} {text!r}: expected {count} numbers, got {len(values)}; use {help_text}"
+        )
     for v in values:
         if not math.isfinite(v) or not 0.0 <= v <= 1.0:
-            raise CountVideoError(f"{option} {text!r}: {v} is outside 0..1; coordinates are "
-                                  "fractions of the frame width/height")
+            raise CountVideoError(
+                f"{option} {text!r}: {v} is outside 0..1; coordinates are "
+                "fractions of the frame width/height"
+            )
     return values
 
 
@@ -80,20 +84,25 @@ def parse_zone(text: str) -> ZoneSpec:
         raise CountVideoError(f"--zone {text!r}: {exc}") from None
 
 
-def parse_rules(lines: Sequence[str], zones: Sequence[str]) -> tuple[list[LineSpec],
-                                                                       list[ZoneSpec]]:
+def parse_rules(
+    lines: Sequence[str], zones: Sequence[str]
+) -> tuple[list[LineSpec], list[ZoneSpec]]:
     """Parse and cross-check all ``--line``/``--zone`` values."""
     if not lines and not zones:
-        raise CountVideoError(f"nothing to count: give at least one --line {LINE_HELP} or "
-                              f"--zone {ZONE_HELP}")
+        raise CountVideoError(
+            f"nothing to count: give at least one --line {LINE_HELP} or --zone {ZONE_HELP}"
+        )
     line_specs = [parse_line(t) for t in lines]
     zone_specs = [parse_zone(t) for t in zones]
-    for kind, names in (("line", [s.name for s in line_specs]),
-                        ("zone", [s.name for s in zone_specs])):
+    for kind, names in (
+        ("line", [s.name for s in line_specs]),
+        ("zone", [s.name for s in zone_specs]),
+    ):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise CountVideoError(f"duplicate {kind} name(s) {', '.join(dupes)}; give each "
-                                  f"{kind} a distinct NAME")
+            raise CountVideoError(
+                f"duplicate {kind} name(s) {', '.join(dupes)}; give each {kind} a distinct NAME"
+            )
     return line_specs, zone_specs
 
 
@@ -128,14 +137,20 @@ def run_count_video(
     # Open the (cheap to check) source first so a typo fails before the model loads.
     try:
         src: FileSource | LiveSource = open_source(
-            source, live=_is_url(source), open_timeout_s=open_timeout_s,
+            source,
+            live=_is_url(source),
+            open_timeout_s=open_timeout_s,
             read_timeout_s=open_timeout_s,
         )
     except SourceError as exc:
         raise CountVideoError(str(exc)) from None
     try:
-        detector = create_detector(model_path, backend=backend,  # type: ignore[arg-type]
-                                   score_threshold=score_threshold, threads=threads)
+        detector = create_detector(
+            model_path,
+            backend=backend,  # type: ignore[arg-type]
+            score_threshold=score_threshold,
+            threads=threads,
+        )
     except (ModelError, ValueError) as exc:
         src.close()
         raise CountVideoError(str(exc)) from None
@@ -162,12 +177,34 @@ def run_count_video(
     events.extend(engine.finish())
     elapsed = time.perf_counter() - started
     return {
-        "lines": [{"name": c.spec.name, "in": c.count_in, "out": c.count_out,
-                   "rule_version": c.rule_version} for c in engine.lines],
-        "zones": [{"name": z.spec.name, "entries": z.entries, "exits": z.exits,
-                   "max_occupancy": z.max_occupancy} for z in engine.zones],
-        "events": [{"line": e.line_name, "track": e.track_id, "direction": e.direction,
-                    "frame": e.frame_index, "time": round(e.time, 3)} for e in events],
+        "lines": [
+            {
+                "name": c.spec.name,
+                "in": c.count_in,
+                "out": c.count_out,
+                "rule_version": c.rule_version,
+            }
+            for c in engine.lines
+        ],
+        "zones": [
+            {
+                "name": z.spec.name,
+                "entries": z.entries,
+                "exits": z.exits,
+                "max_occupancy": z.max_occupancy,
+            }
+            for z in engine.zones
+        ],
+        "events": [
+            {
+                "line": e.line_name,
+                "track": e.track_id,
+                "direction": e.direction,
+                "frame": e.frame_index,
+                "time": round(e.time, 3),
+            }
+            for e in events
+        ],
         "frames": frames,
         "analysed_frames": analysed,
         "video_seconds": round(last_time, 3) if isinstance(src, FileSource) else None,
@@ -200,11 +237,15 @@ def _progress_bar(src: FileSource | LiveSource) -> Any:
 
 def format_summary(result: dict[str, Any]) -> str:
     """The readable (non-JSON) summary."""
-    out = [f"{result['frames']} frames ({result['analysed_frames']} analysed) in "
-           f"{result['seconds']:.1f}s, {result['fps']:.1f} fps"]
+    out = [
+        f"{result['frames']} frames ({result['analysed_frames']} analysed) in "
+        f"{result['seconds']:.1f}s, {result['fps']:.1f} fps"
+    ]
     for line in result["lines"]:
         out.append(f"line {line['name']}: in {line['in']}, out {line['out']}")
     for zone in result["zones"]:
-        out.append(f"zone {zone['name']}: entries {zone['entries']}, exits {zone['exits']}, "
-                   f"max occupancy {zone['max_occupancy']}")
+        out.append(
+            f"zone {zone['name']}: entries {zone['entries']}, exits {zone['exits']}, "
+            f"max occupancy {zone['max_occupancy']}"
+        )
     return "\n".join(out)

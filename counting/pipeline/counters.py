@@ -24,6 +24,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from counting.pipeline.geometry import (
     crossing_parameter,
     denormalise,
@@ -34,6 +36,7 @@ from counting.pipeline.geometry import (
 from counting.pipeline.specs import LineSpec, ZoneSpec
 from counting.pipeline.types import (
     CrossingEvent,
+    Direction,
     Point,
     Track,
     ZoneEvent,
@@ -53,8 +56,8 @@ def valid_track_id(track_id: object) -> bool:
     if isinstance(track_id, int):
         return track_id >= 0
     # numpy integers
-    if hasattr(track_id, "dtype") and getattr(track_id, "dtype").kind in "iu":
-        return int(track_id) >= 0  # type: ignore[call-overload]
+    if isinstance(track_id, np.integer):
+        return int(track_id) >= 0
     return False
 
 
@@ -195,7 +198,10 @@ class LineCounter:
         if dt > 0:
             vx = (p[0] - state.last_point[0]) / dt
             vy = (p[1] - state.last_point[1]) / dt
-            state.velocity = (0.5 * state.velocity[0] + 0.5 * vx, 0.5 * state.velocity[1] + 0.5 * vy)
+            state.velocity = (
+                0.5 * state.velocity[0] + 0.5 * vx,
+                0.5 * state.velocity[1] + 0.5 * vy,
+            )
         state.last_point = p
         state.last_seen = max(state.last_seen, time)
         state.last_frame = frame_index
@@ -227,7 +233,7 @@ class LineCounter:
         t = crossing_parameter(self._start, self._end, a, b)
         if t is None or not (0.0 <= t <= 1.0):
             return []  # passed beside the segment: the side changes, nothing counts
-        direction = "in" if old_side < 0 < new_side else "out"
+        direction: Direction = "in" if old_side < 0 < new_side else "out"
         state.crossed_at = state.pending_time
         if direction == "in":
             self.count_in += 1
@@ -390,9 +396,7 @@ class ZoneCounter:
             if st is not None and time - st.last_seen > self.spec.track_ttl_s:
                 st = None
             if st is None:
-                self._states[tid] = _ZoneTrackState(
-                    None if where == 0 else where > 0, time, time
-                )
+                self._states[tid] = _ZoneTrackState(None if where == 0 else where > 0, time, time)
                 continue
             st.last_seen = max(st.last_seen, time)
             if where == 0:

@@ -80,10 +80,14 @@ def _redact(url: str) -> str:
     return url
 
 
-def _capture(uri: str, options: str, open_timeout_s: float, read_timeout_s: float) -> cv2.VideoCapture:
+def _capture(
+    uri: str, options: str, open_timeout_s: float, read_timeout_s: float
+) -> cv2.VideoCapture:
     params = [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        int(open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        int(read_timeout_s * 1000),
     ]
     with _OPEN_LOCK:
         previous = os.environ.get(_ENV)
@@ -126,7 +130,7 @@ class FileSource:
             t = self._last_time + (1.0 / self.fps if self.fps > 0 else 0.04)
             t = max(t, 0.0)
         self._last_time = t
-        frame = Frame(image=image, index=self._index, time=t)
+        frame = Frame(image=np.asarray(image, dtype=np.uint8), index=self._index, time=t)
         self._index += 1
         return frame
 
@@ -264,7 +268,7 @@ class LiveSource:
                     break
                 continue
             failures = 0
-            self._publish(image)
+            self._publish(np.asarray(image, dtype=np.uint8))
         if cap is not None:
             cap.release()
 
@@ -276,7 +280,10 @@ class LiveSource:
                 self._fingerprint, self._same_since = fp, now
             frozen = self._same_since is not None and now - self._same_since >= self.frozen_after_s
             if frozen and self._state == "streaming":
-                self._state, self._reason = "frozen", f"identical frames for {self.frozen_after_s:g}s"
+                self._state, self._reason = (
+                    "frozen",
+                    f"identical frames for {self.frozen_after_s:g}s",
+                )
             elif not frozen and self._state == "frozen":
                 self._state, self._reason = "streaming", "frames changing again"
             if self._latest is not None:
@@ -355,6 +362,8 @@ def open_source(
             )
         return FileSource(text, open_timeout_s=open_timeout_s)
     return LiveSource(
-        str(uri), open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s,
+        str(uri),
+        open_timeout_s=open_timeout_s,
+        read_timeout_s=read_timeout_s,
         **live_options,  # type: ignore[arg-type]
     )

@@ -54,17 +54,21 @@ def test_missing_model(pets_video: Path, tmp_path: Path) -> None:
 
 def test_run_count_video_on_pets(pets_video: Path, model_path: Path) -> None:
     # given the PETS video analysed at 1 fps with one line and one zone
-    result = run_count_video(str(pets_video), lines=["mid:0.5,0,0.5,1"],
-                             zones=["left:0,0;0.5,0;0.5,1;0,1"], model_path=model_path,
-                             detect_fps=1.0, threads=2)
+    result = run_count_video(
+        str(pets_video),
+        lines=["mid:0.5,0,0.5,1"],
+        zones=["left:0,0;0.5,0;0.5,1;0,1"],
+        model_path=model_path,
+        detect_fps=1.0,
+        threads=2,
+    )
     # then the summary has the documented shape and sane numbers
     assert set(result) >= {"lines", "zones", "events", "frames", "seconds", "fps"}
     assert result["frames"] == 795 and result["analysed_frames"] == 114
     assert [line["name"] for line in result["lines"]] == ["mid"]
     assert result["lines"][0]["in"] + result["lines"][0]["out"] == len(result["events"])
     assert result["zones"][0]["max_occupancy"] >= 1
-    assert all(set(e) == {"line", "track", "direction", "frame", "time"}
-               for e in result["events"])
+    assert all(set(e) == {"line", "track", "direction", "frame", "time"} for e in result["events"])
 
 
 @pytest.mark.skipif(not (REPO / "manage.py").exists(), reason="manage.py not present")
@@ -72,10 +76,25 @@ def test_management_command_json(pets_video: Path, model_path: Path) -> None:
     # when the command runs as a subprocess at 0.5 fps with --json
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "manage.py", "count_video", str(pets_video),
-         "--line", "mid:0.5,0,0.5,1", "--model", str(model_path), "--detect-fps", "0.5",
-         "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env=env, check=False,
+        [
+            sys.executable,
+            "manage.py",
+            "count_video",
+            str(pets_video),
+            "--line",
+            "mid:0.5,0,0.5,1",
+            "--model",
+            str(model_path),
+            "--detect-fps",
+            "0.5",
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
     )
     # then it prints one JSON object
     assert proc.returncode == 0, proc.stderr
@@ -87,7 +106,11 @@ def test_management_command_json(pets_video: Path, model_path: Path) -> None:
 def test_management_command_bad_argument() -> None:
     proc = subprocess.run(
         [sys.executable, "manage.py", "count_video", "video.mp4", "--line", "door:1,2,3"],
-        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode != 0
     assert "CommandError: --line 'door:1,2,3': expected 4 numbers, got 3" in proc.stderr

@@ -13,8 +13,9 @@ SIZE = (100, 100)
 # A full-height line at x=50 (no segment ends to pass beside); "in" is moving to x < 50.
 LINE = LineSpec(key="v", name="v", start=(0.5, 0.0), end=(0.5, 1.0))
 
-xs_strategy = st.lists(st.floats(min_value=0.0, max_value=100.0, allow_nan=False), min_size=1,
-                       max_size=60)
+xs_strategy = st.lists(
+    st.floats(min_value=0.0, max_value=100.0, allow_nan=False), min_size=1, max_size=60
+)
 
 
 def count(points: list[float], spec: LineSpec = LINE) -> list[CrossingEvent]:

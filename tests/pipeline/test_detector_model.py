@@ -50,8 +50,9 @@ def gt_boxes(gt: Path, frame: int) -> np.ndarray:
     return np.stack([rows[:, 2], rows[:, 3], rows[:, 2] + rows[:, 4], rows[:, 3] + rows[:, 5]], 1)
 
 
-def test_recall_against_ground_truth(torch_detector: TorchYoloxDetector,
-                                     pets_frames: dict[int, np.ndarray], pets_gt: Path) -> None:
+def test_recall_against_ground_truth(
+    torch_detector: TorchYoloxDetector, pets_frames: dict[int, np.ndarray], pets_gt: Path
+) -> None:
     # given five annotated frames
     # when detected in one batch
     results = torch_detector.detect([pets_frames[n] for n in FRAMES])
@@ -66,9 +67,11 @@ def test_recall_against_ground_truth(torch_detector: TorchYoloxDetector,
     assert matched == 26
 
 
-def test_torch_and_onnxruntime_agree(torch_detector: TorchYoloxDetector,
-                                     ort_detector: OrtYoloxDetector,
-                                     pets_frames: dict[int, np.ndarray]) -> None:
+def test_torch_and_onnxruntime_agree(
+    torch_detector: TorchYoloxDetector,
+    ort_detector: OrtYoloxDetector,
+    pets_frames: dict[int, np.ndarray],
+) -> None:
     # given the same preprocessed input
     x, _ = letterbox_cv2(pets_frames[200], 416)
     # when run through both backends
@@ -86,8 +89,9 @@ def test_torch_and_onnxruntime_agree(torch_detector: TorchYoloxDetector,
     assert np.abs(np.sort(a.scores) - np.sort(b.scores)).max() < 0.02
 
 
-def test_batch_equals_single(torch_detector: TorchYoloxDetector,
-                             pets_frames: dict[int, np.ndarray]) -> None:
+def test_batch_equals_single(
+    torch_detector: TorchYoloxDetector, pets_frames: dict[int, np.ndarray]
+) -> None:
     # given two frames detected together and one by one
     batch = torch_detector.detect([pets_frames[1], pets_frames[400]])
     single = [torch_detector.detect([pets_frames[n]])[0] for n in (1, 400)]
@@ -120,7 +124,8 @@ def test_invalid_model_file(tmp_path: Path, backend: str) -> None:
         ({"threads": 0}, "threads"),
     ],
 )
-def test_invalid_detector_arguments(model_path: Path, kwargs: dict[str, object],
-                                    message: str) -> None:
+def test_invalid_detector_arguments(
+    model_path: Path, kwargs: dict[str, object], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         create_detector(model_path, **kwargs)  # type: ignore[arg-type]

@@ -28,8 +28,12 @@ class ScriptedDetector:
         for _ in images:
             x = self.xs[min(self.calls, len(self.xs) - 1)]
             self.calls += 1
-            out.append(Detections(np.asarray([[x - 20, 20, x + 20, 60]], np.float32),
-                                  np.asarray([0.9], np.float32)))
+            out.append(
+                Detections(
+                    np.asarray([[x - 20, 20, x + 20, 60]], np.float32),
+                    np.asarray([0.9], np.float32),
+                )
+            )
         return out
 
 
@@ -58,16 +62,19 @@ def test_update_rules_keeps_unchanged_and_resets_changed() -> None:
     engine = CountingEngine(None, lines=[LINE, moved])
     for i, x in enumerate([80.0, 70.0, 60.0, 50.0, 40.0, 30.0, 20.0, 10.0]):
         box = np.asarray([[x - 20, 20, x + 20, 60]], np.float32)
-        engine.process_detections(i, i / 10, (100, 100), Detections(box, np.asarray([0.9],
-                                                                                    np.float32)))
+        engine.process_detections(
+            i, i / 10, (100, 100), Detections(box, np.asarray([0.9], np.float32))
+        )
     before = {t.key: (t.count_in, t.rule_version) for t in engine.totals()}
     version = engine.rule_set_version
     # when line 1 is re-submitted unchanged (renamed only) and line 2 is moved
-    engine.update_rules(lines=[LineSpec(key="1", name="front door", start=(0.5, 0.0),
-                                        end=(0.5, 1.0)),
-                               LineSpec(key="2", name="other", start=(0.35, 0.0),
-                                        end=(0.35, 1.0))],
-                        zones=[ZoneSpec(key="z", name="z", points=((0, 0), (1, 0), (1, 1)))])
+    engine.update_rules(
+        lines=[
+            LineSpec(key="1", name="front door", start=(0.5, 0.0), end=(0.5, 1.0)),
+            LineSpec(key="2", name="other", start=(0.35, 0.0), end=(0.35, 1.0)),
+        ],
+        zones=[ZoneSpec(key="z", name="z", points=((0, 0), (1, 0), (1, 1)))],
+    )
     after = {t.key: (t.count_in, t.rule_version) for t in engine.totals()}
     # then line 1 keeps its count, line 2 starts afresh with a new version, and the set bumps
     assert before == {"1": (1, LINE.rule_version), "2": (1, moved.rule_version)}

@@ -24,8 +24,15 @@ def test_pipeline_imports_without_django() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = str(REPO)
     # when every module of counting.pipeline is imported
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     # then importing the package loaded no heavy runtime, and nothing loaded django
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["[]", "False", "True"]

@@ -28,14 +28,16 @@ SHORT = LineSpec(key="s", name="s", start=(0.4, 0.5), end=(0.6, 0.5))
 Frames = Sequence[dict[int, tuple[float, float]]]
 
 
-def box_at(x: float, y: float, w: float = 10.0, h: float = 30.0) -> tuple[float, float, float,
-                                                                          float]:
+def box_at(
+    x: float, y: float, w: float = 10.0, h: float = 30.0
+) -> tuple[float, float, float, float]:
     """A box whose bottom-centre is (x, y)."""
     return (x - w / 2, y - h, x + w / 2, y)
 
 
-def run(spec: LineSpec, frames: Frames, box_w: float = 10.0, box_h: float = 30.0,
-        fps: float = 10.0) -> tuple[int, int, list[CrossingEvent]]:
+def run(
+    spec: LineSpec, frames: Frames, box_w: float = 10.0, box_h: float = 30.0, fps: float = 10.0
+) -> tuple[int, int, list[CrossingEvent]]:
     """Feed frames of {track_id: anchor} to a counter, then end the stream."""
     counter = LineCounter(spec)
     events: list[CrossingEvent] = []
@@ -89,23 +91,38 @@ CASES = [
     # A real crossing and a real return count one each.
     ("real_recrossing", VERTICAL, path(1, xs(70, 60, 40, 30, 30, 40, 60, 70)), (1, 1)),
     # Two people crossing in opposite directions in the same frames.
-    ("simultaneous_both_ways", VERTICAL,
-     merge(path(1, xs(70, 60, 40, 30, y=20)), path(2, xs(30, 40, 60, 70, y=80))), (1, 1)),
+    (
+        "simultaneous_both_ways",
+        VERTICAL,
+        merge(path(1, xs(70, 60, 40, 30, y=20)), path(2, xs(30, 40, 60, 70, y=80))),
+        (1, 1),
+    ),
     # Two people crossing the same way side by side count two.
-    ("simultaneous_same_way", VERTICAL,
-     merge(path(1, xs(70, 60, 40, 30, y=20)), path(2, xs(72, 62, 42, 32, y=80))), (2, 0)),
+    (
+        "simultaneous_same_way",
+        VERTICAL,
+        merge(path(1, xs(70, 60, 40, 30, y=20)), path(2, xs(72, 62, 42, 32, y=80))),
+        (2, 0),
+    ),
     # A line 2 px from the frame edge: the track crosses and leaves the frame after one frame
     # beyond the band; the pending crossing is counted when the track ends.
-    ("line_near_edge", LineSpec(key="e", name="e", start=(0.97, 0.0), end=(0.97, 1.0)),
-     path(1, xs(80, 90, 95, 99.5)), (0, 1)),
+    (
+        "line_near_edge",
+        LineSpec(key="e", name="e", start=(0.97, 0.0), end=(0.97, 1.0)),
+        path(1, xs(80, 90, 95, 99.5)),
+        (0, 1),
+    ),
     # A box much larger than a short segment: the anchor crossing the segment counts.
     ("box_larger_than_line", SHORT, path(1, ys(30, 40, 60, 70)), (1, 0)),
     # Passing beside the segment's end (x=70, the segment spans 40..60) counts nothing.
     ("beside_segment_end", SHORT, path(1, ys(30, 40, 60, 70, x=70)), (0, 0)),
     # Crossing the infinite line outside the segment, then back through it: the return is real.
-    ("around_then_through", SHORT,
-     path(1, [(70, 30), (70, 40), (70, 60), (70, 70), (50, 70), (50, 60), (50, 40), (50, 30)]),
-     (0, 1)),
+    (
+        "around_then_through",
+        SHORT,
+        path(1, [(70, 30), (70, 40), (70, 60), (70, 70), (50, 70), (50, 60), (50, 40), (50, 30)]),
+        (0, 1),
+    ),
     # Negative track ids are rejected.
     ("negative_id", VERTICAL, path(-1, xs(70, 60, 40, 30)), (0, 0)),
     # A track that starts on the line only gets a side once it leaves the band.
@@ -113,8 +130,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("spec", "frames", "expected"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("spec", "frames", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_line_counting_golden(spec: LineSpec, frames: Frames, expected: tuple[int, int]) -> None:
     # given a line and synthetic tracks
     # when they are counted
@@ -190,8 +208,9 @@ def test_duplicate_id_in_one_frame_uses_the_first_box() -> None:
     # given two boxes with the same id in every frame, one crossing and one standing still
     counter = LineCounter(VERTICAL)
     for i, x in enumerate((70.0, 60.0, 40.0, 30.0)):
-        counter.update([Track(1, box_at(x, 50), 0.9), Track(1, box_at(90, 50), 0.9)],
-                       i / 10, i, SIZE)
+        counter.update(
+            [Track(1, box_at(x, 50), 0.9), Track(1, box_at(90, 50), 0.9)], i / 10, i, SIZE
+        )
     # then the first box of the id is used and counted once
     assert (counter.count_in, counter.count_out) == (1, 0)
 
@@ -202,8 +221,7 @@ def test_event_fields() -> None:
     # then the event carries the line, track, direction, frame time and index of the first
     # observation beyond the band, and the crossing point on the line
     (event,) = events
-    assert (event.line_key, event.line_name, event.track_id, event.direction) == ("v", "v", 3,
-                                                                                "in")
+    assert (event.line_key, event.line_name, event.track_id, event.direction) == ("v", "v", 3, "in")
     assert (event.frame_index, event.time) == (2, 0.2)
     assert event.point == pytest.approx((50.0, 50.0))
     assert event.score == pytest.approx(0.9)

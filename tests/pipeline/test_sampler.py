@@ -24,8 +24,9 @@ def accepted(fps: float | None, times: list[float]) -> list[int]:
         (2.0, 5.0, 11, [0, 3, 5, 8, 10]),  # non-integer ratio keeps the average rate, no drift
     ],
 )
-def test_sampling_rates(detect_fps: float | None, source_fps: float, n: int,
-                        expected: list[int]) -> None:
+def test_sampling_rates(
+    detect_fps: float | None, source_fps: float, n: int, expected: list[int]
+) -> None:
     # given frames at source_fps when sampled at detect_fps then these are analysed
     assert accepted(detect_fps, [i / source_fps for i in range(n)]) == expected
 

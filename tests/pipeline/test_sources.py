@@ -119,8 +119,9 @@ def test_open_times_out_on_a_silent_server(silent_server: int, scheme: str) -> N
     started = time.monotonic()
     # when opened with a 1 s timeout then opening fails with a clear error
     with pytest.raises(SourceOpenError, match="timed out after 1s"):
-        open_source(f"{scheme}://127.0.0.1:{silent_server}/stream", open_timeout_s=1.0,
-                    read_timeout_s=1.0)
+        open_source(
+            f"{scheme}://127.0.0.1:{silent_server}/stream", open_timeout_s=1.0, read_timeout_s=1.0
+        )
     # (generous bound: only that it does not hang for FFmpeg's own default minutes)
     assert time.monotonic() - started < 10.0
 
@@ -141,12 +142,24 @@ class _MJPEGHandler(BaseHTTPRequestHandler):
             while i < self.drop_after:
                 value = min(i, self.frozen_after) * 7 % 256
                 image = np.full((48, 64, 3), value, np.uint8)
-                cv2.putText(image, str(min(i, self.frozen_after)), (2, 30),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+                cv2.putText(
+                    image,
+                    str(min(i, self.frozen_after)),
+                    (2, 30),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.8,
+                    (255, 255, 255),
+                    2,
+                )
                 ok, jpg = cv2.imencode(".jpg", image)
                 assert ok
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                 + str(len(jpg)).encode() + b"\r\n\r\n" + jpg.tobytes() + b"\r\n")
+                self.wfile.write(
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(jpg)).encode()
+                    + b"\r\n\r\n"
+                    + jpg.tobytes()
+                    + b"\r\n"
+                )
                 i += 1
                 time.sleep(1.0 / self.fps)
         except (BrokenPipeError, ConnectionResetError):
@@ -215,8 +228,9 @@ def test_live_source_reconnects_after_a_drop(mjpeg_server: ThreadingHTTPServer) 
     _MJPEGHandler.drop_after = 10
     try:
         url = f"http://127.0.0.1:{mjpeg_server.server_address[1]}/video.mjpg"
-        with LiveSource(url, open_timeout_s=5, read_timeout_s=2, backoff_initial_s=0.05,
-                        backoff_max_s=0.2) as src:
+        with LiveSource(
+            url, open_timeout_s=5, read_timeout_s=2, backoff_initial_s=0.05, backoff_max_s=0.2
+        ) as src:
             deadline = time.monotonic() + 10
             received = 0
             while time.monotonic() < deadline and src.health().reconnects < 2:

@@ -48,8 +48,10 @@ def test_low_score_detections_extend_but_do_not_start_tracks() -> None:
     for i in range(20):
         box = (10.0 + 4 * i, 10.0, 30.0 + 4 * i, 60.0)
         score = 0.9 if i < 5 else 0.2
-        d = Detections(np.asarray([box, (400, 400, 420, 450)], np.float32),
-                       np.asarray([score, 0.2], np.float32))
+        d = Detections(
+            np.asarray([box, (400, 400, 420, 450)], np.float32),
+            np.asarray([score, 0.2], np.float32),
+        )
         seen.append([t.track_id for t in tracker.update(d, i / 10)])
     # then the walker keeps id 1 throughout and the lone low box never becomes a track
     assert all(ids == [1] for ids in seen)
@@ -75,18 +77,21 @@ def test_bounded_memory_under_churn() -> None:
         people.append([*rng.uniform(0, 5000, 2), int(rng.integers(3, 9))])
         people = [[x + 2, y, n - 1] for x, y, n in people if n > 1]
         boxes = np.asarray([[x, y, x + 40, y + 100] for x, y, _ in people], np.float32)
-        tracker.update(Detections(boxes.reshape(-1, 4), np.full(len(boxes), 0.9, np.float32)),
-                       i / 10)
+        tracker.update(
+            Detections(boxes.reshape(-1, 4), np.full(len(boxes), 0.9, np.float32)), i / 10
+        )
         sizes.append(len(tracker))
     # then thousands of ids were used but the tracker only holds the last second's tracks
     assert tracker._next_id > 2500
     assert max(sizes) <= 30
 
+
 def test_invalid_detections_are_ignored() -> None:
     # given NaN, inverted and zero-area boxes next to a good one
     tracker = ByteTracker()
-    boxes = np.asarray([[np.nan, 0, 10, 10], [10, 10, 5, 5], [0, 0, 0, 0], [0, 0, 10, 20]],
-                       np.float32)
+    boxes = np.asarray(
+        [[np.nan, 0, 10, 10], [10, 10, 5, 5], [0, 0, 0, 0], [0, 0, 10, 20]], np.float32
+    )
     out = tracker.update(Detections(boxes, np.full(4, 0.9, np.float32)), 0.0)
     # then only the good one becomes a track
     assert [t.xyxy for t in out] == [pytest.approx((0.0, 0.0, 10.0, 20.0))]

@@ -17,8 +17,9 @@ def box_at(x: float, y: float) -> tuple[float, float, float, float]:
     return (x - 5.0, y - 20.0, x + 5.0, y)
 
 
-def run(frames: list[dict[int, tuple[float, float]]], fps: float = 10.0) -> tuple[ZoneCounter,
-                                                                                  list[ZoneState]]:
+def run(
+    frames: list[dict[int, tuple[float, float]]], fps: float = 10.0
+) -> tuple[ZoneCounter, list[ZoneState]]:
     zone = ZoneCounter(SQUARE)
     states = [
         zone.update([Track(t, box_at(*p), 0.9) for t, p in f.items()], i / fps, i, SIZE)
@@ -29,27 +30,36 @@ def run(frames: list[dict[int, tuple[float, float]]], fps: float = 10.0) -> tupl
 
 CASES = [
     # walking through the zone: one entry, one exit
-    ("through", [{1: (10, 40)}, {1: (15, 40)}, {1: (30, 40)}, {1: (40, 40)}, {1: (70, 40)},
-                 {1: (80, 40)}], (1, 1, 1)),
+    (
+        "through",
+        [{1: (10, 40)}, {1: (15, 40)}, {1: (30, 40)}, {1: (40, 40)}, {1: (70, 40)}, {1: (80, 40)}],
+        (1, 1, 1),
+    ),
     # entering and staying
     ("enter_and_stay", [{1: (10, 40)}, {1: (30, 40)}, {1: (35, 40)}, {1: (40, 40)}], (1, 0, 1)),
     # first seen inside: in the occupancy, not an entry
     ("born_inside", [{1: (40, 40)}, {1: (41, 40)}, {1: (42, 40)}], (0, 0, 1)),
     # flickering on the boundary within the band: nothing
-    ("boundary_flicker", [{1: (10, 40)}, {1: (19.5, 40)}, {1: (20.5, 40)}, {1: (19.5, 40)},
-                          {1: (20.5, 40)}], (0, 0, 0)),
+    (
+        "boundary_flicker",
+        [{1: (10, 40)}, {1: (19.5, 40)}, {1: (20.5, 40)}, {1: (19.5, 40)}, {1: (20.5, 40)}],
+        (0, 0, 0),
+    ),
     # a one-frame excursion inside is noise: never an occupant
-    ("one_frame_inside", [{1: (10, 40)}, {1: (30, 40)}, {1: (10, 40)}, {1: (10, 40)}],
-     (0, 0, 0)),
+    ("one_frame_inside", [{1: (10, 40)}, {1: (30, 40)}, {1: (10, 40)}, {1: (10, 40)}], (0, 0, 0)),
     # two people inside at once
-    ("two_inside", [{1: (10, 40), 2: (70, 30)}, {1: (30, 40), 2: (50, 30)},
-                    {1: (35, 40), 2: (45, 30)}], (2, 0, 2)),
+    (
+        "two_inside",
+        [{1: (10, 40), 2: (70, 30)}, {1: (30, 40), 2: (50, 30)}, {1: (35, 40), 2: (45, 30)}],
+        (2, 0, 2),
+    ),
 ]
 
 
 @pytest.mark.parametrize(("frames", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_zone_golden(frames: list[dict[int, tuple[float, float]]],
-                     expected: tuple[int, int, int]) -> None:
+def test_zone_golden(
+    frames: list[dict[int, tuple[float, float]]], expected: tuple[int, int, int]
+) -> None:
     # given a zone and synthetic tracks
     # when counted
     zone, states = run(frames)
@@ -60,8 +70,16 @@ def test_zone_golden(frames: list[dict[int, tuple[float, float]]],
 
 def test_dwell_and_exit_event() -> None:
     # given a track that enters at t=0.2 s and leaves at t=0.6 s
-    frames = [{1: (10, 40)}, {1: (15, 40)}, {1: (30, 40)}, {1: (35, 40)}, {1: (40, 40)},
-              {1: (45, 40)}, {1: (70, 40)}, {1: (80, 40)}]
+    frames = [
+        {1: (10, 40)},
+        {1: (15, 40)},
+        {1: (30, 40)},
+        {1: (35, 40)},
+        {1: (40, 40)},
+        {1: (45, 40)},
+        {1: (70, 40)},
+        {1: (80, 40)},
+    ]
     # when counted
     _, states = run(frames)
     # then dwell grows while inside and the exit event carries the total dwell

@@ -31,19 +31,38 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("source", help="a video file path or an rtsp/rtsps/http(s) URL")
-        parser.add_argument("--line", action="append", default=[], metavar="SPEC",
-                            help=f"a counting line {LINE_HELP}; repeatable")
-        parser.add_argument("--zone", action="append", default=[], metavar="SPEC",
-                            help=f"a zone {ZONE_HELP}; repeatable")
-        parser.add_argument("--model", default=None,
-                            help="ONNX detector (default: settings.COUNTING_MODEL_PATH)")
-        parser.add_argument("--detect-fps", type=float, default=None,
-                            help="frames analysed per second (default: every frame)")
+        parser.add_argument(
+            "--line",
+            action="append",
+            default=[],
+            metavar="SPEC",
+            help=f"a counting line {LINE_HELP}; repeatable",
+        )
+        parser.add_argument(
+            "--zone",
+            action="append",
+            default=[],
+            metavar="SPEC",
+            help=f"a zone {ZONE_HELP}; repeatable",
+        )
+        parser.add_argument(
+            "--model", default=None, help="ONNX detector (default: settings.COUNTING_MODEL_PATH)"
+        )
+        parser.add_argument(
+            "--detect-fps",
+            type=float,
+            default=None,
+            help="frames analysed per second (default: every frame)",
+        )
         parser.add_argument("--score-threshold", type=float, default=None)
         parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
         parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
-        parser.add_argument("--max-seconds", type=float, default=None,
-                            help="stop a live stream after this many seconds")
+        parser.add_argument(
+            "--max-seconds",
+            type=float,
+            default=None,
+            help="stop a live stream after this many seconds",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:

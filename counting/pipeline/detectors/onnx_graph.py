@@ -26,8 +26,18 @@ from counting.pipeline.detectors.base import ModelError
 
 Op = Callable[[list[torch.Tensor]], torch.Tensor]
 SUPPORTED_OPS = frozenset(
-    {"Add", "Concat", "Conv", "MaxPool", "Mul", "Reshape", "Resize", "Sigmoid", "Slice",
-     "Transpose"}
+    {
+        "Add",
+        "Concat",
+        "Conv",
+        "MaxPool",
+        "Mul",
+        "Reshape",
+        "Resize",
+        "Sigmoid",
+        "Slice",
+        "Transpose",
+    }
 )
 
 
@@ -179,10 +189,19 @@ class OnnxTorchGraph(torch.nn.Module):
                 if self._recording is not None:
                     self._recording[weight_name] = list(t[0].shape)
                 if fused and t[0].device.type == "cpu":
-                    return torch.ops.mkldnn._convolution_pointwise(
-                        t[0], t[1], bias, list(pad), list(stride), list(dil), groups,
-                        activation, [], "",
+                    out: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
+                        t[0],
+                        t[1],
+                        bias,
+                        list(pad),
+                        list(stride),
+                        list(dil),
+                        groups,
+                        activation,
+                        [],
+                        "",
                     )
+                    return out
                 y = F.conv2d(t[0], t[1], bias, stride, pad, dil, groups)
                 return F.silu(y) if swish else y
 
@@ -222,8 +241,10 @@ class OnnxTorchGraph(torch.nn.Module):
             starts, ends = consts[node.input[1]], consts[node.input[2]]
             axes = consts[node.input[3]] if len(node.input) > 3 else np.arange(len(starts))
             steps = consts[node.input[4]] if len(node.input) > 4 else np.ones(len(starts), int)
-            spec = [(int(ax), int(st), int(en), int(sp))
-                    for ax, st, en, sp in zip(axes, starts, ends, steps, strict=True)]
+            spec = [
+                (int(ax), int(st), int(en), int(sp))
+                for ax, st, en, sp in zip(axes, starts, ends, steps, strict=True)
+            ]
 
             def _slice(t: list[torch.Tensor]) -> torch.Tensor:
                 idx: list[slice] = [slice(None)] * t[0].dim()
@@ -254,9 +275,8 @@ class OnnxTorchGraph(torch.nn.Module):
         for name, input_shape in shapes.items():
             pad, stride, dil, groups = self._conv_specs[name]
             weight = getattr(self, self._buffers_by_name[name])
-            packed[name] = torch._C._nn.mkldnn_reorder_conv2d_weight(
-                weight.to_mkldnn(), pad, stride, dil, groups, input_shape
-            )
+            reorder: Any = torch._C._nn.mkldnn_reorder_conv2d_weight  # stub lacks input_size
+            packed[name] = reorder(weight.to_mkldnn(), pad, stride, dil, groups, input_shape)
         self._packed = packed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

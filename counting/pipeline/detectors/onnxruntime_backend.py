@@ -85,8 +85,10 @@ class OrtYoloxDetector:
 
     def forward_raw(self, batch: F32) -> F32:
         """Raw model output for a preprocessed NCHW batch (the export fixes batch size 1)."""
-        outs = [self.session.run(None, {self.input_name: batch[i : i + 1]})[0]
-                for i in range(batch.shape[0])]
+        outs = [
+            self.session.run(None, {self.input_name: batch[i : i + 1]})[0]
+            for i in range(batch.shape[0])
+        ]
         return np.concatenate(outs).astype(np.float32)
 
     def detect(self, images: Sequence[ImageArray]) -> list[Detections]:

@@ -59,8 +59,9 @@ class TorchYoloxDetector:
             except RuntimeError as exc:  # a torch build without oneDNN weight reordering
                 logger.warning("conv weight prepacking unavailable: %s", exc)
         with torch.inference_mode():
-            probe = self.graph(torch.zeros(1, 3, self.input_size, self.input_size,
-                                           device=self.device))
+            probe = self.graph(
+                torch.zeros(1, 3, self.input_size, self.input_size, device=self.device)
+            )
         if probe.dim() != 3 or probe.shape[1] != self._grids.shape[0] or probe.shape[2] < 6:
             raise ModelError(
                 f"model output {tuple(probe.shape)} is not a YOLOX head for input "
@@ -73,7 +74,8 @@ class TorchYoloxDetector:
         with torch.inference_mode():
             if self._channels_last:
                 batch = batch.contiguous(memory_format=torch.channels_last)
-            return self.graph(batch)
+            out: torch.Tensor = self.graph(batch)
+            return out
 
     def detect(self, images: Sequence[ImageArray]) -> list[Detections]:
         """Detect people in a batch of BGR images; boxes in each image's own pixels."""
