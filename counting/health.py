@@ -37,8 +37,9 @@ def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
     """Store the latest health; on a state change also append an event and mirror the state
     on the camera. Returns True when the state changed."""
     with transaction.atomic():
-        health, _ = CameraHealth.objects.select_for_update().get_or_create(camera_id=camera_id)
-        changed = health.state != snapshot.state
+        health, created = CameraHealth.objects.select_for_update().get_or_create(
+            camera_id=camera_id)
+        changed = created or health.state != snapshot.state
         health.state = snapshot.state
         health.reason = snapshot.reason[:500]
         health.last_frame_at = snapshot.last_frame_at or health.last_frame_at

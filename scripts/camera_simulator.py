@@ -62,10 +62,9 @@ class Broadcast:
             self.cond.notify_all()
 
     def frame(self, position: int) -> bytes:
-        index = position % len(self.frames)
-        if self.freeze_after is not None:
-            index = min(index, self.freeze_after)
-        return self.frames[index]
+        if self.freeze_after is not None and position >= self.freeze_after:
+            return self.frames[self.freeze_after % len(self.frames)]  # frozen for good
+        return self.frames[position % len(self.frames)]
 
 
 def make_handler(broadcast: Broadcast) -> type[BaseHTTPRequestHandler]:

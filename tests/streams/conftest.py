@@ -97,9 +97,9 @@ def stream_worker(queue: str, concurrency: int = 1,
     """
     from tests.celery_worker import test_database_url
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test",
-               DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **WORKER_ENV,
-               COUNTING_STREAMS_QUEUE=queue, **(extra_env or {}))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1", **WORKER_ENV,
+           "COUNTING_STREAMS_QUEUE": queue, **(extra_env or {})}
     (REPO_ROOT / "var").mkdir(exist_ok=True)
     log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "ab")  # noqa: SIM115
     node = f"{queue}-{uuid.uuid4().hex[:6]}@%h"
