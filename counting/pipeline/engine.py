@@ -69,8 +69,11 @@ class CountingEngine:
             new_lines: dict[str, LineCounter] = {}
             for spec in lines:
                 old = self._lines.get(spec.key)
-                keep = old is not None and old.rule_version == spec.rule_version
-                new_lines[spec.key] = old if keep and old is not None else LineCounter(spec)
+                if old is not None and old.rule_version == spec.rule_version:
+                    old.spec = spec  # same geometry and parameters; the name may have changed
+                    new_lines[spec.key] = old
+                else:
+                    new_lines[spec.key] = LineCounter(spec)
             self._lines = new_lines
         if zones is not None:
             keys = [spec.key for spec in zones]
@@ -79,8 +82,11 @@ class CountingEngine:
             new_zones: dict[str, ZoneCounter] = {}
             for zspec in zones:
                 zold = self._zones.get(zspec.key)
-                keep = zold is not None and zold.rule_version == zspec.rule_version
-                new_zones[zspec.key] = zold if keep and zold is not None else ZoneCounter(zspec)
+                if zold is not None and zold.rule_version == zspec.rule_version:
+                    zold.spec = zspec
+                    new_zones[zspec.key] = zold
+                else:
+                    new_zones[zspec.key] = ZoneCounter(zspec)
             self._zones = new_zones
         self.rule_set_version += 1
 

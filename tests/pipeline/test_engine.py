@@ -79,6 +79,7 @@ def test_update_rules_keeps_unchanged_and_resets_changed() -> None:
     # then line 1 keeps its count, line 2 starts afresh with a new version, and the set bumps
     assert before == {"1": (1, LINE.rule_version), "2": (1, moved.rule_version)}
     assert after["1"] == (1, LINE.rule_version)
+    assert engine.totals()[0].name == "front door"
     assert after["2"][0] == 0 and after["2"][1] != moved.rule_version
     assert engine.rule_set_version == version + 1
     assert [z.spec.key for z in engine.zones] == ["z"]
