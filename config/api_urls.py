@@ -18,7 +18,6 @@ from analytics.api.views import CountsView, OccupancyView
 from audit.api.views import AuditEventViewSet
 from cameras.api.views import CameraViewSet, SiteViewSet
 from counting.api.views import (
-    CameraHealthView,
     CountEventViewSet,
     CountingLineViewSet,
     ZoneViewSet,
@@ -31,6 +30,7 @@ from tenants.accounts.api.views import (
     TokenViewSet,
     UserViewSet,
 )
+from tenants.accounts.errors import api_not_found
 
 SIDECAR_STATIC = (
     Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"
@@ -49,7 +49,6 @@ router.register("users", UserViewSet, basename="user")
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
-    path("cameras/<int:pk>/health/", CameraHealthView.as_view(), name="camera-health"),
     path("counts/", CountsView.as_view(), name="counts"),
     path("occupancy/", OccupancyView.as_view(), name="occupancy"),
     path("roles/", RoleListView.as_view(), name="roles"),
@@ -66,4 +65,6 @@ urlpatterns = [
     path("docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     re_path(r"^docs/assets/(?P<path>(swagger-ui-dist|redoc)/[\w./-]+)$", serve,
             {"document_root": str(SIDECAR_STATIC)}, name="api-docs-assets"),
+    # Anything else under /api/ is a JSON 404, like every other API error.
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]

@@ -9,12 +9,10 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 
 from audit.models import AuditEvent
-from tenants.accounts.mixins import ModelPermission, StrictQueryParamsMixin
+from tenants.accounts.mixins import IdFilter, ModelPermission, StrictQueryParamsMixin
 from tenants.accounts.pagination import AuditCursorPagination
 
-ID_MAX = 2**63 - 1
 CanViewAudit = ModelPermission.build("CanViewAudit", {"GET": ["audit.view_auditevent"]})
-
 
 class AuditEventSerializer(serializers.ModelSerializer):
     """One audit event: who did what to which object, when, from where, before/after."""
@@ -28,7 +26,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
                   "target_type", "target_id", "target_repr", "before", "after"]
         read_only_fields = fields
 
-
 class AuditEventFilter(django_filters.FilterSet):
     """Events by action, target, actor and time (``from`` inclusive, ``to`` exclusive)."""
 
@@ -37,8 +34,7 @@ class AuditEventFilter(django_filters.FilterSet):
                                               max_length=64)
     target_type = django_filters.CharFilter(max_length=100)
     target_id = django_filters.CharFilter(max_length=64)
-    actor = django_filters.NumberFilter(field_name="actor_id", min_value=-ID_MAX,
-                                        max_value=ID_MAX)
+    actor = IdFilter(field_name="actor_id")
     occurred_from = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_to = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
@@ -46,10 +42,8 @@ class AuditEventFilter(django_filters.FilterSet):
         model = AuditEvent
         fields = ["action", "target_type", "target_id"]
 
-
 for _public, _internal in (("from", "occurred_from"), ("to", "occurred_to")):
     AuditEventFilter.base_filters[_public] = AuditEventFilter.base_filters.pop(_internal)
-
 
 @extend_schema_view(
     list=extend_schema(summary="The audit trail, newest first (Owner, Manager)"),
@@ -63,7 +57,6 @@ class AuditEventViewSet(StrictQueryParamsMixin, mixins.ListModelMixin,
     permission_classes = [IsAuthenticated, CanViewAudit]
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination
-    lookup_value_regex = r"[0-9]+"
     queryset = AuditEvent.objects.none()
 
     def get_queryset(self) -> QuerySet[AuditEvent]:

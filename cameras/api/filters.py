@@ -6,6 +6,7 @@ import django_filters
 
 from cameras.constants import CameraStatus
 from cameras.models import Camera, Site
+from tenants.accounts.mixins import IdFilter
 
 
 class SiteFilter(django_filters.FilterSet):
@@ -22,7 +23,7 @@ class SiteFilter(django_filters.FilterSet):
 class CameraFilter(django_filters.FilterSet):
     """Cameras by site, name (contains), enabled and status."""
 
-    site = django_filters.NumberFilter(field_name="site_id", min_value=1)
+    site = IdFilter(field_name="site_id")
     name = django_filters.CharFilter(lookup_expr="icontains", max_length=200)
     enabled = django_filters.BooleanFilter()
     status = django_filters.ChoiceFilter(choices=CameraStatus.choices)

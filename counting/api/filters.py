@@ -6,14 +6,13 @@ import django_filters
 
 from counting.constants import Direction
 from counting.models import CountEvent, CountingLine, Zone
-
-ID_MAX = 2**63 - 1
+from tenants.accounts.mixins import IdFilter
 
 
 class LineFilter(django_filters.FilterSet):
     """Lines by camera, name (contains) and enabled."""
 
-    camera = django_filters.NumberFilter(field_name="camera_id", min_value=1, max_value=ID_MAX)
+    camera = IdFilter(field_name="camera_id")
     name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
     enabled = django_filters.BooleanFilter()
 
@@ -21,11 +20,10 @@ class LineFilter(django_filters.FilterSet):
         model = CountingLine
         fields = ["camera", "name", "enabled"]
 
-
 class ZoneFilter(django_filters.FilterSet):
     """Zones by camera, name (contains) and enabled."""
 
-    camera = django_filters.NumberFilter(field_name="camera_id", min_value=1, max_value=ID_MAX)
+    camera = IdFilter(field_name="camera_id")
     name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
     enabled = django_filters.BooleanFilter()
 
@@ -33,13 +31,12 @@ class ZoneFilter(django_filters.FilterSet):
         model = Zone
         fields = ["camera", "name", "enabled"]
 
-
 class CountEventFilter(django_filters.FilterSet):
     """Ledger events by camera, line, direction and time (``from`` inclusive, ``to``
     exclusive)."""
 
-    camera = django_filters.NumberFilter(field_name="camera_id", min_value=1, max_value=ID_MAX)
-    line = django_filters.NumberFilter(field_name="line_id", min_value=1, max_value=ID_MAX)
+    camera = IdFilter(field_name="camera_id")
+    line = IdFilter(field_name="line_id")
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
     occurred_from = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte",
                                                      label="from")
@@ -49,7 +46,6 @@ class CountEventFilter(django_filters.FilterSet):
     class Meta:
         model = CountEvent
         fields = ["camera", "line", "direction"]
-
 
 # ``from`` is a Python keyword: rename the filters after the class is built.
 for _public, _internal in (("from", "occurred_from"), ("to", "occurred_to")):

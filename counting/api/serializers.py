@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from cameras.constants import CameraStatus
 from counting.constants import Direction
-from counting.models import CameraHealth, CountEvent, CountingLine, Zone
+from counting.models import CountEvent, CountingLine, Zone
 
 COORDINATE_HELP = "A fraction of the image width/height, 0..1."
 
@@ -76,18 +75,6 @@ class ZoneUpdateSerializer(ZoneInputSerializer):
     """A zone as changed: the camera cannot change."""
 
     camera = None  # type: ignore[assignment]
-
-
-class CameraHealthSerializer(serializers.ModelSerializer):
-    """The latest stream health of a camera, as its runner reports it."""
-
-    state = serializers.ChoiceField(choices=CameraStatus.choices)
-
-    class Meta:
-        model = CameraHealth
-        fields = ["camera", "state", "reason", "last_frame_at", "fps_received", "fps_analysed",
-                  "frame_age_s", "frames_dropped", "events_lost", "reconnects", "updated_at"]
-        read_only_fields = fields
 
 
 class CountEventSerializer(serializers.ModelSerializer):

@@ -13,13 +13,11 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from cameras.models import Camera
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to, user_can
 from counting.api.filters import CountEventFilter, LineFilter, ZoneFilter
 from counting.api.serializers import (
-    CameraHealthSerializer,
     CountEventSerializer,
     LineInputSerializer,
     LineOutputSerializer,
@@ -28,10 +26,8 @@ from counting.api.serializers import (
     ZoneOutputSerializer,
     ZoneUpdateSerializer,
 )
-from counting.constants import HealthState
-from counting.models import CameraHealth, CountEvent, CountingLine, Zone
+from counting.models import CountEvent, CountingLine, Zone
 from counting.selectors import (
-    camera_health_get_visible_to,
     counting_line_list_visible_to,
     zone_list_visible_to,
 )
@@ -45,8 +41,6 @@ from counting.services import (
 )
 from tenants.accounts.mixins import StrictQueryParamsMixin
 from tenants.accounts.pagination import LedgerCursorPagination
-
-ID_PATTERN = r"[0-9]+"
 
 
 def _camera_for_write(user: Any, camera_id: int) -> Camera:
@@ -67,7 +61,6 @@ def _require_change(user: Any, camera: Camera) -> None:
 class _RuleViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
     """Shared create/update/delete flow of lines and zones."""
 
-    lookup_value_regex = ID_PATTERN
     ordering_fields = ["name", "created_at", "id", "camera"]
     ordering = ["camera_id", "name", "id"]
     input_serializer: type = LineInputSerializer
@@ -166,21 +159,6 @@ class ZoneViewSet(_RuleViewSet):
         zone_delete(actor=actor, zone=obj)
 
 
-class CameraHealthView(StrictQueryParamsMixin, APIView):
-    """The latest stream health of one camera (view permission on the camera)."""
-
-    @extend_schema(summary="Stream health of a camera", responses=CameraHealthSerializer)
-    def get(self, request: Request, pk: int) -> Response:
-        camera = camera_get_visible_to(user=request.user, camera_id=pk)
-        if camera is None:
-            raise exceptions.NotFound()
-        health = camera_health_get_visible_to(user=request.user, camera_id=pk)
-        if health is None:  # never run yet: report the camera's own status
-            health = CameraHealth(camera=camera, state=camera.status or HealthState.STARTING,
-                                  reason=camera.status_reason)
-        return Response(CameraHealthSerializer(health).data)
-
-
 @extend_schema_view(
     list=extend_schema(summary="The event ledger: one row per crossing, oldest first"),
     retrieve=extend_schema(summary="One ledger event"),
@@ -192,7 +170,6 @@ class CountEventViewSet(StrictQueryParamsMixin, mixins.ListModelMixin,
     serializer_class = CountEventSerializer
     filterset_class = CountEventFilter
     pagination_class = LedgerCursorPagination
-    lookup_value_regex = ID_PATTERN
     queryset = CountEvent.objects.none()
 
     def get_queryset(self) -> QuerySet[CountEvent]:

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
+from django import forms
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+ID_MAX = 2**63 - 1
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A filter on a whole-number id (a decimal such as 0.5 is a 400, not a silent match)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", -ID_MAX)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)
+
+
+BOOLEAN_VALUES = frozenset({"true", "false", "True", "False", "1", "0"})
 # Query parameters every endpoint accepts besides its own filters.
 COMMON_QUERY_PARAMS = frozenset({"format"})
 
@@ -44,6 +61,25 @@ class StrictQueryParamsMixin:
         if unknown:
             raise exceptions.ValidationError(
                 {name: ["Unknown query parameter."] for name in unknown})
+        self._check_filter_values(request)
+
+    def _check_filter_values(self, request: Request) -> None:
+        """django-filter ignores empty values and unknown booleans; the API refuses them."""
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is None:
+            return
+        errors: dict[str, list[str]] = {}
+        for name, value in request.query_params.items():
+            declared = filterset_class.base_filters.get(name)
+            if declared is None or isinstance(declared, django_filters.CharFilter):
+                continue
+            if isinstance(declared, django_filters.BooleanFilter):
+                if value not in BOOLEAN_VALUES:
+                    errors[name] = ["Use true or false."]
+            elif value == "":
+                errors[name] = ["This parameter may not be empty."]
+        if errors:
+            raise exceptions.ValidationError(errors)
 
 
 class ModelPermission:

@@ -44,7 +44,6 @@ from tenants.constants import Role
 from tenants.roles import user_role
 from tenants.users import user_create, user_update
 
-ID_PATTERN = r"[0-9]+"
 CanManageUsers = ModelPermission.build("CanManageUsers", {
     "GET": ["auth.view_user"], "POST": ["auth.add_user"], "PATCH": ["auth.change_user"],
     "PUT": ["auth.change_user"]})
@@ -97,7 +96,6 @@ class TokenViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, mixins.Retriev
 
     serializer_class = TokenOutputSerializer
     permission_classes = [IsAuthenticated]
-    lookup_value_regex = ID_PATTERN
     ordering_fields = ["created_at", "expires_at", "name", "id"]
     ordering = ["-created_at", "-id"]
     queryset = ApiToken.objects.none()
@@ -136,7 +134,6 @@ class UserViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, mixins.Retrieve
 
     serializer_class = UserOutputSerializer
     permission_classes = [IsAuthenticated, CanManageUsers]
-    lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "head", "options"]
     ordering_fields = ["username", "date_joined", "id"]
     ordering = ["username", "id"]
@@ -211,7 +208,7 @@ class ObjectPermissionView(StrictQueryParamsMixin, APIView):
         responses=ObjectPermissionSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        params = ObjectPermissionQuerySerializer(data=request.query_params)
+        params = ObjectPermissionQuerySerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         q = params.validated_data
         rows: list[dict[str, Any]] = []
