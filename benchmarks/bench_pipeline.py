@@ -3,7 +3,7 @@
     python -m benchmarks.bench_pipeline [--shared PATH] [--threads N] [--frames N]
 
 Measures: decode fps; detector latency per frame for the PyTorch backend (batch 1 and a batch)
-and ONNX Runtime, sampled in interleaved rounds so that both see the same machine load;
+and ONNX Runtime, sampled in alternating blocks so that both see the same machine load;
 tracker and counter cost per frame; end-to-end fps (decode -> sampler -> detector -> tracker
 -> 6 lines + 1 zone) and its ratio to the detector-only time. Wall-clock numbers on a shared
 machine are noisy: medians and minimums are both reported.
@@ -52,7 +52,7 @@ def bench_decode(paths: PetsPaths) -> tuple[dict[str, Any], list[ImageArray]]:
 def bench_detectors(
     paths: PetsPaths, frames: list[ImageArray], threads: int, rounds: int, batch: int
 ) -> dict[str, Any]:
-    """Interleaved latency of torch (batch 1), torch (batch N) and ONNX Runtime."""
+    """Latency of torch (batch 1), torch (batch N) and ONNX Runtime, in alternating blocks."""
     torch_det = create_detector(paths.model, backend="torch", threads=threads)
     ort_det = create_detector(paths.model, backend="onnxruntime", threads=threads)
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, rounds).astype(int)]
@@ -61,19 +61,21 @@ def bench_detectors(
         torch_det.detect([image])
         ort_det.detect([image])
     torch_det.detect(picks[:batch])
-    for i, image in enumerate(picks):
-        t0 = time.perf_counter()
-        torch_det.detect([image])
-        t1 = time.perf_counter()
-        ort_det.detect([image])
-        t2 = time.perf_counter()
-        samples["torch"].append((t1 - t0) * 1000)
-        samples["onnxruntime"].append((t2 - t1) * 1000)
-        if i % batch == 0:
-            group = (picks * 2)[i : i + batch]
-            t3 = time.perf_counter()
-            torch_det.detect(group)
-            samples[f"torch_batch{batch}"].append((time.perf_counter() - t3) * 1000 / batch)
+    # Alternate blocks of frames between backends: both see the same machine load, and one
+    # backend's idle worker threads never compete with the other's within a block.
+    block = 10
+    for start in range(0, len(picks), block):
+        chunk = picks[start : start + block]
+        for name, det in (("torch", torch_det), ("onnxruntime", ort_det)):
+            det.detect(chunk[:1])
+            for image in chunk:
+                t0 = time.perf_counter()
+                det.detect([image])
+                samples[name].append((time.perf_counter() - t0) * 1000)
+        for i in range(0, len(chunk) - batch + 1, batch):
+            t0 = time.perf_counter()
+            torch_det.detect(chunk[i : i + batch])
+            samples[f"torch_batch{batch}"].append((time.perf_counter() - t0) * 1000 / batch)
     out: dict[str, Any] = {k: _stats(v) for k, v in samples.items()}
     out["torch_vs_onnxruntime_median"] = round(
         out["torch"]["median_ms"] / out["onnxruntime"]["median_ms"], 2

@@ -109,10 +109,16 @@ class OnnxTorchGraph(torch.nn.Module):
             if node.op_type == "Conv" and self.fused_conv:
                 # Conv followed by x*sigmoid(x): one fused oneDNN kernel (exact same math).
                 mul_out = silu_of.get(out)
+                sole = [n for n in graph.node if out in n.input]
                 if mul_out is not None and consumers.get(out) == 2:
                     activation = "swish"
-                    skip.update(n.output[0] for n in graph.node if out in n.input)
+                    skip.update(n.output[0] for n in sole)
                     out = mul_out
+                elif len(sole) == 1 and sole[0].op_type == "Sigmoid" and consumers.get(out) == 1:
+                    # The heads' objectness/class convs end in a plain sigmoid.
+                    activation = "sigmoid"
+                    skip.add(sole[0].output[0])
+                    out = sole[0].output[0]
             sig = self._silu_step(node, silu_of, skip)
             if sig is not None:
                 self._steps.append(sig)
@@ -179,7 +185,7 @@ class OnnxTorchGraph(torch.nn.Module):
             pad = _sym_pads(node, list(a.get("pads", [])))
             has_bias = len(node.input) > 2 and bool(node.input[2])
             fused = self.fused_conv
-            swish = activation == "swish"
+            post = {"swish": F.silu, "sigmoid": torch.sigmoid}.get(activation)
 
             weight_name = node.input[1]
             self._conv_specs[weight_name] = (list(pad), list(stride), list(dil), groups)
@@ -203,7 +209,7 @@ class OnnxTorchGraph(torch.nn.Module):
                     )
                     return out
                 y = F.conv2d(t[0], t[1], bias, stride, pad, dil, groups)
-                return F.silu(y) if swish else y
+                return post(y) if post is not None else y
 
             return _conv
         if kind == "Add":
