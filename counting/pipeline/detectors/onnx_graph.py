@@ -185,7 +185,11 @@ class OnnxTorchGraph(torch.nn.Module):
             pad = _sym_pads(node, list(a.get("pads", [])))
             has_bias = len(node.input) > 2 and bool(node.input[2])
             fused = self.fused_conv
-            post = {"swish": F.silu, "sigmoid": torch.sigmoid}.get(activation)
+            posts: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+                "swish": F.silu,
+                "sigmoid": torch.sigmoid,
+            }
+            post = posts.get(activation)
 
             weight_name = node.input[1]
             self._conv_specs[weight_name] = (list(pad), list(stride), list(dil), groups)
