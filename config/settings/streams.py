@@ -18,6 +18,7 @@ COUNTING_SHORT_QUEUE = env.str("COUNTING_SHORT_QUEUE", default="short")
 CELERY_TASK_ROUTES = {
     "counting.stream_run": {"queue": COUNTING_STREAMS_QUEUE},
     "counting.streams_supervise": {"queue": COUNTING_SHORT_QUEUE},
+    "counting.health_sweep": {"queue": COUNTING_SHORT_QUEUE},
     "analytics.*": {"queue": COUNTING_SHORT_QUEUE},
 }
 
@@ -29,6 +30,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=COUNTING_SUPERVISOR_INTERVAL_S),
         # A tick that waited longer than its interval is superseded by the next one.
         "options": {"expires": COUNTING_SUPERVISOR_INTERVAL_S},
+    },
+    "counting-health-sweep": {
+        "task": "counting.health_sweep",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},
     },
 }
 
