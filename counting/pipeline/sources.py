@@ -178,7 +178,7 @@ class LiveSource:
     at reception. When the stream drops, the thread reconnects with exponential backoff
     (``backoff_initial_s`` doubling up to ``backoff_max_s``); ``max_reconnects`` consecutive
     failures (None: unlimited) end the iteration with :class:`SourceReadError`. ``close()``
-    stops the thread promptly (it waits at most one read timeout for FFmpeg to return).
+    stops the thread promptly (at most one open/read timeout while FFmpeg is blocked).
     """
 
     def __init__(
@@ -261,7 +261,7 @@ class LiveSource:
             if not ok or image is None:
                 cap.release()
                 cap = None
-                failures = max(failures, 0) + 1
+                failures += 1
                 self._set_state("reconnecting", "read failed or timed out; reconnecting")
                 if self.max_reconnects is not None and failures > self.max_reconnects:
                     self._set_state("failed", f"gave up after {failures - 1} reconnects")
@@ -336,7 +336,8 @@ class LiveSource:
         """Stop the reader thread and release the stream."""
         self._stop.set()
         self._set_state("closed", "closed by caller")
-        self._thread.join(timeout=self.read_timeout_s + 1.0)
+        # FFmpeg returns from a blocking read or open within its timeout at the latest.
+        self._thread.join(timeout=max(self.read_timeout_s, self.open_timeout_s) + 1.0)
 
     def __enter__(self) -> LiveSource:
         return self
