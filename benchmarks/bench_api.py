@@ -4,8 +4,9 @@
 
 Creates a throw-away tenant with 10 cameras and 20 counting lines, fills a year of minute
 rollups for every line (about 10.5 million rows, written by one INSERT ... SELECT over
-generate_series), then calls, through the full middleware stack in-process (Django's WSGI
-handler via the test client, tenant resolved from the Host header, token authentication):
+generate_series in index order), then calls, through the full middleware stack in-process
+(Django's WSGI handler via the test client, tenant resolved from the Host header, token
+authentication):
 
 * a trivial Django view (``HttpResponse("ok")``) and a trivial DRF view (no auth), the floor;
 * ``GET /api/v1/cameras/``;
@@ -137,7 +138,7 @@ def main() -> None:
                     "count_in, count_out) SELECT l.id, l.camera_id, m, "
                     "(random() * 3)::int, (random() * 3)::int FROM counting_countingline l, "
                     "generate_series(%s::timestamptz, %s::timestamptz - interval '1 minute', "
-                    "interval '1 minute') AS m", [start, end])
+                    "interval '1 minute') AS m ORDER BY l.id, m", [start, end])
                 rows = cursor.rowcount
                 cursor.execute("ANALYZE analytics_lineminuterollup")
             fill_s = time.perf_counter() - t0

@@ -61,7 +61,7 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "SWAGGER_UI_DIST": "/api/docs/assets/swagger-ui-dist",
     "SWAGGER_UI_FAVICON_HREF": "/api/docs/assets/swagger-ui-dist/favicon-32x32.png",
     "REDOC_DIST": "/api/docs/assets/redoc",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"CameraStatusEnum": "cameras.constants.CameraStatus"},
 }
 
 # Seconds a snapshot request waits for the camera (connect and first frame).
