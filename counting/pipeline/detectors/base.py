@@ -6,6 +6,7 @@ when instantiated, so importing :mod:`counting.pipeline` stays cheap.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -69,6 +70,11 @@ def create_detector(
         raise ValueError(f"threads must be >= 1, got {threads}")
     path = check_model_file(model_path)
     if backend == "torch":
+        # OpenMP workers that spin at barriers collapse as soon as anything else wants a core
+        # (measured here: 2 threads went from ~45 ms to 300-650 ms per frame next to one busy
+        # process). libgomp reads this once, when torch is first imported; the environment
+        # still wins if the operator set it.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from counting.pipeline.detectors.yolox_torch import TorchYoloxDetector
 
         return TorchYoloxDetector(path, score_threshold, nms_iou, device=device, threads=threads)
