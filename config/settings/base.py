@@ -218,5 +218,4 @@ LOGGING = {
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")
 
 from config.settings.rest import *  # noqa: E402, F403
-
 from config.settings.streams import *  # noqa: E402, F403
