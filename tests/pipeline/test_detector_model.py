@@ -129,3 +129,19 @@ def test_invalid_detector_arguments(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         create_detector(model_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_focus_rewrite_is_exact(model_path: Path) -> None:
+    # given the model and its Focus-rewritten copy
+    from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
+    from counting.pipeline.detectors.onnx_rewrites import rewrite_focus
+
+    model = load_onnx(model_path)
+    rewritten = rewrite_focus(model)
+    # then 8 slices and a concat are gone (9 nodes) and the outputs agree to float rounding
+    assert len(model.graph.node) - len(rewritten.graph.node) == 9
+    x = torch.rand(2, 3, 416, 416) * 255
+    with torch.inference_mode():
+        a = OnnxTorchGraph(model, fused_conv=False).eval()(x)
+        b = OnnxTorchGraph(rewritten, fused_conv=False).eval()(x)
+    assert float((a - b).abs().max()) < 1e-3

@@ -11,6 +11,7 @@ import torch
 
 from counting.pipeline.detectors.base import PERSON_CLASS, ModelError
 from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
+from counting.pipeline.detectors.onnx_rewrites import rewrite_focus
 from counting.pipeline.detectors.yolox_ops import decode, letterbox, make_grids, nms
 from counting.pipeline.types import Detections, ImageArray
 
@@ -45,7 +46,10 @@ class TorchYoloxDetector:
             raise ValueError(f"invalid torch device {device!r}: {exc}") from exc
         if threads is not None:
             torch.set_num_threads(threads)
-        self.graph = OnnxTorchGraph(load_onnx(model_path), fused_conv=fused_conv).eval()
+        model = load_onnx(model_path)
+        if fused_conv:
+            model = rewrite_focus(model)
+        self.graph = OnnxTorchGraph(model, fused_conv=fused_conv).eval()
         self.graph.to(self.device)
         shape = self.graph.input_shape
         if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or shape[2] <= 0:

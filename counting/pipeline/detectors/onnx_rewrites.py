@@ -1,0 +1,140 @@
+"""Exact graph rewrites applied before the ONNX graph is compiled to torch operators.
+
+Focus -> one strided convolution
+--------------------------------
+YOLOX starts with a "Focus" layer: four strided slices of the image (space-to-depth), a concat
+to 12 channels at half resolution, then a 3x3 convolution. That is the same linear map as a
+single 6x6 convolution with stride 2 and padding 2 on the image itself (YOLOv5 made the same
+change)::
+
+    out[o,i,j] = sum_{g,c,a,b} W3[o, 3g+c, a, b] * img[c, 2(i+a-1) + dy_g, 2(j+b-1) + dx_g]
+               = sum_{c,u,v}   W6[o, c, u, v]   * img[c, 2i + u - 2, 2j + v - 2]
+
+    with u = 2a + dy_g, v = 2b + dx_g, where (dy_g, dx_g) is the row/column offset of the g-th
+    slice in the concat.
+
+Zero padding agrees too: slice row -1 is image rows -2 and -1. Only the summation order changes
+(float rounding). The slices and the channel concat disappear; in a channels-last layout that
+gather costs more than the convolution it feeds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+logger = logging.getLogger(__name__)
+
+_BIG = 2**31 - 1
+
+
+def _const(consts: dict[str, np.ndarray[Any, Any]], name: str) -> list[int] | None:
+    value = consts.get(name)
+    return None if value is None else [int(v) for v in np.asarray(value).reshape(-1)]
+
+
+def _slice_spec(
+    node: onnx.NodeProto, consts: dict[str, np.ndarray[Any, Any]]
+) -> tuple[int, int] | None:
+    """(axis, start) of a single-axis step-2 slice to the end, else None."""
+    if node.op_type != "Slice" or len(node.input) < 5:
+        return None
+    starts, ends = _const(consts, node.input[1]), _const(consts, node.input[2])
+    axes, steps = _const(consts, node.input[3]), _const(consts, node.input[4])
+    if None in (starts, ends, axes, steps):
+        return None
+    assert starts is not None and ends is not None and axes is not None and steps is not None
+    if len(starts) != 1 or steps[0] != 2 or ends[0] < _BIG or starts[0] not in (0, 1):
+        return None
+    return axes[0], starts[0]
+
+
+def rewrite_focus(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Return a copy of ``model`` with a Focus stem replaced by one 6x6/2 Conv (or the model
+    unchanged when the pattern is not there exactly)."""
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producers = {out: n for n in graph.node for out in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    image = graph.input[0].name
+    for concat in graph.node:
+        if concat.op_type != "Concat" or len(concat.input) != 4:
+            continue
+        offsets: list[tuple[int, int]] = []
+        removed: list[onnx.NodeProto] = []
+        for name in concat.input:
+            inner = producers.get(name)
+            outer = producers.get(inner.input[0]) if inner is not None else None
+            if inner is None or outer is None or outer.input[0] != image:
+                break
+            specs = {_slice_spec(inner, consts), _slice_spec(outer, consts)}
+            by_axis = {s[0]: s[1] for s in specs if s is not None}
+            if set(by_axis) != {2, 3} or len(consumers.get(name, [])) != 1:
+                break
+            offsets.append((by_axis[2], by_axis[3]))
+            removed += [inner, outer]
+        if len(offsets) != 4 or len(set(offsets)) != 4:
+            continue
+        users = consumers.get(concat.output[0], [])
+        if len(users) != 1 or users[0].op_type != "Conv":
+            continue
+        conv = users[0]
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        if (
+            list(attrs.get("kernel_shape", [])) != [3, 3]
+            or list(attrs.get("strides", [1, 1])) != [1, 1]
+            or list(attrs.get("pads", [0, 0, 0, 0])) != [1, 1, 1, 1]
+            or int(attrs.get("group", 1)) != 1
+            or list(attrs.get("dilations", [1, 1])) != [1, 1]
+        ):
+            continue
+        w3 = consts[conv.input[1]]
+        out_ch, in_ch = w3.shape[:2]
+        if in_ch % 4:
+            continue
+        c = in_ch // 4
+        w6 = np.zeros((out_ch, c, 6, 6), dtype=w3.dtype)
+        for g, (dy, dx) in enumerate(offsets):
+            for a in range(3):
+                for b in range(3):
+                    w6[:, :, 2 * a + dy, 2 * b + dx] = w3[:, g * c : (g + 1) * c, a, b]
+        return _replace(model, removed + [concat], conv, w6, image)
+    return model
+
+
+def _replace(
+    model: onnx.ModelProto,
+    removed: list[onnx.NodeProto],
+    conv: onnx.NodeProto,
+    w6: np.ndarray[Any, Any],
+    image: str,
+) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    drop = {n.output[0] for n in removed}
+    weight_name = conv.input[1] + "_focus6x6"
+    kept = []
+    for node in graph.node:
+        if node.output[0] in drop:
+            continue
+        if node.output[0] == conv.output[0]:
+            inputs = [image, weight_name, *node.input[2:]]
+            node = helper.make_node(
+                "Conv", inputs, list(node.output), name=node.name + "_focus",
+                kernel_shape=[6, 6], strides=[2, 2], pads=[2, 2, 2, 2], group=1,
+                dilations=[1, 1],
+            )  # fmt: skip
+        kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+    graph.initializer.append(numpy_helper.from_array(w6, weight_name))
+    logger.debug("Focus stem rewritten as a 6x6 stride-2 convolution")
+    return out
