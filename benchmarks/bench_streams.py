@@ -120,10 +120,12 @@ def latency(cameras: int, seconds: float, rate: float) -> None:
             connection.close()
 
         async def listen(cam_id: int, ready: asyncio.Event, done: asyncio.Event) -> None:
+            # The URI carries the tenant's host name (Host header); host/port say where to
+            # connect, so no DNS entry for *.localhost is needed.
             async with websockets.connect(
-                    f"ws://127.0.0.1:{port}/ws/cameras/{cam_id}/",
-                    additional_headers={"Host": domain, "Origin": f"http://{domain}",
-                                        "Cookie": f"sessionid={cookie}"}) as ws:
+                    f"ws://{domain}:{port}/ws/cameras/{cam_id}/", host="127.0.0.1", port=port,
+                    origin=f"http://{domain}",  # type: ignore[arg-type]
+                    additional_headers={"Cookie": f"sessionid={cookie}"}) as ws:
                 await ws.recv()  # snapshot
                 ready.set()
                 while not done.is_set():
@@ -140,7 +142,7 @@ def latency(cameras: int, seconds: float, rate: float) -> None:
             readies = [asyncio.Event() for _ in cams]
             tasks = [asyncio.create_task(listen(c.pk, r, done))
                      for (c, _, _), r in zip(cams, readies, strict=True)]
-            await asyncio.gather(*(r.wait() for r in readies))
+            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
             threads = [threading.Thread(target=publisher, args=c) for c in cams]
             for t in threads:
                 t.start()
@@ -191,10 +193,13 @@ def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any) -
              "received": health.frames_received})
 
 
-def capacity(counts: list[int], seconds: float, fps: float, video: str, model: str) -> None:
+def capacity(counts: list[int], seconds: float, fps: float, video: str, model: str,
+             source_fps: float) -> None:
     port = _free_port()
+    # The source runs faster than the analysis rate: the sampler analyses frames 1/fps apart,
+    # so a 7 fps source sampled at 5 fps yields only ~3.5 analysed fps (every other frame).
     sim = subprocess.Popen([sys.executable, str(REPO / "scripts" / "camera_simulator.py"),
-                            "--video", video, "--port", str(port)],
+                            "--video", video, "--port", str(port), "--fps", str(source_fps)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(4)
@@ -232,6 +237,7 @@ def main() -> None:
     cap.add_argument("--streams", type=int, nargs="+", default=[2, 4, 6])
     cap.add_argument("--seconds", type=float, default=30)
     cap.add_argument("--fps", type=float, default=5.0)
+    cap.add_argument("--source-fps", type=float, default=10.0)
     shared = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
     cap.add_argument("--video", default=str(shared / "video/PETS09-S2L1/PETS09-S2L1.mp4"))
     cap.add_argument("--model", default=str(shared / "models/yolox_nano.onnx"))
@@ -239,7 +245,8 @@ def main() -> None:
     if args.what == "latency":
         latency(args.cameras, args.seconds, args.rate)
     else:
-        capacity(args.streams, args.seconds, args.fps, args.video, args.model)
+        capacity(args.streams, args.seconds, args.fps, args.video, args.model,
+                 args.source_fps)
 
 
 if __name__ == "__main__":
