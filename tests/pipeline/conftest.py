@@ -15,6 +15,10 @@ import pytest
 
 from counting.pipeline.types import Detections
 
+# Test modules import torch before any detector is created, so the backend's default comes too
+# late here; without it OpenMP workers spin and collapse when another process wants a core.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 SHARED = Path(os.environ.get("SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
 VIDEO = SHARED / "video" / "PETS09-S2L1" / "PETS09-S2L1.mp4"
 GT = SHARED / "video" / "PETS09-S2L1" / "gt.txt"
