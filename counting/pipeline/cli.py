@@ -119,6 +119,7 @@ def run_count_video(
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
     threads: int | None = None,
     backend: str = "torch",
+    device: str | None = None,
     progress: bool = False,
     max_seconds: float | None = None,
     open_timeout_s: float = 10.0,
@@ -149,6 +150,7 @@ def run_count_video(
             model_path,
             backend=backend,  # type: ignore[arg-type]
             score_threshold=score_threshold,
+            device=device,
             threads=threads,
         )
     except (ModelError, ValueError) as exc:

@@ -81,6 +81,7 @@ class Command(BaseCommand):
                 score_threshold=float(threshold),
                 threads=threads,
                 backend=options["backend"],
+                device=getattr(settings, "COUNTING_DEVICE", None),
                 progress=not options["json"],
                 max_seconds=options["max_seconds"],
             )
