@@ -178,6 +178,7 @@ def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any) -
     source = open_source(url, live=True)
     ages: list[float] = []
     analysed = 0
+    cpu_started = time.process_time()  # every thread of this process: decoding included
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         frame = source.read(timeout_s=1.0)
@@ -187,8 +188,10 @@ def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any) -
             analysed += 1
             ages.append(time.time() - frame.time)
     health = source.health()
+    cpu = (time.process_time() - cpu_started) / seconds  # cores used by this stream
     source.close()
-    out.put({"fps": analysed / seconds, "p50": statistics.median(ages) if ages else None,
+    out.put({"cpu": cpu, "fps": analysed / seconds,
+             "p50": statistics.median(ages) if ages else None,
              "p95": _pct(ages, 0.95) if ages else None, "dropped": health.frames_dropped,
              "received": health.frames_received})
 
@@ -217,10 +220,13 @@ def capacity(counts: list[int], seconds: float, fps: float, video: str, model: s
             rates = [r["fps"] for r in results]
             p95s = [r["p95"] for r in results if r["p95"] is not None]
             ok = min(rates) >= 0.95 * fps and max(p95s) < 1.0
+            cores = statistics.mean(r["cpu"] for r in results)
             print(f"{n} streams: analysed fps min {min(rates):.2f} mean "
                   f"{statistics.mean(rates):.2f}; frame age p50 "
                   f"{statistics.median([r['p50'] for r in results]):.3f}s worst p95 "
-                  f"{max(p95s):.3f}s -> {'OK' if ok else 'overloaded'}")
+                  f"{max(p95s):.3f}s; CPU {cores:.2f} cores/stream (load-independent bound: "
+                  f"{(os.cpu_count() or 1) / cores:.1f} streams on this machine) -> "
+                  f"{'OK' if ok else 'overloaded'}")
     finally:
         sim.terminate()
         sim.wait(timeout=10)

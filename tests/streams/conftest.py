@@ -82,9 +82,18 @@ def stream_tenant(live_db: None) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def streams_queue() -> str:
-    """A private streams queue: never the shared "streams" queue of a running demo."""
-    return f"test-streams-{uuid.uuid4().hex[:8]}"
+def streams_queue() -> Iterator[str]:
+    """A private streams queue: never the shared "streams" queue of a running demo. Deleted
+    from RabbitMQ afterwards (with any stream task still waiting in it)."""
+    queue = f"test-streams-{uuid.uuid4().hex[:8]}"
+    yield queue
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        try:
+            conn.default_channel.queue_delete(queue)
+        except Exception:  # noqa: S110 - never declared: nothing to delete
+            pass
 
 
 @contextmanager
