@@ -40,6 +40,7 @@ def celery_worker(queues: str | None = None, concurrency: int = 1,
     """Run ``celery worker`` on a private queue; yields (queue, process)."""
     queue = queues or f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **test_process_env(), **(extra_env or {})}
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
     log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n",

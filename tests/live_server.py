@@ -25,6 +25,7 @@ def asgi_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
     """Start daphne on a free loopback port; yields the port once it accepts connections."""
     port = free_port()
     env = {**os.environ, **test_process_env(), **(extra_env or {})}
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
     log = open(REPO_ROOT / "var" / f"daphne-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
