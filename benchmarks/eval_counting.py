@@ -1,6 +1,6 @@
 """Counting accuracy on PETS09-S2L1: our engine vs trackers' ByteTrack + supervision's LineZone.
 
-    python -m benchmarks.eval_counting [--shared PATH] [--json] [--detect-fps F]
+    python -m benchmarks.eval_counting [--shared PATH] [--json] [--json-out FILE] [--detect-fps F]
 
 Ground truth per line comes from ``gt.txt`` (foot point of every annotated track, +-5 px
 hysteresis, segment semantics). Both systems get the *same* detections (our PyTorch YOLOX
@@ -17,6 +17,7 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     add_shared_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
+        "--json-out", type=Path, default=None, help="also write the JSON result to this file"
+    )
+    parser.add_argument(
         "--detect-fps",
         type=float,
         default=None,
@@ -200,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = evaluate(paths, args.detect_fps, args.score_threshold, args.threads)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
