@@ -14,6 +14,9 @@ from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Before torch is imported anywhere in a worker: spinning OpenMP threads collapse when another
+# process wants the core (2 threads went from ~45 ms to 300+ ms per frame in docs/pipeline.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class MissingTenantError(RuntimeError):
