@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
@@ -26,21 +26,43 @@ class _ServiceAdmin(admin.ModelAdmin):
     fields_to_save: tuple[str, ...] = ()
     target_kw = ""
 
+    check_service: Any = None
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        check = type(self).check_service
+
+        class ServiceCheckedForm(form_class):  # type: ignore[misc, valid-type]
+            """Runs the services' validation so bad input is a form error, not a 500."""
+
+            def _post_clean(self) -> None:
+                super()._post_clean()
+                try:
+                    check(self.instance)
+                except ValidationError as exc:
+                    self._update_errors(exc)
+
+        return ServiceCheckedForm
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         values = {f: form.cleaned_data[f] for f in self.fields_to_save if f in form.cleaned_data}
-        try:
-            if change:
-                type(self).update_service(actor=request.user, **{self.target_kw: obj}, **values)
-            else:
-                created = type(self).create_service(actor=request.user,
-                                                    camera=form.cleaned_data["camera"], **values)
-                obj.pk = created.pk
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            raise
+        if change:
+            type(self).update_service(actor=request.user, **{self.target_kw: obj}, **values)
+        else:
+            created = type(self).create_service(actor=request.user,
+                                                camera=form.cleaned_data["camera"], **values)
+            obj.pk = created.pk
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        type(self).delete_service(actor=request.user, **{self.target_kw: obj})
+        try:
+            type(self).delete_service(actor=request.user, **{self.target_kw: obj})
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(CountingLine, site=tenant_admin_site)
@@ -54,6 +76,7 @@ class CountingLineAdmin(_ServiceAdmin):
     create_service = services.counting_line_create
     update_service = services.counting_line_update
     delete_service = services.counting_line_delete
+    check_service = services.counting_line_check
     target_kw = "line"
 
 
@@ -68,6 +91,7 @@ class ZoneAdmin(_ServiceAdmin):
     create_service = services.zone_create
     update_service = services.zone_update
     delete_service = services.zone_delete
+    check_service = services.zone_check
     target_kw = "zone"
 
 

@@ -144,6 +144,17 @@ def _validate_zone(zone: Zone, exclude_pk: int | None) -> None:
         raise ValidationError(errors)
 
 
+def counting_line_check(line: CountingLine) -> None:
+    """Validate an unsaved or edited line with the services' rules (admin forms use it);
+    raises ValidationError keyed by field."""
+    _validate_line(line, exclude_pk=line.pk)
+
+
+def zone_check(zone: Zone) -> None:
+    """Validate an unsaved or edited zone with the services' rules."""
+    _validate_zone(zone, exclude_pk=zone.pk)
+
+
 def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(fields) - set(allowed))
     if unknown:

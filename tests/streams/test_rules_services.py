@@ -141,3 +141,25 @@ def test_the_demo_objects_are_made_once(tenant_a: Any, in_tenant: Any, settings:
             == ["Crossing east/west", "Crossing north/south"]
         assert list(Zone.objects.filter(camera=first).values_list("name", flat=True)) == [
             "Plaza centre"]
+
+
+def test_the_admin_validates_lines_with_the_service_rules(
+        camera: Any, tenant_a: Any, in_tenant: Any, owner_of: Any, logged_in: Any) -> None:
+    with in_tenant(tenant_a):
+        owner = owner_of("a")
+    client = logged_in("a", owner)
+    form = {"camera": camera.pk, "name": "Gate", "x1": "0.2", "y1": "0.2", "x2": "0.2",
+            "y2": "0.2", "in_label": "in", "out_label": "out", "enabled": "on"}
+    # a zero-length line is a form error, not a server error, and nothing is stored
+    page = client.post("/admin/counting/countingline/add/", form)
+    assert page.status_code == 200
+    assert b"draw a segment" in page.content
+    with in_tenant(tenant_a):
+        assert not CountingLine.objects.filter(camera=camera).exists()
+    # a valid one is created through the service (audited)
+    page = client.post("/admin/counting/countingline/add/", {**form, "x2": "0.8"})
+    assert page.status_code == 302
+    with in_tenant(tenant_a):
+        line = CountingLine.objects.get(camera=camera, name="Gate")
+        assert AuditEvent.objects.filter(action="counting_line.create",
+                                         target_id=str(line.pk)).count() == 1
