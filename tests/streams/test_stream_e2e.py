@@ -119,9 +119,12 @@ def test_disabling_a_camera_stops_its_stream_within_5s_and_releases_the_lease(
     from counting.constants import HealthState
 
     with camera_simulator(pets_video, frames=100) as url:
-        # given a camera streaming on the worker
+        # given a camera started by the beat supervisor task itself (platform-wide, no
+        # tenant header) running on the real worker, which dispatches the stream task
+        from counting.tasks import streams_supervise
+
         camera = make_camera(stream_tenant, url, detect_fps=2.0)
-        dispatch(stream_tenant, streams_queue, settings)
+        streams_supervise.apply_async(queue=streams_queue)
         wait_for(lambda: getattr(health_of(stream_tenant, camera.pk), "state", "") == "online",
                  90, message="the camera to be online")
         # when it is disabled through the camera service (a flag, no process is killed)
