@@ -38,12 +38,13 @@ class LedgerBuffer:
 
     def add_event(self, event: LedgerEvent) -> None:
         if len(self) >= self.max_events:
-            if self.events:
-                self.events.popleft()
             self.lost += 1
             if self.lost == 1 or self.lost % 1000 == 0:
                 logger.error("camera %s: ledger buffer full (%d events), %d events lost so far",
                              self.camera_id, self.max_events, self.lost)
+            if not self.events:
+                return  # only the batch in flight is held (kept for its retry): drop the new
+            self.events.popleft()  # drop the oldest waiting event
         self.events.append(event)
 
     def add_zone_sample(self, zone_id: int, moment: datetime, occupancy: int, entries: int,

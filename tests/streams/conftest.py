@@ -87,6 +87,11 @@ def streams_queue() -> Iterator[str]:
     from RabbitMQ afterwards (with any stream task still waiting in it)."""
     queue = f"test-streams-{uuid.uuid4().hex[:8]}"
     yield queue
+    queue_delete(queue)
+
+
+def queue_delete(queue: str) -> None:
+    """Remove a test queue from RabbitMQ (with any message still waiting in it)."""
     from config.celery import app
 
     with app.connection_for_write() as conn:

@@ -48,3 +48,13 @@ def test_zone_samples_are_merged_per_zone_and_minute() -> None:
     assert [(z.minute, z.samples, z.occupancy_sum, z.max_occupancy, z.entries, z.exits)
             for z in batch.zones] == [(T0, 2, 6.0, 4, 1, 1),
                                       (T0 + timedelta(minutes=1), 1, 1.0, 1, 0, 0)]
+
+
+def test_a_full_buffer_keeps_the_batch_in_flight_and_drops_the_new_event() -> None:
+    buffer = LedgerBuffer(camera_id=1, generation=1, max_events=2)
+    buffer.add_event(_event(0))
+    buffer.add_event(_event(1))
+    in_flight = buffer.next_batch(limit=10)  # its write fails: it must be retried unchanged
+    buffer.add_event(_event(2))
+    assert buffer.lost == 1 and len(buffer) == 2
+    assert buffer.next_batch(limit=10) is in_flight

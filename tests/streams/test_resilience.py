@@ -22,6 +22,7 @@ from tests.streams.conftest import (
     free_port,
     health_of,
     make_camera,
+    queue_delete,
     stream_worker,
     wait_for,
     worker_log,
@@ -194,3 +195,43 @@ def test_events_wait_in_the_buffer_while_postgresql_is_unreachable(
             # and the stream kept its lease (nobody else took over) and stays online
             assert health_of(stream_tenant, camera.pk).state == "online"
         cameras_stop_all(stream_tenant)
+
+
+def test_an_overflowing_buffer_counts_and_shows_the_loss_in_camera_health(
+        pets_video: Path, db_proxy: TcpProxy, stream_tenant: Any, settings: Any,
+        allow_loopback: None) -> None:
+    import uuid
+
+    from django.db import connection
+
+    from counting.models import CameraHealthEvent
+
+    params = connection.settings_dict
+    url_db = f"postgres://{params['USER'] or 'postgres'}@127.0.0.1:{db_proxy.port}/" \
+             f"{params['NAME']}"
+    queue = f"test-streams-{uuid.uuid4().hex[:8]}"
+    with camera_simulator(pets_video, frames=280) as url, \
+            stream_worker(queue, extra_env={"DATABASE_URL": url_db,
+                                            "COUNTING_BUFFER_MAX_EVENTS": "1"}):
+        # given a camera whose runner may buffer a single event
+        camera = make_camera(stream_tenant, url, detect_fps=5.0)
+        dispatch(stream_tenant, queue, settings)
+        wait_for(lambda: getattr(health_of(stream_tenant, camera.pk), "state", "") == "online",
+                 60, message="the camera online")
+        # when PostgreSQL is unreachable for longer than the buffer lasts
+        db_proxy.cut()
+        time.sleep(20)
+        db_proxy.restore()
+        # then the loss is counted in the camera's health with an explanatory event
+        wait_for(lambda: health_of(stream_tenant, camera.pk).events_lost > 0, 15,
+                 message="the loss in camera health")
+        with tenant_context(stream_tenant):
+            event = CameraHealthEvent.objects.get(camera_id=camera.pk,
+                                                  details__has_key="events_lost")
+        lost = health_of(stream_tenant, camera.pk).events_lost
+        assert event.details == {"events_lost": lost}
+        assert event.reason == (f"{lost} events lost: ledger buffer overflowed while the "
+                                "database was unreachable")
+        assert "ledger buffer full" in worker_log(queue)
+        cameras_stop_all(stream_tenant)
+    queue_delete(queue)
