@@ -138,7 +138,12 @@ class CameraAdmin(AuditedGuardedModelAdmin):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Camera) -> None:
-        services.camera_delete(actor=request.user, camera=obj)
+        try:
+            services.camera_delete(actor=request.user, camera=obj)
+        except ValidationError as exc:
+            from django.contrib import messages
+
+            messages.error(request, " ".join(exc.messages))
 
 
 class TenantUserAdmin(UserAdmin):

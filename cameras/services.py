@@ -159,7 +159,19 @@ def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url:
 
 @transaction.atomic
 def camera_delete(*, actor: Any, camera: Camera) -> None:
-    """Delete a camera. Its counts stay in the ledger only if the ledger keeps them (PROTECT)."""
+    """Delete a camera that has never counted anything.
+
+    Counts are a ledger that must outlive edits, so a camera with stored crossings is refused:
+    disable it instead (it stops streaming and keeps its history).
+    """
+    from analytics.models import LineMinuteRollup, ZoneMinuteOccupancy
+    from counting.models import CountEvent
+
+    if any(model.objects.filter(camera=camera).exists()
+           for model in (CountEvent, LineMinuteRollup, ZoneMinuteOccupancy)):
+        raise ValidationError(
+            "This camera has stored counts and cannot be deleted; disable it instead to stop "
+            "counting and keep its history.", code="conflict")
     before = camera.audit_values()
     camera_id = camera.pk
     camera.delete()

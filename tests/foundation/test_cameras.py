@@ -102,3 +102,24 @@ def test_updates_change_only_given_fields(tenant_a: Any, in_tenant: Any, owner_o
                                password=SECRET)
         camera = camera_update(actor=owner, camera=camera, detect_fps=8)
         assert (camera.detect_fps, camera.name, camera.password) == (8.0, "Cam", SECRET)
+
+
+def test_a_camera_with_stored_counts_cannot_be_deleted(tenant_a: Any, in_tenant: Any,
+                                                       owner_of: Any) -> None:
+    from datetime import UTC, datetime
+
+    from cameras.services import camera_delete
+    from counting.models import CountEvent, CountingLine
+
+    with in_tenant(tenant_a):
+        owner = owner_of("a")
+        site = site_create(actor=owner, name="Ledger site")
+        camera = camera_create(actor=owner, site=site, name="Counted",
+                               stream_url="rtsp://10.0.0.9/")
+        line = CountingLine.objects.create(camera=camera, name="door", x1=0.5, y1=0, x2=0.5, y2=1)
+        CountEvent.objects.create(camera=camera, line=line, direction="in", track_id=1,
+                                  occurred_at=datetime(2026, 1, 1, tzinfo=UTC), frame_index=1,
+                                  lease_generation=1, idempotency_key="k1")
+        with pytest.raises(ValidationError, match="disable it instead"):
+            camera_delete(actor=owner, camera=camera)
+        assert Camera.objects.filter(pk=camera.pk).exists()
