@@ -1,4 +1,4 @@
-"""Rebuilding minute rollups from the ledger (repair and verification).
+"""Rebuilding minute and hour rollups from the ledger (repair and verification).
 
 The stream runner keeps rollups in step with the events inside each ledger transaction; this
 recomputes them from the events for a time range, so a report can always be made to agree with
@@ -32,4 +32,18 @@ def line_rollups_rebuild(*, camera_id: int, start: datetime, end: datetime) -> i
             "'out') FROM counting_countevent WHERE camera_id = %s AND occurred_at >= "
             "date_trunc('minute', %s::timestamptz) AND occurred_at < date_trunc('minute', "
             "%s::timestamptz) GROUP BY line_id, camera_id, m", [camera_id, start, end])
-        return int(cursor.rowcount)
+        written = int(cursor.rowcount)
+        # Hours overlapping the range are recomputed whole from their minutes.
+        cursor.execute(
+            "DELETE FROM analytics_linehourrollup WHERE camera_id = %s AND hour >= "
+            "date_trunc('hour', %s::timestamptz) AND hour < date_trunc('hour', "
+            "%s::timestamptz - interval '1 microsecond') + interval '1 hour'",
+            [camera_id, start, end])
+        cursor.execute(
+            "INSERT INTO analytics_linehourrollup (line_id, camera_id, hour, count_in, "
+            "count_out) SELECT line_id, camera_id, date_trunc('hour', minute) AS h, "
+            "sum(count_in), sum(count_out) FROM analytics_lineminuterollup WHERE camera_id = %s "
+            "AND minute >= date_trunc('hour', %s::timestamptz) AND minute < date_trunc('hour', "
+            "%s::timestamptz - interval '1 microsecond') + interval '1 hour' "
+            "GROUP BY line_id, camera_id, h", [camera_id, start, end])
+        return written

@@ -28,6 +28,30 @@ class LineMinuteRollup(models.Model):
         return f"{self.line_id} {self.minute:%Y-%m-%d %H:%M} +{self.count_in}/-{self.count_out}"
 
 
+class LineHourRollup(models.Model):
+    """In and out counts of one line in one UTC hour: the sum of its minute rollups.
+
+    Kept in the same ledger transaction as the minutes, so hourly and daily series of sites
+    whose timezone is a whole number of hours from UTC read 60 times fewer rows.
+    """
+
+    line = models.ForeignKey(CountingLine, on_delete=models.PROTECT, related_name="hour_rollups")
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="+")
+    hour = models.DateTimeField()
+    count_in = models.PositiveIntegerField(default=0)
+    count_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour", "line_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "hour"], name="line_hour_unique"),
+        ]
+        indexes = [models.Index(fields=["camera", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} {self.hour:%Y-%m-%d %H:00} +{self.count_in}/-{self.count_out}"
+
+
 class ZoneMinuteOccupancy(models.Model):
     """Occupancy of one zone in one UTC minute: the average is ``occupancy_sum / samples``."""
 

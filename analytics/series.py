@@ -1,4 +1,7 @@
-"""Bucketed count and occupancy series from the minute rollups, in a site's local time.
+"""Bucketed count and occupancy series from the rollups, in a site's local time.
+
+Hourly and daily line counts read the UTC hour rollups when every bucket boundary is a whole
+UTC hour, and the minute rollups otherwise (timezones such as +05:30).
 
 Buckets are generated in the site's timezone and their boundaries converted to UTC, then the
 UTC minute rollups are summed per bucket in SQL (``width_bucket`` over the boundaries). So a
@@ -22,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from analytics.models import LineMinuteRollup, ZoneMinuteOccupancy
+from analytics.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 
 Bucket = Literal["minute", "hour", "day"]
 BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day")
@@ -111,24 +114,40 @@ def bucket_bounds(*, bucket: Bucket, start: datetime, end: datetime,
 
 
 def _sum_per_bucket(table: str, key_column: str, keys: Sequence[int],
-                    bounds: list[tuple[datetime, datetime]], aggregates: str) -> dict[int, tuple]:
+                    bounds: list[tuple[datetime, datetime]], aggregates: str,
+                    time_column: str = "minute") -> dict[int, tuple]:
     thresholds = [b[0].timestamp() for b in bounds] + [bounds[-1][1].timestamp()]
     sql = (
-        f"SELECT width_bucket(extract(epoch FROM minute)::float8, %s::float8[]) AS bucket, "
-        f"{aggregates} FROM {connection.ops.quote_name(table)} "
-        f"WHERE {key_column} = ANY(%s) AND minute >= %s AND minute < %s GROUP BY bucket"
+        f"SELECT width_bucket(extract(epoch FROM {time_column})::float8, %s::float8[]) "
+        f"AS bucket, {aggregates} FROM {connection.ops.quote_name(table)} "
+        f"WHERE {key_column} = ANY(%s) AND {time_column} >= %s AND {time_column} < %s "
+        "GROUP BY bucket"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [thresholds, list(keys), bounds[0][0], bounds[-1][1]])
         return {int(row[0]): tuple(row[1:]) for row in cursor.fetchall()}
 
 
+def _on_utc_hours(bounds: list[tuple[datetime, datetime]]) -> bool:
+    """True when every bucket boundary is a whole UTC hour (not so for +05:30, +05:45...)."""
+    edges = [lower for lower, _ in bounds] + [bounds[-1][1]]
+    return all(edge.astimezone(UTC).minute == 0 and edge.second == 0
+               and edge.microsecond == 0 for edge in edges)
+
+
 def line_count_series(*, line_ids: Sequence[int], bucket: Bucket, start: datetime,
                       end: datetime, tz: ZoneInfo) -> list[CountPoint]:
     """Sum of in/out counts of ``line_ids`` per bucket, zero-filled."""
     bounds = bucket_bounds(bucket=bucket, start=start, end=end, tz=tz)
-    sums = _sum_per_bucket(LineMinuteRollup._meta.db_table, "line_id", line_ids, bounds,
-                           "SUM(count_in), SUM(count_out)") if line_ids else {}
+    if not line_ids:
+        sums: dict[int, tuple] = {}
+    elif bucket != "minute" and _on_utc_hours(bounds):
+        # Whole-hour offsets (most timezones): the hour rollups hold the same sums, 60x smaller.
+        sums = _sum_per_bucket(LineHourRollup._meta.db_table, "line_id", line_ids, bounds,
+                               "SUM(count_in), SUM(count_out)", time_column="hour")
+    else:
+        sums = _sum_per_bucket(LineMinuteRollup._meta.db_table, "line_id", line_ids, bounds,
+                               "SUM(count_in), SUM(count_out)")
     points = []
     for index, (lower, upper) in enumerate(bounds, start=1):
         count_in, count_out = sums.get(index, (0, 0))

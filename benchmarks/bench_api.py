@@ -140,7 +140,14 @@ def main() -> None:
                     "generate_series(%s::timestamptz, %s::timestamptz - interval '1 minute', "
                     "interval '1 minute') AS m ORDER BY l.id, m", [start, end])
                 rows = cursor.rowcount
+                # The ledger keeps hour rollups beside the minutes; derive them the same way.
+                cursor.execute(
+                    "INSERT INTO analytics_linehourrollup (line_id, camera_id, hour, count_in, "
+                    "count_out) SELECT line_id, camera_id, date_trunc('hour', minute), "
+                    "sum(count_in), sum(count_out) FROM analytics_lineminuterollup "
+                    "GROUP BY 1, 2, 3")
                 cursor.execute("ANALYZE analytics_lineminuterollup")
+                cursor.execute("ANALYZE analytics_linehourrollup")
             fill_s = time.perf_counter() - t0
             token = token_create(actor=owner, user=owner, name="bench").plaintext
         print(f"tenant {slug}: {rows:,} minute rollups for 20 lines over {args.days} days "

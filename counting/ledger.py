@@ -8,8 +8,9 @@ One batch = one transaction in the tenant schema::
                 The row stays locked until commit, so a takeover waits for this batch.
     2. events   INSERT INTO counting_countevent ... VALUES (...), (...)
                  ON CONFLICT (idempotency_key) DO NOTHING RETURNING line_id, direction, ...
-    3. rollups  the *returned* (really new) rows, bucketed per (line, UTC minute), upserted into
-                analytics_lineminuterollup with count = count + EXCLUDED.count
+    3. rollups  the *returned* (really new) rows, bucketed per (line, UTC minute) and per (line,
+                UTC hour), upserted into analytics_lineminuterollup and analytics_linehourrollup
+                with count = count + EXCLUDED.count
     4. zones    the batch's per-minute zone samples upserted (sum, max, samples, entries, exits)
 
 Step 2 makes replays of events harmless whatever their batch; step 3 only adds what step 2
@@ -181,15 +182,22 @@ def _upsert_line_rollups(cursor: object, camera_id: int, events: Sequence[Ledger
         bucket[0 if event.direction == "in" else 1] += 1
     if not buckets:
         return
-    params: list[object] = []
-    for (line_id, minute), (count_in, count_out) in sorted(buckets.items()):
-        params.extend([line_id, camera_id, minute, count_in, count_out])
-    cursor.execute(  # type: ignore[attr-defined]
-        "INSERT INTO analytics_lineminuterollup (line_id, camera_id, minute, count_in, "
-        "count_out) VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(buckets))
-        + " ON CONFLICT (line_id, minute) DO UPDATE SET "
-        "count_in = analytics_lineminuterollup.count_in + EXCLUDED.count_in, "
-        "count_out = analytics_lineminuterollup.count_out + EXCLUDED.count_out", params)
+    hours: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for (line_id, minute), (count_in, count_out) in buckets.items():
+        hour = hours[(line_id, minute.replace(minute=0))]
+        hour[0] += count_in
+        hour[1] += count_out
+    for table, column, rows in (("analytics_lineminuterollup", "minute", buckets),
+                                ("analytics_linehourrollup", "hour", hours)):
+        params: list[object] = []
+        for (line_id, moment), (count_in, count_out) in sorted(rows.items()):
+            params.extend([line_id, camera_id, moment, count_in, count_out])
+        cursor.execute(  # type: ignore[attr-defined]
+            f"INSERT INTO {table} (line_id, camera_id, {column}, count_in, count_out) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+            + f" ON CONFLICT (line_id, {column}) DO UPDATE SET "
+            f"count_in = {table}.count_in + EXCLUDED.count_in, "
+            f"count_out = {table}.count_out + EXCLUDED.count_out", params)
 
 
 def _upsert_zone_minutes(cursor: object, camera_id: int, zones: Sequence[ZoneMinute]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db.models import F
 
-from analytics.models import LineMinuteRollup, ZoneMinuteOccupancy
+from analytics.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 from cameras.services import camera_create, site_create
 from counting.leases import lease_acquire, lease_heartbeat, lease_release
 from counting.ledger import LedgerBatch, LedgerEvent, StaleLeaseError, ZoneMinute, ledger_write
@@ -133,6 +133,24 @@ def test_rollups_rebuilt_from_the_ledger_equal_the_incremental_ones(rules: Any) 
     assert written == 2
     assert sorted(LineMinuteRollup.objects.filter(camera=camera)
                   .values_list("line_id", "minute", "count_in", "count_out")) == incremental
+    # and the hour rollups, kept beside the minutes, hold exactly the sums of their minutes
+    hours = [(line.pk, datetime(2026, 3, 29, 0, tzinfo=UTC), 1, 1),
+             (line.pk, datetime(2026, 3, 29, 1, tzinfo=UTC), 1, 0)]
+    assert sorted(LineHourRollup.objects.filter(camera=camera)
+                  .values_list("line_id", "hour", "count_in", "count_out")) == hours
+
+
+def test_hour_rollups_follow_the_inserted_events_only(rules: Any) -> None:
+    camera, line, _ = rules
+    taken = lease_acquire(camera_id=camera.pk, owner="w1", ttl_s=10)
+    assert taken is not None
+    for seq in (1, 2):  # the second batch repeats the first: nothing new to add
+        ledger_write(LedgerBatch(camera_id=camera.pk, generation=taken.generation, seq=seq,
+                                 events=_events(line.pk)))
+    assert sorted(LineHourRollup.objects.filter(camera=camera)
+                  .values_list("hour", "count_in", "count_out")) == [
+        (datetime(2026, 3, 29, 0, tzinfo=UTC), 1, 1),
+        (datetime(2026, 3, 29, 1, tzinfo=UTC), 1, 0)]
 
 
 def test_the_health_sweep_marks_cameras_without_a_live_owner_offline(rules: Any) -> None:
