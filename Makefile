@@ -6,7 +6,7 @@ PYTHON ?= python3
 SHARED_DIR ?= $(abspath ../shared)
 export SHARED_DIR
 
-.PHONY: run test install services system-deps migrate demo lint typecheck pytest eval bench clean
+.PHONY: run test install services system-deps migrate demo lint typecheck pytest eval bench bench-services clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ eval: install
 
 bench: install
 	$(PY) -m benchmarks.bench_pipeline --shared "$(SHARED_DIR)"
+
+# Benchmarks that need the database and the demo stack's services (throw-away tenants).
+bench-services: migrate
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_ledger
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_streams latency --cameras 10 --seconds 30
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_streams capacity --streams 2 4 6 --seconds 30
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_api
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
