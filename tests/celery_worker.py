@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,14 +36,19 @@ def test_database_url() -> str:
 def celery_worker(queues: str | None = None, concurrency: int = 1,
                   extra_env: dict[str, str] | None = None,
                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``celery worker`` on a private queue; yields (queue, process)."""
+    """Run ``celery worker`` on ``queues`` (a private queue if None); yields (queue, process).
+
+    Each worker gets its own node name, so several may share a queue like stream nodes in
+    production; its output is appended to var/worker-<queue>.log.
+    """
     queue = queues or f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **test_process_env(), **(extra_env or {})}
     (REPO_ROOT / "var").mkdir(exist_ok=True)
-    log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "wb")  # noqa: SIM115
+    log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "ab")  # noqa: SIM115
+    node = f"{queue}-{uuid.uuid4().hex[:6]}@%h"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n",
-         f"{queue}@%h", "--concurrency", str(concurrency), "--pool", "prefork",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", node,
+         "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "--pool", "prefork",
          "--without-gossip", "--without-mingle", "-l", "INFO"],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -58,4 +62,3 @@ def celery_worker(queues: str | None = None, concurrency: int = 1,
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
-        time.sleep(0)

@@ -7,8 +7,6 @@ autocommit mode (``live_db``) on tenants made for the module and dropped afterwa
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -104,35 +102,12 @@ def queue_delete(queue: str) -> None:
 @contextmanager
 def stream_worker(queue: str, concurrency: int = 1,
                   extra_env: dict[str, str] | None = None) -> Iterator[Any]:
-    """A real Celery worker process consuming ``queue`` with the stream test settings.
+    """A real Celery worker process consuming ``queue`` with the stream test settings."""
+    from tests.celery_worker import celery_worker
 
-    Each worker gets its own node name (several workers share one queue, like stream nodes
-    in production) and appends to var/worker-<queue>.log.
-    """
-    from tests.celery_worker import test_database_url
-
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1", **WORKER_ENV,
-           "COUNTING_STREAMS_QUEUE": queue, **(extra_env or {})}
-    (REPO_ROOT / "var").mkdir(exist_ok=True)
-    log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "ab")  # noqa: SIM115
-    node = f"{queue}-{uuid.uuid4().hex[:6]}@%h"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", node,
-         "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "--pool", "prefork",
-         "--without-gossip", "--without-mingle", "-l", "INFO"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    env = {**WORKER_ENV, "COUNTING_STREAMS_QUEUE": queue, **(extra_env or {})}
+    with celery_worker(queue, concurrency=concurrency, extra_env=env) as (_, process):
         yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
 
 
 @contextmanager
