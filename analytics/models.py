@@ -8,14 +8,22 @@ from cameras.models import Camera
 from counting.models import CountingLine, Zone
 
 
-class LineMinuteRollup(models.Model):
+class LineRollup(models.Model):
+    """In and out counts of one line over one UTC period (a minute or an hour)."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="+")
+    count_in = models.PositiveIntegerField(default=0)
+    count_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class LineMinuteRollup(LineRollup):
     """In and out counts of one line in one UTC minute (``minute`` is the minute's start)."""
 
     line = models.ForeignKey(CountingLine, on_delete=models.PROTECT, related_name="minute_rollups")
-    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="+")
     minute = models.DateTimeField()
-    count_in = models.PositiveIntegerField(default=0)
-    count_out = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["minute", "line_id"]
@@ -28,7 +36,7 @@ class LineMinuteRollup(models.Model):
         return f"{self.line_id} {self.minute:%Y-%m-%d %H:%M} +{self.count_in}/-{self.count_out}"
 
 
-class LineHourRollup(models.Model):
+class LineHourRollup(LineRollup):
     """In and out counts of one line in one UTC hour: the sum of its minute rollups.
 
     Kept in the same ledger transaction as the minutes, so hourly and daily series of sites
@@ -36,10 +44,7 @@ class LineHourRollup(models.Model):
     """
 
     line = models.ForeignKey(CountingLine, on_delete=models.PROTECT, related_name="hour_rollups")
-    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="+")
     hour = models.DateTimeField()
-    count_in = models.PositiveIntegerField(default=0)
-    count_out = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["hour", "line_id"]

@@ -8,7 +8,25 @@ from cameras.models import Camera
 from counting.constants import Direction, HealthState
 
 
-class CountingLine(models.Model):
+class CameraRule(models.Model):
+    """What lines and zones share: a name unique per camera, an enabled flag, a rule version
+    that increases on every change (the stream runner reloads on it), and timestamps."""
+
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["camera_id", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CountingLine(CameraRule):
     """A counting segment on a camera's image, in normalised coordinates (0..1 of width/height).
 
     Crossing from the segment's left side to its right side (looking from (x1, y1) towards
@@ -17,48 +35,30 @@ class CountingLine(models.Model):
     """
 
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="lines")
-    name = models.CharField(max_length=100)
     x1 = models.FloatField()
     y1 = models.FloatField()
     x2 = models.FloatField()
     y2 = models.FloatField()
     in_label = models.CharField(max_length=50, default="in")
     out_label = models.CharField(max_length=50, default="out")
-    enabled = models.BooleanField(default=True)
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["camera_id", "name", "id"]
+    class Meta(CameraRule.Meta):
         constraints = [
             models.UniqueConstraint(fields=["camera", "name"], name="counting_line_unique_name"),
         ]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Zone(models.Model):
+class Zone(CameraRule):
     """A polygon on a camera's image (normalised points) with occupancy, entries and dwell."""
 
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
-    name = models.CharField(max_length=100)
     points = models.JSONField(help_text='[[x, y], ...] with 0 <= x, y <= 1, at least 3 points')
     capacity = models.PositiveIntegerField(null=True, blank=True)
-    enabled = models.BooleanField(default=True)
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["camera_id", "name", "id"]
+    class Meta(CameraRule.Meta):
         constraints = [
             models.UniqueConstraint(fields=["camera", "name"], name="zone_unique_name"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class CountEvent(models.Model):
