@@ -58,3 +58,5 @@ COUNTING_READ_TIMEOUT_S = env.float("COUNTING_READ_TIMEOUT_S", default=10.0)
 COUNTING_RECONNECT_MAX_S = env.float("COUNTING_RECONNECT_MAX_S", default=30.0)
 COUNTING_FROZEN_AFTER_S = env.float("COUNTING_FROZEN_AFTER_S", default=20.0)
 COUNTING_DETECTOR_BACKEND = env.str("COUNTING_DETECTOR_BACKEND", default="torch")
+# An open live-counts WebSocket re-checks its user's permission this often (seconds).
+LIVE_PERMISSION_RECHECK_S = env.float("LIVE_PERMISSION_RECHECK_S", default=30.0)

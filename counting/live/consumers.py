@@ -16,10 +16,12 @@ before the handshake is accepted (HTTP 403), and nothing is subscribed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from counting.live.publish import camera_group, sequence_current, site_group
 from tenants.db import connection
@@ -28,14 +30,25 @@ logger = logging.getLogger(__name__)
 
 
 @database_sync_to_async
-def _resolve(tenant: Any, user: Any, kind: str, pk: int) -> tuple[list[int], str] | None:
-    """The camera ids and site timezone the user may watch, or None when refused."""
+def _resolve(tenant: Any, user: Any, kind: str, pk: int,
+             refresh: bool = False) -> tuple[list[int], str] | None:
+    """The camera ids and site timezone the user may watch, or None when refused.
+
+    ``refresh`` reloads the user first: permissions are cached on the user object, and a
+    re-check must see grants revoked and accounts deactivated since the socket opened.
+    """
+    from django.contrib.auth import get_user_model
+
     from cameras.selectors import camera_get_visible_to, site_get_visible_to
 
     connection.set_tenant(tenant)
     try:
         if not user or not user.is_authenticated:
             return None
+        if refresh:
+            user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+            if user is None:
+                return None
         if kind == "camera":
             camera = camera_get_visible_to(user=user, camera_id=pk)
             if camera is None:
@@ -88,6 +101,9 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.camera_ids, self.site_tz = allowed
         self.tenant = tenant
+        self.user = user
+        self.pk = pk
+        self.checked_at = time.monotonic()
         self.group = self._group_name(tenant.schema_name, pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -101,12 +117,28 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
         snapshot = await _snapshot(self.tenant, self.camera_ids, self.site_tz)
         await self.send_json({"type": "snapshot", "seq": seq, **snapshot})
 
+    async def _still_allowed(self) -> bool:
+        """Re-check the permission every LIVE_PERMISSION_RECHECK_S; close the socket if gone."""
+        if time.monotonic() - self.checked_at < settings.LIVE_PERMISSION_RECHECK_S:
+            return True
+        self.checked_at = time.monotonic()
+        allowed = await _resolve(self.tenant, self.user, self.kind, self.pk, refresh=True)
+        if allowed is None:
+            logger.info("live %s %s: permission gone for user %s, closing", self.kind,
+                        self.pk, getattr(self.user, "pk", None))
+            await self.close(code=4403)
+            return False
+        self.camera_ids, self.site_tz = allowed
+        return True
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
-            await self._send_snapshot()
+            if await self._still_allowed():
+                await self._send_snapshot()
 
     async def counts_update(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
+        if await self._still_allowed():
+            await self.send_json(event["payload"])
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:

@@ -209,3 +209,36 @@ def test_two_tenants_camera_1_never_see_each_others_messages(two_tenants: Any) -
         await ws_b.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_an_open_socket_is_closed_once_its_permission_is_revoked(two_tenants: Any,
+                                                                 settings: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    from cameras.permissions import object_permission_grant, object_permission_revoke
+
+    settings.LIVE_PERMISSION_RECHECK_S = 0  # re-check on every message
+    a = two_tenants[0]
+    with tenant_context(a["tenant"]):
+        viewer, _ = get_user_model().objects.get_or_create(username="viewer-revoked@x.test")
+        object_permission_grant(actor=None, grantee=viewer, action="view", obj=a["camera"])
+    path = f"/ws/cameras/{a['camera'].pk}/"
+    cookie = session_cookie(a, "viewer-revoked@x.test")
+
+    async def scenario() -> None:
+        ws = communicator(a, path, cookie)
+        connected, _ = await ws.connect(timeout=WS_TIMEOUT)
+        assert connected
+        assert (await ws.receive_json_from(timeout=WS_TIMEOUT))["type"] == "snapshot"
+        # given the grant is revoked while the socket is open
+        await sync_to_async(_revoke)()
+        # when the next change is published, then the socket is closed instead of served
+        await sync_to_async(write_crossing)(a, 2001)
+        closed = await ws.receive_output(timeout=WS_TIMEOUT)
+        assert closed == {"type": "websocket.close", "code": 4403}
+
+    def _revoke() -> None:
+        with tenant_context(a["tenant"]):
+            object_permission_revoke(actor=None, grantee=viewer, action="view", obj=a["camera"])
+
+    asyncio.run(scenario())
