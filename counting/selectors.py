@@ -6,22 +6,30 @@ A user sees a camera's lines, zones and health when they may view the camera (se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to
-from counting.models import CameraHealth, CameraHealthEvent, CountingLine, Zone
+from counting.models import CameraHealth, CameraHealthEvent, CameraRule, CountingLine, Zone
+
+RuleT = TypeVar("RuleT", bound=CameraRule)
+
+
+def _rules_visible_to(model: type[RuleT], *, user: Any, camera_id: int | None,
+                      perm: str) -> QuerySet[RuleT]:
+    """Lines or zones of the cameras ``user`` may ``perm``, optionally of one camera."""
+    rules = model._default_manager.filter(
+        camera__in=camera_list_visible_to(user=user, perm=perm).values("pk"))
+    if camera_id is not None:
+        rules = rules.filter(camera_id=camera_id)
+    return rules.order_by("camera_id", "name", "id")
 
 
 def counting_line_list_visible_to(*, user: Any, camera_id: int | None = None,
                                   perm: str = "view") -> QuerySet[CountingLine]:
     """Lines of the cameras ``user`` may ``perm`` (view/change), optionally of one camera."""
-    lines = CountingLine.objects.filter(
-        camera__in=camera_list_visible_to(user=user, perm=perm).values("pk"))
-    if camera_id is not None:
-        lines = lines.filter(camera_id=camera_id)
-    return lines.order_by("camera_id", "name", "id")
+    return _rules_visible_to(CountingLine, user=user, camera_id=camera_id, perm=perm)
 
 
 def counting_line_get_visible_to(*, user: Any, line_id: int,
@@ -33,11 +41,7 @@ def counting_line_get_visible_to(*, user: Any, line_id: int,
 def zone_list_visible_to(*, user: Any, camera_id: int | None = None,
                          perm: str = "view") -> QuerySet[Zone]:
     """Zones of the cameras ``user`` may ``perm``, optionally of one camera."""
-    zones = Zone.objects.filter(
-        camera__in=camera_list_visible_to(user=user, perm=perm).values("pk"))
-    if camera_id is not None:
-        zones = zones.filter(camera_id=camera_id)
-    return zones.order_by("camera_id", "name", "id")
+    return _rules_visible_to(Zone, user=user, camera_id=camera_id, perm=perm)
 
 
 def zone_get_visible_to(*, user: Any, zone_id: int, perm: str = "view") -> Zone | None:

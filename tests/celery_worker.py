@@ -54,11 +54,18 @@ def celery_worker(queues: str | None = None, concurrency: int = 1,
     try:
         yield queue, process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
         log.close()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    """SIGTERM a process started with ``start_new_session`` and its children; SIGKILL if it
+    has not stopped after ``timeout_s``."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

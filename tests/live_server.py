@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.celery_worker import REPO_ROOT, test_process_env
+from tests.celery_worker import REPO_ROOT, stop_process_group, test_process_env
 
 
 def free_port() -> int:
@@ -46,10 +45,5 @@ def asgi_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
             raise RuntimeError(f"daphne did not listen on {port} within 30 s; see {log.name}")
         yield port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s=15)
         log.close()

@@ -9,27 +9,29 @@ from counting.models import CountEvent, CountingLine, Zone
 from tenants.accounts.mixins import IdFilter
 
 
-class LineFilter(django_filters.FilterSet):
-    """Lines by camera, name (contains) and enabled."""
+class CameraRuleFilter(django_filters.FilterSet):
+    """Lines or zones by camera, name (contains) and enabled."""
 
     camera = IdFilter(field_name="camera_id")
     name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
     enabled = django_filters.BooleanFilter()
+
+
+class LineFilter(CameraRuleFilter):
+    """Lines by camera, name (contains) and enabled."""
 
     class Meta:
         model = CountingLine
         fields = ["camera", "name", "enabled"]
 
-class ZoneFilter(django_filters.FilterSet):
-    """Zones by camera, name (contains) and enabled."""
 
-    camera = IdFilter(field_name="camera_id")
-    name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
-    enabled = django_filters.BooleanFilter()
+class ZoneFilter(CameraRuleFilter):
+    """Zones by camera, name (contains) and enabled."""
 
     class Meta:
         model = Zone
         fields = ["camera", "name", "enabled"]
+
 
 class CountEventFilter(django_filters.FilterSet):
     """Ledger events by camera, line, direction and time (``from`` inclusive, ``to``
