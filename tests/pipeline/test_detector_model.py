@@ -145,3 +145,22 @@ def test_focus_rewrite_is_exact(model_path: Path) -> None:
         a = OnnxTorchGraph(model, fused_conv=False).eval()(x)
         b = OnnxTorchGraph(rewritten, fused_conv=False).eval()(x)
     assert float((a - b).abs().max()) < 1e-3
+
+
+def test_transposed_concat_rewrite_is_exact(model_path: Path) -> None:
+    # given the model and its copy with the head's Concat -> Transpose reordered
+    from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
+    from counting.pipeline.detectors.onnx_rewrites import rewrite_transposed_concat
+
+    model = load_onnx(model_path)
+    rewritten = rewrite_transposed_concat(model)
+    # then one Transpose became three (one per level) and the outputs are identical
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert ops.count("Transpose") == 3
+    assert [n.op_type for n in model.graph.node].count("Transpose") == 1
+    x = torch.rand(1, 3, 416, 416) * 255
+    with torch.inference_mode():
+        a = OnnxTorchGraph(model, fused_conv=False).eval()(x)
+        b = OnnxTorchGraph(rewritten, fused_conv=False).eval()(x)
+    assert a.shape == b.shape
+    assert torch.equal(a, b)

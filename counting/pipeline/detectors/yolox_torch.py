@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from counting.pipeline.detectors.base import PERSON_CLASS, ModelError
+from counting.pipeline.detectors.heap import keep_freed_memory
 from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
-from counting.pipeline.detectors.onnx_rewrites import rewrite_focus
+from counting.pipeline.detectors.onnx_rewrites import rewrite_focus, rewrite_transposed_concat
 from counting.pipeline.detectors.yolox_ops import decode, letterbox, make_grids, nms
 from counting.pipeline.types import Detections, ImageArray
 
@@ -22,8 +23,9 @@ class TorchYoloxDetector:
     """YOLOX person detector on PyTorch: batched letterbox, forward, decode and NMS in torch.
 
     Runs on CUDA when available unless ``device`` says otherwise. On CPU, ``threads`` sets
-    ``torch.set_num_threads`` (a process-wide setting in torch) and activations are kept
-    channels-last, which oneDNN's convolutions prefer.
+    ``torch.set_num_threads`` (a process-wide setting in torch), activations are kept
+    channels-last, which oneDNN's convolutions prefer, and the process keeps freed heap memory
+    for the next frame (:mod:`~counting.pipeline.detectors.heap`).
     """
 
     def __init__(
@@ -46,9 +48,11 @@ class TorchYoloxDetector:
             raise ValueError(f"invalid torch device {device!r}: {exc}") from exc
         if threads is not None:
             torch.set_num_threads(threads)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no per-frame page faults for the activations (see heap.py)
         model = load_onnx(model_path)
         if fused_conv:
-            model = rewrite_focus(model)
+            model = rewrite_transposed_concat(rewrite_focus(model))
         self.graph = OnnxTorchGraph(model, fused_conv=fused_conv).eval()
         self.graph.to(self.device)
         shape = self.graph.input_shape
