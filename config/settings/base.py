@@ -189,7 +189,11 @@ COUNTING_MODEL_PATH = Path(
     env.str("COUNTING_MODEL_PATH", default=str(SHARED_DIR / "models" / "yolox_nano.onnx"))
 )
 COUNTING_SCORE_THRESHOLD = env.float("COUNTING_SCORE_THRESHOLD", default=0.3)
-COUNTING_TORCH_THREADS = env.int("COUNTING_TORCH_THREADS", default=0) or None
+# One CPU thread per stream process: each camera runs batch 1 in its own prefork child, and with
+# passive OpenMP threads a second thread costs more in wake-ups than it saves (docs/pipeline.md:
+# 27-31 ms per frame on 1 thread vs 34-40 ms on 2, and 30 vs 41-45 ms next to a busy process).
+# 0 means torch's default (all cores).
+COUNTING_TORCH_THREADS = env.int("COUNTING_TORCH_THREADS", default=1) or None
 COUNTING_DEVICE = env.str("COUNTING_DEVICE", default="") or None
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
