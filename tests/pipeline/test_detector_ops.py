@@ -67,11 +67,14 @@ def test_letterbox_top_left_with_114_padding_and_cv2_equivalence() -> None:
     assert ratios == [pytest.approx(416 / 480)] and r == pytest.approx(416 / 480)
     assert batch.shape == (1, 3, 416, 416)
     assert bool((batch[0, :, 312:, :] == 114).all())
-    # and the resized pixels match cv2 INTER_LINEAR up to its fixed-point rounding (off by one
-    # grey level on about one pixel in ten)
+    # and the resized pixels match cv2 INTER_LINEAR up to rounding: never more than one grey
+    # level apart (cv2 uses 11-bit fixed-point weights, torch's uint8 kernel its own), on about
+    # one pixel in five
     diff = np.abs(batch[0].numpy() - ref)
     assert float(diff.max()) <= 1.0
-    assert float(diff.mean()) < 0.15
+    assert float(diff.mean()) < 0.3
+    # and the batch is already channels-last in memory (no reorder before the graph)
+    assert batch.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_decode_grid_layout() -> None:
