@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -163,4 +164,34 @@ def test_transposed_concat_rewrite_is_exact(model_path: Path) -> None:
         a = OnnxTorchGraph(model, fused_conv=False).eval()(x)
         b = OnnxTorchGraph(rewritten, fused_conv=False).eval()(x)
     assert a.shape == b.shape
+    assert torch.equal(a, b)
+
+
+def test_parallel_max_pools_rewrite_is_exact(model_path: Path) -> None:
+    # given the model and its copy with the SPP pools (5, 9, 13 on one input) chained
+    from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
+    from counting.pipeline.detectors.onnx_rewrites import rewrite_parallel_max_pools
+
+    model = load_onnx(model_path)
+    rewritten = rewrite_parallel_max_pools(model)
+
+    def kernels(m: onnx.ModelProto) -> list[list[int]]:
+        return [
+            list(onnx.helper.get_attribute_value(a))
+            for n in m.graph.node
+            if n.op_type == "MaxPool"
+            for a in n.attribute
+            if a.name == "kernel_shape"
+        ]
+
+    # then every pool is a 5x5 one, each reading the previous one
+    assert kernels(model) == [[5, 5], [9, 9], [13, 13]]
+    assert kernels(rewritten) == [[5, 5], [5, 5], [5, 5]]
+    pools = [n for n in rewritten.graph.node if n.op_type == "MaxPool"]
+    assert pools[1].input[0] == pools[0].output[0] and pools[2].input[0] == pools[1].output[0]
+    # and the outputs are bit-identical
+    x = torch.rand(1, 3, 416, 416) * 255
+    with torch.inference_mode():
+        a = OnnxTorchGraph(model, fused_conv=False).eval()(x)
+        b = OnnxTorchGraph(rewritten, fused_conv=False).eval()(x)
     assert torch.equal(a, b)

@@ -12,7 +12,11 @@ import torch
 from counting.pipeline.detectors.base import PERSON_CLASS, ModelError
 from counting.pipeline.detectors.heap import keep_freed_memory
 from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
-from counting.pipeline.detectors.onnx_rewrites import rewrite_focus, rewrite_transposed_concat
+from counting.pipeline.detectors.onnx_rewrites import (
+    rewrite_focus,
+    rewrite_parallel_max_pools,
+    rewrite_transposed_concat,
+)
 from counting.pipeline.detectors.yolox_ops import decode, letterbox, make_grids, nms
 from counting.pipeline.types import Detections, ImageArray
 
@@ -52,7 +56,7 @@ class TorchYoloxDetector:
             keep_freed_memory()  # no per-frame page faults for the activations (see heap.py)
         model = load_onnx(model_path)
         if fused_conv:
-            model = rewrite_transposed_concat(rewrite_focus(model))
+            model = rewrite_parallel_max_pools(rewrite_transposed_concat(rewrite_focus(model)))
         self.graph = OnnxTorchGraph(model, fused_conv=fused_conv).eval()
         self.graph.to(self.device)
         shape = self.graph.input_shape
