@@ -12,7 +12,9 @@ One rewrite is applied because it is exact: ``Mul(x, Sigmoid(x))`` becomes ``sil
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,15 @@ import torch.nn.functional as F
 from onnx import numpy_helper
 
 from counting.pipeline.detectors.base import ModelError
+from counting.pipeline.detectors.schedule import (
+    BranchPlan,
+    StepIO,
+    StepOrder,
+    lifetimes,
+    plan_output_branch,
+)
+
+logger = logging.getLogger(__name__)
 
 Op = Callable[[list[torch.Tensor]], torch.Tensor]
 SUPPORTED_OPS = frozenset(
@@ -88,6 +99,7 @@ class OnnxTorchGraph(torch.nn.Module):
         self._conv_specs: dict[str, tuple[list[int], list[int], list[int], int]] = {}
         self._recording: dict[str, list[int]] | None = None
         self._packed: dict[str, torch.Tensor] = {}
+        self._input_shapes: dict[str, list[int]] = {}  # conv weight -> input shape (prepack)
         dims = graph.input[[i.name for i in graph.input].index(self.input_name)]
         shape = [d.dim_value for d in dims.type.tensor_type.shape.dim]
         self.input_shape = tuple(int(v) for v in shape)
@@ -134,24 +146,16 @@ class OnnxTorchGraph(torch.nn.Module):
                 tensor_inputs = [n for n in node.input if n and n not in consts]
             self._steps.append((op, tensor_inputs, out))
 
-        self._release = self._last_uses()
+        self._sequential = lifetimes(self._step_io(), range(len(self._steps)), self._kept(), {})
+        self._branch: BranchPlan | None = None
+        self._branch_pool: ThreadPoolExecutor | None = None
 
-    def _last_uses(self) -> list[tuple[str, ...]]:
-        """Per step, the activations it is the last reader of (dropped right after it).
+    def _step_io(self) -> list[StepIO]:
+        return [(names, out) for _, names, out in self._steps]
 
-        Holding every intermediate until the end of a pass made each output a fresh, cold
-        allocation; releasing them as soon as they are dead lets the allocator hand the next
-        op a block that is still in cache (as ONNX Runtime's memory planner does)."""
-        last: dict[str, int] = {}
-        for i, (_, names, _) in enumerate(self._steps):
-            for name in names:
-                last[name] = i
-        kept = set(self._buffers_by_name) | {self.output_name}
-        release: list[list[str]] = [[] for _ in self._steps]
-        for name, i in last.items():
-            if name not in kept:
-                release[i].append(name)
-        return [tuple(r) for r in release]
+    def _kept(self) -> set[str]:
+        """Names that live as long as the module: weights and the graph output."""
+        return set(self._buffers_by_name) | {self.output_name}
 
     def _register(self, name: str, value: np.ndarray[Any, Any]) -> None:
         if name in self._buffers_by_name:
@@ -301,16 +305,88 @@ class OnnxTorchGraph(torch.nn.Module):
             reorder: Any = torch._C._nn.mkldnn_reorder_conv2d_weight  # stub lacks input_size
             packed[name] = reorder(weight.to_mkldnn(), pad, stride, dil, groups, input_shape)
         self._packed = packed
+        self._input_shapes = shapes
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the graph on an NCHW float tensor; returns the graph's (first) output."""
-        env: dict[str, torch.Tensor] = {self.input_name: x}
-        for name, attr in self._buffers_by_name.items():
-            env[name] = getattr(self, attr)
-        if self._packed and x.device.type == "cpu":
+    def plan_branch(self, cost: list[float] | None = None) -> bool:
+        """Prepare :meth:`forward` with ``branch=True`` (see :mod:`.schedule`); ``cost`` per
+        step defaults to the conv MACs recorded by :meth:`prepack`. False if no branch pays."""
+        cost = cost if cost is not None else self._step_macs()
+        self._branch = plan_output_branch(self._step_io(), self.output_name, cost, self._kept())
+        if self._branch is None:
+            return False
+        if self._branch_pool is None:
+            self._branch_pool = ThreadPoolExecutor(1, thread_name_prefix="detector-branch")
+        logger.debug(
+            "side branch: %d steps, %.0f%% of the MACs",
+            len(self._branch.side.steps),
+            100 * self._branch.side_share,
+        )
+        return True
+
+    def _step_macs(self) -> list[float]:
+        macs: list[float] = []
+        for _, names, _ in self._steps:
+            spec = self._conv_specs.get(names[1]) if len(names) > 1 else None
+            shape = self._input_shapes.get(names[1]) if spec is not None else None
+            if spec is None or shape is None:
+                macs.append(0.0)
+                continue
+            weight = getattr(self, self._buffers_by_name[names[1]])
+            stride = spec[1]
+            pixels = shape[0] * (shape[2] // stride[0]) * (shape[3] // stride[1])
+            macs.append(float(pixels * weight[0].numel() * weight.shape[0]))
+        return macs
+
+    def _weights(self, device: torch.device) -> dict[str, torch.Tensor]:
+        env = {name: getattr(self, attr) for name, attr in self._buffers_by_name.items()}
+        if self._packed and device.type == "cpu":
             env.update(self._packed)
-        for (op, names, out), dead in zip(self._steps, self._release, strict=True):
+        return env
+
+    def forward(self, x: torch.Tensor, branch: bool = False) -> torch.Tensor:
+        """Run the graph on an NCHW float tensor; returns the graph's (first) output.
+
+        ``branch=True`` (after :meth:`plan_branch`) runs the planned side branch on a helper
+        thread while this thread runs the rest; the results are the same."""
+        weights = self._weights(x.device)
+        plan = self._branch if branch else None
+        if plan is None:
+            return self._run(self._sequential, {**weights, self.input_name: x})[self.output_name]
+        assert self._branch_pool is not None
+        env = {**weights, self.input_name: x}
+        side: Future[dict[str, torch.Tensor]] | None = None
+        inference = torch.is_inference_mode_enabled()
+
+        def launch() -> Future[dict[str, torch.Tensor]]:
+            assert self._branch_pool is not None and plan is not None
+            inputs = {**weights, **{n: env[n] for n in plan.side_inputs}}
+            return self._branch_pool.submit(self._run_side, plan, inputs, inference)
+
+        if plan.launch_after < 0:
+            side = launch()
+        order = plan.main
+        for pos, (i, dead) in enumerate(zip(order.steps, order.release, strict=True)):
+            if pos == plan.join_before and side is not None:
+                env.update(side.result())
+            op, names, out = self._steps[i]
             env[out] = op([env[n] for n in names])
+            if pos == plan.launch_after:
+                side = launch()
             for name in dead:
                 del env[name]
         return env[self.output_name]
+
+    def _run(self, order: StepOrder, env: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        for i, dead in zip(order.steps, order.release, strict=True):
+            op, names, out = self._steps[i]
+            env[out] = op([env[n] for n in names])
+            for name in dead:
+                del env[name]
+        return env
+
+    def _run_side(
+        self, plan: BranchPlan, env: dict[str, torch.Tensor], inference: bool
+    ) -> dict[str, torch.Tensor]:
+        with torch.inference_mode(inference):
+            env = self._run(plan.side, env)
+        return {name: env[name] for name in plan.side_outputs}

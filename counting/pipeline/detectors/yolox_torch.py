@@ -27,7 +27,9 @@ class TorchYoloxDetector:
     """YOLOX person detector on PyTorch: batched letterbox, forward, decode and NMS in torch.
 
     Runs on CUDA when available unless ``device`` says otherwise. On CPU, ``threads`` sets
-    ``torch.set_num_threads`` (a process-wide setting in torch), activations are kept
+    ``torch.set_num_threads`` (a process-wide setting in torch); with more than one, a single
+    frame runs one operator thread plus the heaviest detection head on a helper thread, and
+    batches split each operator over the threads. Activations are kept
     channels-last, which oneDNN's convolutions prefer, and the process keeps freed heap memory
     for the next frame (:mod:`~counting.pipeline.detectors.heap`).
     """
@@ -70,6 +72,10 @@ class TorchYoloxDetector:
                 self.graph.prepack()
             except RuntimeError as exc:  # a torch build without oneDNN weight reordering
                 logger.warning("conv weight prepacking unavailable: %s", exc)
+        # Batch 1 on several CPU threads: one operator thread plus the heaviest head on a helper
+        # thread beats splitting each operator (see schedule.py); batches split operators.
+        self._threads = torch.get_num_threads()
+        self._branch = self.device.type == "cpu" and self._threads > 1 and self.graph.plan_branch()
         with torch.inference_mode():
             probe = self.graph(
                 torch.zeros(1, 3, self.input_size, self.input_size, device=self.device)
@@ -86,7 +92,9 @@ class TorchYoloxDetector:
         with torch.inference_mode():
             if self._channels_last:
                 batch = batch.contiguous(memory_format=torch.channels_last)
-            out: torch.Tensor = self.graph(batch)
+            branch = self._branch and batch.shape[0] == 1
+            torch.set_num_threads(1 if branch else self._threads)
+            out: torch.Tensor = self.graph(batch, branch=branch)
             return out
 
     def detect(self, images: Sequence[ImageArray]) -> list[Detections]:
