@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import torch
@@ -69,3 +70,29 @@ def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -
         sequential = graph(x)
     # then the outputs are bit-identical
     assert torch.equal(branched, sequential)
+
+
+def _branch_run_in_child(detector: object, queue: multiprocessing.Queue[float]) -> None:
+    x = torch.ones(1, 3, 416, 416)
+    queue.put(float(detector.forward_raw(x).sum()))  # type: ignore[attr-defined]
+
+
+def test_branch_runs_in_a_forked_child(model_path: Path) -> None:
+    # given a detector whose helper thread was started in this process (as when a worker
+    # loads the model before Celery forks its children)
+    from counting.pipeline.detectors import create_detector
+
+    detector = create_detector(model_path, backend="torch", device="cpu", threads=2)
+    expected = float(detector.forward_raw(torch.ones(1, 3, 416, 416)).sum())  # type: ignore[attr-defined]
+    # when a forked child runs a branched pass
+    ctx = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[float] = ctx.Queue()
+    child = ctx.Process(target=_branch_run_in_child, args=(detector, queue))
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    # then it finishes (its own helper thread, not the parent's dead one) with the same result
+    assert not alive, "the branched pass hung in the forked child"
+    assert queue.get(timeout=5) == expected

@@ -13,6 +13,7 @@ One rewrite is applied because it is exact: ``Mul(x, Sigmoid(x))`` becomes ``sil
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -149,6 +150,7 @@ class OnnxTorchGraph(torch.nn.Module):
         self._sequential = lifetimes(self._step_io(), range(len(self._steps)), self._kept(), {})
         self._branch: BranchPlan | None = None
         self._branch_pool: ThreadPoolExecutor | None = None
+        self._branch_pid = 0
 
     def _step_io(self) -> list[StepIO]:
         return [(names, out) for _, names, out in self._steps]
@@ -314,8 +316,6 @@ class OnnxTorchGraph(torch.nn.Module):
         self._branch = plan_output_branch(self._step_io(), self.output_name, cost, self._kept())
         if self._branch is None:
             return False
-        if self._branch_pool is None:
-            self._branch_pool = ThreadPoolExecutor(1, thread_name_prefix="detector-branch")
         logger.debug(
             "side branch: %d steps, %.0f%% of the MACs",
             len(self._branch.side.steps),
@@ -337,6 +337,14 @@ class OnnxTorchGraph(torch.nn.Module):
             macs.append(float(pixels * weight[0].numel() * weight.shape[0]))
         return macs
 
+    def _pool(self) -> ThreadPoolExecutor:
+        """The helper thread, made in this process (a thread does not survive a fork, e.g.
+        into a Celery prefork child, and a pool inherited without it would never run)."""
+        if self._branch_pool is None or self._branch_pid != os.getpid():
+            self._branch_pool = ThreadPoolExecutor(1, thread_name_prefix="detector-branch")
+            self._branch_pid = os.getpid()
+        return self._branch_pool
+
     def _weights(self, device: torch.device) -> dict[str, torch.Tensor]:
         env = {name: getattr(self, attr) for name, attr in self._buffers_by_name.items()}
         if self._packed and device.type == "cpu":
@@ -352,15 +360,15 @@ class OnnxTorchGraph(torch.nn.Module):
         plan = self._branch if branch else None
         if plan is None:
             return self._run(self._sequential, {**weights, self.input_name: x})[self.output_name]
-        assert self._branch_pool is not None
+        pool = self._pool()
         env = {**weights, self.input_name: x}
         side: Future[dict[str, torch.Tensor]] | None = None
         inference = torch.is_inference_mode_enabled()
 
         def launch() -> Future[dict[str, torch.Tensor]]:
-            assert self._branch_pool is not None and plan is not None
+            assert plan is not None
             inputs = {**weights, **{n: env[n] for n in plan.side_inputs}}
-            return self._branch_pool.submit(self._run_side, plan, inputs, inference)
+            return pool.submit(self._run_side, plan, inputs, inference)
 
         if plan.launch_after < 0:
             side = launch()
