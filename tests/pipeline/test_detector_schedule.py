@@ -7,7 +7,12 @@ from pathlib import Path
 
 import torch
 
-from counting.pipeline.detectors.schedule import lifetimes, plan_output_branch
+from counting.pipeline.detectors.schedule import (
+    RowMap,
+    lifetimes,
+    plan_output_branch,
+    plan_row_split,
+)
 
 # x -> a -> b -> c ------------------> out = concat(c, e, f)
 #        b -> d -> e (a heavy head)        ^
@@ -56,6 +61,27 @@ def test_no_branch_when_it_is_too_small() -> None:
     assert plan_output_branch(STEPS, "out", cost, {"out"}) is None
 
 
+# img -> conv 3x3/2 (p1) -> s1 -> conv 3x3/1 (p1) -> s2 -> add(s1, s2) -> s3 -> upsample -> out
+ROW_STEPS = [(["img"], "s1"), (["s1"], "s2"), (["s1", "s2"], "s3"), (["s3"], "out")]
+ROW_MAPS: list[RowMap] = [("window", 3, 2, 1), ("window", 3, 1, 1), ("same",), ("other",)]
+
+
+def test_row_split_reach_and_tiles() -> None:
+    # given a strided conv, a conv and a residual add before an operator it cannot split
+    split = plan_row_split(ROW_STEPS, ROW_MAPS, "img", [4.0, 4.0, 1.0, 1.0], {"out"}, 64)
+    # then the prefix ends at the add (s3: the only live tensor), stride 2
+    assert split is not None and split.cut == "s3" and split.prefix.steps == (0, 1, 2)
+    # and s3's row r reads image rows 2r-3 .. 2r+3 (conv 3/2 reaches -1..+1, then 3/1 on it)
+    assert (split.jump, split.lo, split.hi) == (2, -3, 3)
+    # and for 64 rows: cut rows 0..15 from a top tile of rows 0..33, 16.. from rows 28..
+    assert split.tiles(64) == (34, 28, 16)
+
+
+def test_no_row_split_when_the_prefix_is_cheap() -> None:
+    cost = [1.0, 1.0, 1.0, 100.0]
+    assert plan_row_split(ROW_STEPS, ROW_MAPS, "img", cost, {"out"}, 64) is None
+
+
 def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -> None:
     # given the YOLOX graph as the CPU backend builds it, with a side branch planned
     from counting.pipeline.detectors import create_detector
@@ -63,6 +89,9 @@ def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -
     detector = create_detector(model_path, backend="torch", device="cpu", threads=2)
     graph = detector.graph  # type: ignore[attr-defined]
     assert graph.plan_branch()
+    # with the first layers split into a top and a bottom tile (stride 8, +-37 rows of reach)
+    split = graph._split
+    assert split is not None and (split.jump, split.lo, split.hi) == (8, -36, 37)
     x = (torch.rand(1, 3, 416, 416) * 255).contiguous(memory_format=torch.channels_last)
     # when run with the detection head on the helper thread, and without
     with torch.inference_mode():
@@ -70,6 +99,11 @@ def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -
         sequential = graph(x)
     # then the outputs are bit-identical
     assert torch.equal(branched, sequential)
+    # and so are they for an image whose bottom differs: no row of one tile leaks into the other
+    y = x.clone()
+    y[:, :, 300:, :] = 0.0
+    with torch.inference_mode():
+        assert torch.equal(graph(y, branch=True), graph(y))
 
 
 def _branch_run_in_child(detector: object, queue: multiprocessing.Queue[float]) -> None:

@@ -28,10 +28,13 @@ from onnx import numpy_helper
 from counting.pipeline.detectors.base import ModelError
 from counting.pipeline.detectors.schedule import (
     BranchPlan,
+    RowMap,
+    RowSplit,
     StepIO,
     StepOrder,
     lifetimes,
     plan_output_branch,
+    plan_row_split,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,6 +80,23 @@ def _sym_pads(node: onnx.NodeProto, pads: list[int]) -> tuple[int, int]:
     return (int(pads[0]), int(pads[1]))
 
 
+def _row_map(node: onnx.NodeProto) -> RowMap:
+    """How ``node`` maps rows of its input to rows of its output (see :mod:`.schedule`)."""
+    a = _attrs(node)
+    if node.op_type in ("Add", "Mul", "Sigmoid") or (
+        node.op_type == "Concat" and int(a.get("axis", 0)) == 1
+    ):
+        return ("same",)
+    if node.op_type in ("Conv", "MaxPool"):
+        k = [int(v) for v in a.get("kernel_shape", [])]
+        stride = [int(v) for v in a.get("strides", [1, 1])]
+        pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
+        dil = [int(v) for v in a.get("dilations", [1, 1])]
+        if len(k) == 2 and dil == [1, 1] and len(pads) == 4 and pads[0] == pads[2]:
+            return ("window", k[0], stride[0], pads[0])
+    return ("other",)
+
+
 class OnnxTorchGraph(torch.nn.Module):
     """An ONNX graph executed with torch operators; weights are registered buffers."""
 
@@ -113,6 +133,7 @@ class OnnxTorchGraph(torch.nn.Module):
 
         self._buffers_by_name: dict[str, str] = {}
         self._steps: list[tuple[Op, list[str], str]] = []
+        self._row_maps: list[RowMap] = []  # per step, how it maps rows (for the row split)
         skip: set[str] = set()
         for node in graph.node:
             out = node.output[0]
@@ -135,6 +156,7 @@ class OnnxTorchGraph(torch.nn.Module):
             sig = self._silu_step(node, silu_of, skip)
             if sig is not None:
                 self._steps.append(sig)
+                self._row_maps.append(("same",))
                 continue
             op = self._compile(node, consts, activation)
             if node.op_type in ("Conv", "Add", "Mul"):
@@ -146,9 +168,11 @@ class OnnxTorchGraph(torch.nn.Module):
             else:
                 tensor_inputs = [n for n in node.input if n and n not in consts]
             self._steps.append((op, tensor_inputs, out))
+            self._row_maps.append(_row_map(node))
 
         self._sequential = lifetimes(self._step_io(), range(len(self._steps)), self._kept(), {})
         self._branch: BranchPlan | None = None
+        self._split: RowSplit | None = None
         self._branch_pool: ThreadPoolExecutor | None = None
         self._branch_pid = 0
 
@@ -313,13 +337,25 @@ class OnnxTorchGraph(torch.nn.Module):
         """Prepare :meth:`forward` with ``branch=True`` (see :mod:`.schedule`); ``cost`` per
         step defaults to the conv MACs recorded by :meth:`prepack`. False if no branch pays."""
         cost = cost if cost is not None else self._step_macs()
-        self._branch = plan_output_branch(self._step_io(), self.output_name, cost, self._kept())
+        steps, kept = self._step_io(), self._kept()
+        self._branch = plan_output_branch(steps, self.output_name, cost, kept)
         if self._branch is None:
             return False
+        split = plan_row_split(
+            steps, self._row_maps, self.input_name, cost, kept, self.input_shape[2]
+        )
+        prefix = set(split.prefix.steps) if split is not None else set()
+        # The row split replaces the first steps of the main sequence, never the side branch.
+        if split is not None and self._branch.main.steps[: len(prefix)] == split.prefix.steps:
+            self._split = split
+        summary = "none"
+        if self._split is not None:
+            summary = f"{len(prefix)} steps, {100 * self._split.share:.0f}% of the MACs"
         logger.debug(
-            "side branch: %d steps, %.0f%% of the MACs",
+            "side branch: %d steps, %.0f%% of the MACs; row split: %s",
             len(self._branch.side.steps),
             100 * self._branch.side_share,
+            summary,
         )
         return True
 
@@ -373,7 +409,13 @@ class OnnxTorchGraph(torch.nn.Module):
         if plan.launch_after < 0:
             side = launch()
         order = plan.main
+        start = 0
+        if self._split is not None and x.shape[0] == 1:
+            env[self._split.cut] = self._split_rows(self._split, x, weights, pool, inference)
+            start = len(self._split.prefix.steps)
         for pos, (i, dead) in enumerate(zip(order.steps, order.release, strict=True)):
+            if pos < start:
+                continue
             if pos == plan.join_before and side is not None:
                 env.update(side.result())
             op, names, out = self._steps[i]
@@ -383,6 +425,31 @@ class OnnxTorchGraph(torch.nn.Module):
             for name in dead:
                 del env[name]
         return env[self.output_name]
+
+    def _split_rows(
+        self,
+        split: RowSplit,
+        x: torch.Tensor,
+        weights: dict[str, torch.Tensor],
+        pool: ThreadPoolExecutor,
+        inference: bool,
+    ) -> torch.Tensor:
+        """The cut tensor of the row split: bottom tile on the helper, top tile here."""
+        top_end, bottom_start, half = split.tiles(int(x.shape[2]))
+
+        def tile(rows: torch.Tensor) -> torch.Tensor:
+            env = self._run(split.prefix, {**weights, self.input_name: rows})
+            return env[split.cut]
+
+        def bottom() -> torch.Tensor:
+            with torch.inference_mode(inference):
+                return tile(x[:, :, bottom_start:, :])
+
+        lower = pool.submit(bottom)
+        upper = tile(x[:, :, :top_end, :])[:, :, :half, :]
+        skip = half - bottom_start // split.jump
+        rows = torch.cat([upper, lower.result()[:, :, skip:, :]], dim=2)
+        return rows.contiguous(memory_format=torch.channels_last)
 
     def _run(self, order: StepOrder, env: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for i, dead in zip(order.steps, order.release, strict=True):

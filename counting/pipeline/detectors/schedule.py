@@ -3,6 +3,13 @@
 Lifetimes: each intermediate tensor is dropped right after its last reader, so the allocator
 hands the next operator a block that is still in cache (as ONNX Runtime's memory planner does).
 
+Row split: the first layers work on the largest maps and only look a few pixels up and down.
+Their output rows 0..k-1 depend only on the image rows above some bound, and rows k.. on
+those below another, so the top and the bottom of the image can go through those layers on
+two threads at once, each tile with a margin (halo) that covers the layers' reach, and the
+two halves of the result are stacked. Tiles start on a multiple of the total stride, so every
+layer's grid lines up with the untiled one and the kept rows are computed exactly as before.
+
 Branch: YOLOX ends with three detection heads, one per pyramid level, that meet only in the
 final concat. With passive OpenMP threads, splitting every operator over two cores costs a
 thread wake-up per operator (~100 us on a VM), more than it saves at batch 1. Running the
@@ -17,6 +24,9 @@ from dataclasses import dataclass
 
 # A step as the scheduler sees it: the names it reads and the name it writes.
 StepIO = tuple[Sequence[str], str]
+# How a step maps rows: ("window", kernel, stride, pad) for convolutions and pools,
+# ("same",) for row-wise ops (elementwise, channel concat), ("other",) for anything else.
+RowMap = tuple[str, ...] | tuple[str, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,75 @@ class BranchPlan:
     side_inputs: tuple[str, ...]
     side_outputs: tuple[str, ...]
     side_share: float  # the branch's share of the estimated cost
+
+
+@dataclass(frozen=True)
+class RowSplit:
+    """Run ``prefix`` on a top and a bottom tile of the input and stack the rows of ``cut``.
+
+    Row ``r`` of ``cut`` depends on input rows ``r * jump + lo`` .. ``r * jump + hi``."""
+
+    prefix: StepOrder
+    cut: str
+    jump: int
+    lo: int
+    hi: int
+    share: float
+
+    def tiles(self, rows: int) -> tuple[int, int, int]:
+        """For an input of ``rows`` rows: (top tile end, bottom tile start, first cut row of
+        the bottom tile), tile bounds on multiples of ``jump``."""
+        half = rows // self.jump // 2
+        top_end = min(rows, -(-((half - 1) * self.jump + self.hi + 1) // self.jump) * self.jump)
+        bottom_start = max(0, (half * self.jump + self.lo) // self.jump * self.jump)
+        return top_end, bottom_start, half
+
+
+def plan_row_split(
+    steps: Sequence[StepIO],
+    rows: Sequence[RowMap],
+    image: str,
+    cost: Sequence[float],
+    kept: set[str],
+    image_rows: int,
+) -> RowSplit | None:
+    """The longest prefix of row-local steps that ends in a single live tensor and reaches at
+    most an eighth of the image up or down, or None when it is under 15% of the cost."""
+    last_read: dict[str, int] = {}
+    for i, (names, _) in enumerate(steps):
+        for name in names:
+            last_read[name] = i
+    geometry: dict[str, tuple[int, int, int]] = {image: (1, 0, 0)}  # jump, lo, hi
+    best: tuple[int, str] | None = None
+    for i, ((names, out), row_map) in enumerate(zip(steps, rows, strict=True)):
+        inputs = [geometry[n] for n in names if n in geometry]
+        if row_map[0] == "window" and inputs:
+            _, k, stride, pad = row_map
+            jump, lo, hi = inputs[0]
+            geometry[out] = (
+                jump * int(stride),
+                lo - int(pad) * jump,
+                hi + (int(k) - 1 - int(pad)) * jump,
+            )
+        elif row_map[0] == "same" and inputs and len({g[0] for g in inputs}) == 1:
+            geometry[out] = (inputs[0][0], min(g[1] for g in inputs), max(g[2] for g in inputs))
+        else:
+            break
+        jump, lo, hi = geometry[out]
+        if max(-lo, hi) > image_rows // 8:
+            break
+        live = [n for n in geometry if n not in kept and last_read.get(n, -1) > i]
+        if live == [out]:
+            best = (i, out)
+    if best is None:
+        return None
+    end, cut = best
+    share = sum(cost[: end + 1]) / (sum(cost) or 1.0)
+    if share < 0.15:
+        return None
+    jump, lo, hi = geometry[cut]
+    prefix = lifetimes(steps, range(end + 1), kept | {cut}, {})
+    return RowSplit(prefix, cut, jump, lo, hi, share)
 
 
 def lifetimes(
