@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,8 @@ def load_onnx(path: Path) -> onnx.ModelProto:
     return model
 
 
-def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+def node_attributes(node: onnx.NodeProto) -> dict[str, Any]:
+    """An ONNX node's attributes as plain Python values, by name."""
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -82,7 +83,7 @@ def _sym_pads(node: onnx.NodeProto, pads: list[int]) -> tuple[int, int]:
 
 def _row_map(node: onnx.NodeProto) -> RowMap:
     """How ``node`` maps rows of its input to rows of its output (see :mod:`.schedule`)."""
-    a = _attrs(node)
+    a = node_attributes(node)
     if node.op_type in ("Add", "Mul", "Sigmoid") or (
         node.op_type == "Concat" and int(a.get("axis", 0)) == 1
     ):
@@ -225,7 +226,7 @@ class OnnxTorchGraph(torch.nn.Module):
     def _compile(
         self, node: onnx.NodeProto, consts: dict[str, np.ndarray[Any, Any]], activation: str
     ) -> Op:
-        a = _attrs(node)
+        a = node_attributes(node)
         kind = node.op_type
         if kind == "Conv":
             stride = tuple(a.get("strides", [1, 1]))
@@ -346,7 +347,11 @@ class OnnxTorchGraph(torch.nn.Module):
         )
         prefix = set(split.prefix.steps) if split is not None else set()
         # The row split replaces the first steps of the main sequence, never the side branch.
-        if split is not None and self._branch.main.steps[: len(prefix)] == split.prefix.steps:
+        if (
+            split is not None
+            and self._branch.main.steps[: len(prefix)] == split.prefix.steps
+            and len(prefix) <= self._branch.launch_after + 1
+        ):
             self._split = split
         summary = "none"
         if self._split is not None:
@@ -398,33 +403,19 @@ class OnnxTorchGraph(torch.nn.Module):
             return self._run(self._sequential, {**weights, self.input_name: x})[self.output_name]
         pool = self._pool()
         env = {**weights, self.input_name: x}
-        side: Future[dict[str, torch.Tensor]] | None = None
         inference = torch.is_inference_mode_enabled()
-
-        def launch() -> Future[dict[str, torch.Tensor]]:
-            assert plan is not None
-            inputs = {**weights, **{n: env[n] for n in plan.side_inputs}}
-            return pool.submit(self._run_side, plan, inputs, inference)
-
-        if plan.launch_after < 0:
-            side = launch()
-        order = plan.main
         start = 0
         if self._split is not None and x.shape[0] == 1:
             env[self._split.cut] = self._split_rows(self._split, x, weights, pool, inference)
             start = len(self._split.prefix.steps)
-        for pos, (i, dead) in enumerate(zip(order.steps, order.release, strict=True)):
-            if pos < start:
-                continue
-            if pos == plan.join_before and side is not None:
-                env.update(side.result())
-            op, names, out = self._steps[i]
-            env[out] = op([env[n] for n in names])
-            if pos == plan.launch_after:
-                side = launch()
-            for name in dead:
-                del env[name]
-        return env[self.output_name]
+        launch = plan.launch_after + 1  # first main position after the side branch's inputs
+        self._run(plan.main, env, start, launch)
+        side = pool.submit(
+            self._run_side, plan, {**weights, **{n: env[n] for n in plan.side_inputs}}, inference
+        )
+        self._run(plan.main, env, launch, plan.join_before)
+        env.update(side.result())
+        return self._run(plan.main, env, plan.join_before)[self.output_name]
 
     def _split_rows(
         self,
@@ -451,8 +442,12 @@ class OnnxTorchGraph(torch.nn.Module):
         rows = torch.cat([upper, lower.result()[:, :, skip:, :]], dim=2)
         return rows.contiguous(memory_format=torch.channels_last)
 
-    def _run(self, order: StepOrder, env: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        for i, dead in zip(order.steps, order.release, strict=True):
+    def _run(
+        self, order: StepOrder, env: dict[str, torch.Tensor], begin: int = 0, end: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Run positions ``begin``..``end`` of ``order`` in ``env``, dropping dead tensors."""
+        positions = slice(begin, end)
+        for i, dead in zip(order.steps[positions], order.release[positions], strict=True):
             op, names, out = self._steps[i]
             env[out] = op([env[n] for n in names])
             for name in dead:

@@ -45,6 +45,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from counting.pipeline.detectors.onnx_graph import node_attributes
+
 logger = logging.getLogger(__name__)
 
 _BIG = 2**31 - 1
@@ -53,10 +55,6 @@ _BIG = 2**31 - 1
 def _const(consts: dict[str, np.ndarray[Any, Any]], name: str) -> list[int] | None:
     value = consts.get(name)
     return None if value is None else [int(v) for v in np.asarray(value).reshape(-1)]
-
-
-def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _slice_spec(
@@ -108,7 +106,7 @@ def rewrite_focus(model: onnx.ModelProto) -> onnx.ModelProto:
         if len(users) != 1 or users[0].op_type != "Conv":
             continue
         conv = users[0]
-        attrs = _attrs(conv)
+        attrs = node_attributes(conv)
         if (
             list(attrs.get("kernel_shape", [])) != [3, 3]
             or list(attrs.get("strides", [1, 1])) != [1, 1]
@@ -146,7 +144,7 @@ def rewrite_transposed_concat(model: onnx.ModelProto) -> onnx.ModelProto:
         if concat.op_type != "Concat" or concat.output[0] in outputs or len(users) != 1:
             continue
         transpose = users[0]
-        if transpose.op_type == "Transpose" and "perm" in _attrs(transpose):
+        if transpose.op_type == "Transpose" and "perm" in node_attributes(transpose):
             pairs[transpose.output[0]] = (concat, transpose)
     if not pairs:
         return model
@@ -161,8 +159,8 @@ def rewrite_transposed_concat(model: onnx.ModelProto) -> onnx.ModelProto:
             kept.append(node)
             continue
         concat, transpose = pairs[node.output[0]]
-        perm = [int(v) for v in _attrs(transpose)["perm"]]
-        axis = int(_attrs(concat)["axis"])
+        perm = [int(v) for v in node_attributes(transpose)["perm"]]
+        axis = int(node_attributes(concat)["axis"])
         rank = len(perm)
         moved = []
         for i, name in enumerate(concat.input):
@@ -187,7 +185,7 @@ def _same_pool_kernel(node: onnx.NodeProto) -> int | None:
     """Kernel of a square, stride-1, "same"-padded MaxPool (odd kernel), else None."""
     if node.op_type != "MaxPool":
         return None
-    a = _attrs(node)
+    a = node_attributes(node)
     k = [int(v) for v in a.get("kernel_shape", [])]
     if len(k) != 2 or k[0] != k[1] or k[0] % 2 == 0:
         return None
