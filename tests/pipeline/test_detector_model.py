@@ -9,8 +9,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
+import torch.nn.functional as F
 
 from counting.pipeline.detectors import ModelError, create_detector
+from counting.pipeline.detectors.onnx_graph import pointwise_gemm
 from counting.pipeline.detectors.onnxruntime_backend import OrtYoloxDetector, letterbox_cv2
 from counting.pipeline.detectors.yolox_torch import TorchYoloxDetector
 from counting.pipeline.tracker import iou_matrix
@@ -195,3 +197,34 @@ def test_parallel_max_pools_rewrite_is_exact(model_path: Path) -> None:
         a = OnnxTorchGraph(model, fused_conv=False).eval()(x)
         b = OnnxTorchGraph(rewritten, fused_conv=False).eval()(x)
     assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("activation", ["none", "swish", "sigmoid"])
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("with_bias", [True, False])
+def testpointwise_gemm_equals_conv(activation: str, channels_last: bool, with_bias: bool) -> None:
+    # given a batch of two images and a 1x1 conv's weight, bias and activation
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 24, 9, 11, generator=gen)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(40, 24, 1, 1, generator=gen)
+    bias = torch.randn(40, generator=gen) if with_bias else None
+    post = {"none": lambda y: y, "swish": F.silu, "sigmoid": torch.sigmoid}[activation]
+    # when the conv runs as one GEMM over the pixels
+    matrix = weight.reshape(40, 24).t().contiguous()
+    out = pointwise_gemm(x, matrix, bias, activation)
+    # then it is the conv to float32 precision, channels-last, with the NCHW shape
+    ref = post(F.conv2d(x, weight, bias))
+    assert out.shape == (2, 40, 9, 11)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_pointwise_convs_are_prepacked_as_gemm(torch_detector: TorchYoloxDetector) -> None:
+    # given the prepacked YOLOX graph
+    graph = torch_detector.graph
+    matrices = [w for w in graph._packed.values() if w.dim() == 2]
+    blocked = [w for w in graph._packed.values() if w.dim() != 2]
+    # then each of its 82 pointwise convs is a GEMM matrix and the other 31 convs stay oneDNN's
+    assert (len(matrices), len(blocked)) == (82, 31)

@@ -81,6 +81,44 @@ def _sym_pads(node: onnx.NodeProto, pads: list[int]) -> tuple[int, int]:
     return (int(pads[0]), int(pads[1]))
 
 
+def _is_pointwise(
+    weight: torch.Tensor, pad: list[int], stride: list[int], dil: list[int], groups: int
+) -> bool:
+    """A 1x1 conv with stride 1, no padding and one group: a matrix product per pixel."""
+    return (
+        tuple(weight.shape[2:]) == (1, 1)
+        and groups == 1
+        and all(v == 0 for v in pad)
+        and all(v == 1 for v in stride)
+        and all(v == 1 for v in dil)
+    )
+
+
+_ACTIVATIONS_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "none": lambda y: y,
+    "swish": lambda y: F.silu(y, inplace=True),
+    "sigmoid": torch.sigmoid_,
+}
+
+
+def pointwise_gemm(
+    x: torch.Tensor, matrix: torch.Tensor, bias: torch.Tensor | None, activation: str
+) -> torch.Tensor:
+    """A pointwise conv as one BLAS GEMM over the pixels of a channels-last batch.
+
+    ``matrix`` is the weight as ``(C_in, C_out)``. On a channels-last tensor the pixels are
+    already the rows of an ``(N*H*W, C_in)`` matrix, so no data moves before or after the
+    product, and the result is channels-last again. Measured on YOLOX-Nano's 83 pointwise
+    convs (one thread): 6.9 ms against 8.8 ms for oneDNN's fused conv with prepacked weights,
+    whose ~23 us of set-up per call outweighs its fused activation at these sizes.
+    """
+    n, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    out = torch.mm(rows, matrix) if bias is None else torch.addmm(bias, rows, matrix)
+    out = _ACTIVATIONS_INPLACE[activation](out)
+    return out.view(n, h, w, matrix.shape[1]).permute(0, 3, 1, 2)
+
+
 def _row_map(node: onnx.NodeProto) -> RowMap:
     """How ``node`` maps rows of its input to rows of its output (see :mod:`.schedule`)."""
     a = node_attributes(node)
@@ -251,6 +289,8 @@ class OnnxTorchGraph(torch.nn.Module):
                 bias = t[2] if has_bias else None
                 if self._recording is not None:
                     self._recording[weight_name] = list(t[0].shape)
+                if t[1].dim() == 2:  # a pointwise conv prepacked as a GEMM matrix
+                    return pointwise_gemm(t[0], t[1], bias, activation)
                 if fused_op is not None and t[0].device.type == "cpu":
                     out: torch.Tensor = fused_op(
                         t[0], t[1], bias, pad_l, stride_l, dil_l, groups, activation, [], ""
@@ -310,10 +350,12 @@ class OnnxTorchGraph(torch.nn.Module):
         raise ModelError(f"unsupported operator {kind}")
 
     def prepack(self, batch: int = 1) -> None:
-        """Reorder conv weights once into oneDNN's preferred blocked layout (CPU, fused mode).
+        """Prepare conv weights once for the CPU (fused mode).
 
-        Without this oneDNN reorders every weight on every call. The layout is chosen for the
-        input shapes of a ``batch``-sized forward pass; other batch sizes stay correct.
+        Pointwise (1x1, stride 1) convs become a ``(C_in, C_out)`` matrix for a GEMM (see
+        :func:`pointwise_gemm`). The others are reordered into oneDNN's preferred blocked
+        layout, which oneDNN would otherwise redo on every call; that layout is chosen for the
+        input shapes of a ``batch``-sized forward pass, and other batch sizes stay correct.
         """
         if not self.fused_conv:
             return
@@ -329,6 +371,9 @@ class OnnxTorchGraph(torch.nn.Module):
         for name, input_shape in shapes.items():
             pad, stride, dil, groups = self._conv_specs[name]
             weight = getattr(self, self._buffers_by_name[name])
+            if _is_pointwise(weight, pad, stride, dil, groups):
+                packed[name] = weight.reshape(weight.shape[0], -1).t().contiguous()
+                continue
             reorder: Any = torch._C._nn.mkldnn_reorder_conv2d_weight  # stub lacks input_size
             packed[name] = reorder(weight.to_mkldnn(), pad, stride, dil, groups, input_shape)
         self._packed = packed
@@ -382,7 +427,12 @@ class OnnxTorchGraph(torch.nn.Module):
         """The helper thread, made in this process (a thread does not survive a fork, e.g.
         into a Celery prefork child, and a pool inherited without it would never run)."""
         if self._branch_pool is None or self._branch_pid != os.getpid():
-            self._branch_pool = ThreadPoolExecutor(1, thread_name_prefix="detector-branch")
+            # One OpenMP thread there too: a new thread starts with OpenMP's default team size
+            # (all cores), and its operators would compete with this thread's.
+            self._branch_pool = ThreadPoolExecutor(
+                1, thread_name_prefix="detector-branch", initializer=torch.set_num_threads,
+                initargs=(1,),
+            )
             self._branch_pid = os.getpid()
         return self._branch_pool
 
