@@ -172,6 +172,13 @@ class LineCounter:
             else:
                 state.box = boxes[tid]
                 self._states[tid] = state
+                # The boxes seen while the track was tentative are observations of the same
+                # person: replay them first, so a short excursion past the line seen at a low
+                # analysis rate still reaches ``confirm_frames``.
+                for box in prior:
+                    q = box_anchor(box, self.spec.anchor)
+                    if _finite(q) and q != p:
+                        events.extend(self._observe(tid, state, q, time, frame_index, score))
                 events.extend(self._observe(tid, state, p, time, frame_index, score))
         events.extend(self._prune(time))
         return events

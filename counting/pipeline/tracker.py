@@ -7,7 +7,8 @@ reference implementation keeps an ever-growing ``removed_stracks`` list).
 
 Association per frame (Zhang et al., ByteTrack, ECCV 2022):
 
-1. Kalman-predict every active and lost track.
+1. Kalman-predict every active and lost track to the frame's time (``motion_fps`` sets the
+   step the motion noise constants refer to; at that rate each frame is one step).
 2. High-score detections <-> active + lost tracks, Hungarian on IoU (times detection score).
 3. Low-score detections <-> still unmatched *active* tracks, stricter IoU (recovers people who
    are partly occluded and whose score drops).
@@ -54,14 +55,19 @@ def _box_tuple(box: F64) -> tuple[float, float, float, float]:
 
 
 class _KalmanBox:
-    """Constant-velocity Kalman filter on (cx, cy, w, h); noise scales with box size."""
+    """Constant-velocity Kalman filter on (cx, cy, w, h); noise scales with box size.
 
-    _F = np.eye(8)
-    _F[:4, 4:] = np.eye(4)
+    The state advances by frame *time*, in steps of ``1/steps_per_second``: frames analysed at
+    irregular intervals (a sampler at 5 fps on a 7 fps stream, a live reader that drops frames
+    while analysis is busy) are predicted as far as the walker really moved. ByteTrack's noise
+    constants are per step, so a step's process noise is scaled by the number of steps.
+    """
+
     _H = np.eye(4, 8)
 
-    def __init__(self, xyxy: F64) -> None:
+    def __init__(self, xyxy: F64, time: float) -> None:
         z = self._to_z(xyxy)
+        self.time = time  # frame time the state refers to
         self.mean: F64 = np.concatenate([z, np.zeros(4)])
         s = np.array([2 * _STD_POS * z[3]] * 4 + [10 * _STD_VEL * z[3]] * 4)
         self.cov: F64 = np.diag(np.square(s))
@@ -71,11 +77,18 @@ class _KalmanBox:
         x1, y1, x2, y2 = xyxy
         return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1.0), max(y2 - y1, 1.0)])
 
-    def predict(self) -> None:
+    def predict(self, time: float, steps_per_second: float) -> None:
+        """Advance the state to ``time``; velocities are per step of ``1/steps_per_second``."""
+        steps = (time - self.time) * steps_per_second
+        if not steps > 0:  # same or earlier frame time (or NaN): nothing to advance
+            return
+        self.time = time
         h = max(self.mean[3], 1.0)
-        q = np.square(np.array([_STD_POS * h] * 4 + [_STD_VEL * h] * 4))
-        self.mean = self._F @ self.mean
-        self.cov = self._F @ self.cov @ self._F.T + np.diag(q)
+        q = np.square(np.array([_STD_POS * h] * 4 + [_STD_VEL * h] * 4)) * steps
+        f = np.eye(8)
+        f[:4, 4:] = np.eye(4) * steps
+        self.mean = f @ self.mean
+        self.cov = f @ self.cov @ f.T + np.diag(q)
 
     def update(self, xyxy: F64) -> None:
         z = self._to_z(xyxy)
@@ -118,7 +131,10 @@ class ByteTracker:
         min_hits: int = 2,
         max_lost_s: float = 3.0,
         max_tracks: int = 1000,
+        motion_fps: float = 7.0,
     ) -> None:
+        if not motion_fps > 0:
+            raise ValueError(f"motion_fps must be > 0, got {motion_fps}")
         self.high_score = high_score
         self.low_score = low_score
         self.new_track_score = new_track_score
@@ -128,6 +144,7 @@ class ByteTracker:
         self.min_hits = min_hits
         self.max_lost_s = max_lost_s
         self.max_tracks = max_tracks
+        self.motion_fps = motion_fps
         self._next_id = 1
         self._tracks: list[_Tracklet] = []
         self._frames = 0
@@ -152,7 +169,7 @@ class ByteTracker:
         low = np.flatnonzero(scores < self.high_score)
 
         for t in self._tracks:
-            t.kf.predict()
+            t.kf.predict(time, self.motion_fps)
         confirmed = [t for t in self._tracks if t.track_id >= 0]
         tentative = [t for t in self._tracks if t.track_id < 0]
         matched: list[_Tracklet] = []
@@ -200,7 +217,7 @@ class ByteTracker:
             j = high_rest[di]
             if scores[j] < self.new_track_score:
                 continue
-            t = _Tracklet(_KalmanBox(boxes[j]), float(scores[j]), 1, time, prior=[])
+            t = _Tracklet(_KalmanBox(boxes[j], time), float(scores[j]), 1, time, prior=[])
             if self._frames == 1 or self.min_hits <= 1:
                 t.track_id = self._allocate()
                 matched.append(t)

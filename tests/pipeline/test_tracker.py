@@ -101,3 +101,38 @@ def test_iou_matrix() -> None:
     a = np.asarray([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
     b = np.asarray([[5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
     assert iou_matrix(a, b) == pytest.approx(np.asarray([[50 / 150, 0.0], [0.0, 0.0]]))
+
+
+def test_prediction_follows_frame_time_not_frame_count() -> None:
+    # given a walker (15 px per 1/7 s, boxes 40 px wide) analysed at irregular intervals with
+    # gaps of up to three frame times, as a live reader that keeps only the newest frame
+    # delivers them when analysis falls behind
+    tracker = ByteTracker(motion_fps=7.0)
+    steps = [0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 14, 15, 18, 21, 22]
+    ids = []
+    for k in steps:
+        box = (10.0 + 15 * k, 10.0, 50.0 + 15 * k, 90.0)
+        ids += [t.track_id for t in tracker.update(dets(box), k / 7)]
+    # then one id throughout: after a gap the prediction is as many steps ahead as time says,
+    # where the walker is (one step per call would leave it 30 px behind, IoU 0.14 < 0.2)
+    assert set(ids) == {1}
+    assert len(ids) == len(steps)  # reported on every frame, never lost
+
+
+def test_a_repeated_or_earlier_frame_time_does_not_move_tracks() -> None:
+    # given a tracked walker
+    tracker = ByteTracker()
+    for i in range(5):
+        tracker.update(dets((10.0 + 5 * i, 10.0, 30.0 + 5 * i, 60.0)), i / 10)
+    # when the same box arrives again at the same time, then at an earlier time
+    same = tracker.update(dets((30.0, 10.0, 50.0, 60.0)), 0.4)
+    earlier = tracker.update(dets((30.0, 10.0, 50.0, 60.0)), 0.3)
+    # then the walker keeps its id and its box (no prediction into the past)
+    assert [t.track_id for t in same] == [1] and [t.track_id for t in earlier] == [1]
+    assert abs(earlier[0].xyxy[0] - 30.0) < 1.0
+
+
+@pytest.mark.parametrize("bad", [0.0, -7.0, float("nan")])
+def test_motion_fps_must_be_positive(bad: float) -> None:
+    with pytest.raises(ValueError, match="motion_fps"):
+        ByteTracker(motion_fps=bad)
