@@ -45,7 +45,7 @@ pytest: install services system-deps
 test: lint typecheck pytest
 
 eval: install
-	$(PY) -m benchmarks.eval_counting --shared "$(SHARED_DIR)"
+	$(PY) -m benchmarks.eval_counting --shared "$(SHARED_DIR)" --also-fps 6 5 4 3
 
 bench: install
 	$(PY) -m benchmarks.bench_pipeline --shared "$(SHARED_DIR)"
