@@ -81,6 +81,8 @@ class _KalmanBox:
         """Advance the state to ``time``; velocities are per step of ``1/steps_per_second``."""
         steps = (time - self.time) * steps_per_second
         if not steps > 0:  # same or earlier frame time (or NaN): nothing to advance
+            if time < self.time:
+                self.time = time  # the clock stepped back: later frames count from here
             return
         self.time = time
         h = max(self.mean[3], 1.0)

@@ -130,6 +130,9 @@ def test_a_repeated_or_earlier_frame_time_does_not_move_tracks() -> None:
     # then the walker keeps its id and its box (no prediction into the past)
     assert [t.track_id for t in same] == [1] and [t.track_id for t in earlier] == [1]
     assert abs(earlier[0].xyxy[0] - 30.0) < 1.0
+    # and the walk goes on from the earlier time as if the clock had been set back
+    later = tracker.update(dets((35.0, 10.0, 55.0, 60.0)), 0.4)
+    assert [t.track_id for t in later] == [1]
 
 
 @pytest.mark.parametrize("bad", [0.0, -7.0, float("nan")])
