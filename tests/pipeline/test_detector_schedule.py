@@ -106,6 +106,21 @@ def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -
         assert torch.equal(graph(y, branch=True), graph(y))
 
 
+def test_helper_thread_runs_one_openmp_thread(model_path: Path) -> None:
+    # given a 2-thread detector whose helper thread starts while this thread runs 2 OpenMP
+    # threads (as after a batch), and then serves a branched pass
+    from counting.pipeline.detectors import create_detector
+
+    detector = create_detector(model_path, backend="torch", device="cpu", threads=2)
+    assert torch.get_num_threads() == 2
+    pool = detector.graph._pool()  # type: ignore[attr-defined]
+    pool.submit(torch.get_num_threads).result(timeout=10)  # a thread takes its team size here
+    detector.forward_raw(torch.ones(1, 3, 416, 416))  # type: ignore[attr-defined]
+    # then operators on the helper use one OpenMP thread, not the 2 it started with, which
+    # would compete with the main thread's operators
+    assert pool.submit(torch.get_num_threads).result(timeout=10) == 1
+
+
 def _branch_run_in_child(detector: object, queue: multiprocessing.Queue[float]) -> None:
     x = torch.ones(1, 3, 416, 416)
     queue.put(float(detector.forward_raw(x).sum()))  # type: ignore[attr-defined]

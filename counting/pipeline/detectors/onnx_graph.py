@@ -427,8 +427,9 @@ class OnnxTorchGraph(torch.nn.Module):
         """The helper thread, made in this process (a thread does not survive a fork, e.g.
         into a Celery prefork child, and a pool inherited without it would never run)."""
         if self._branch_pool is None or self._branch_pid != os.getpid():
-            # One OpenMP thread there too: a new thread starts with OpenMP's default team size
-            # (all cores), and its operators would compete with this thread's.
+            # One OpenMP thread there too: a thread keeps the team size it first sees (measured:
+            # started while this thread ran 2, it stays at 2), and its operators would then
+            # compete with this thread's.
             self._branch_pool = ThreadPoolExecutor(
                 1, thread_name_prefix="detector-branch", initializer=torch.set_num_threads,
                 initargs=(1,),
