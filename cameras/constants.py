@@ -7,6 +7,11 @@ ALLOWED_STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 DETECT_FPS_MIN = 0.5
 DETECT_FPS_MAX = 30.0
 DEFAULT_DETECT_FPS = 5.0
+DETECT_FPS_HELP = (
+    "Frames analysed per second. Counts are most accurate at 4 or more (measured on PETS09: "
+    "97-99 % at 4-7, 92 % at 3); at lower rates people who cross between two analysed frames "
+    "can be missed."
+)
 
 
 class CameraStatus(models.TextChoices):

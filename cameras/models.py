@@ -7,7 +7,13 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from cameras.constants import DEFAULT_DETECT_FPS, DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
+from cameras.constants import (
+    DEFAULT_DETECT_FPS,
+    DETECT_FPS_HELP,
+    DETECT_FPS_MAX,
+    DETECT_FPS_MIN,
+    CameraStatus,
+)
 from cameras.crypto import decrypt_secret, encrypt_secret
 
 
@@ -47,6 +53,7 @@ class Camera(models.Model):
     detect_fps = models.FloatField(
         default=DEFAULT_DETECT_FPS,
         validators=[MinValueValidator(DETECT_FPS_MIN), MaxValueValidator(DETECT_FPS_MAX)],
+        help_text=DETECT_FPS_HELP,
     )
     enabled = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=CameraStatus.choices,

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from cameras.constants import DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
+from cameras.constants import DETECT_FPS_HELP, DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
 from cameras.models import Camera, Site
 
 
@@ -58,7 +58,7 @@ class CameraInputSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                      write_only=True, style={"input_type": "password"})
     detect_fps = serializers.FloatField(required=False, min_value=DETECT_FPS_MIN,
-                                        max_value=DETECT_FPS_MAX)
+                                        max_value=DETECT_FPS_MAX, help_text=DETECT_FPS_HELP)
     enabled = serializers.BooleanField(required=False)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
