@@ -97,13 +97,14 @@ def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -
     with torch.inference_mode():
         branched = graph(x, branch=True)
         sequential = graph(x)
-    # then the outputs are bit-identical
-    assert torch.equal(branched, sequential)
+    # then the outputs are the same (bit-identical on the machines measured so far; the
+    # tolerance only allows for a BLAS that picks another kernel for a tile's row count)
+    torch.testing.assert_close(branched, sequential, rtol=1e-6, atol=1e-5)
     # and so are they for an image whose bottom differs: no row of one tile leaks into the other
     y = x.clone()
     y[:, :, 300:, :] = 0.0
     with torch.inference_mode():
-        assert torch.equal(graph(y, branch=True), graph(y))
+        torch.testing.assert_close(graph(y, branch=True), graph(y), rtol=1e-6, atol=1e-5)
 
 
 def test_helper_thread_runs_one_openmp_thread(model_path: Path) -> None:
