@@ -31,6 +31,7 @@ F64 = npt.NDArray[np.float64]
 
 _STD_POS = 1.0 / 20.0
 _STD_VEL = 1.0 / 160.0
+_DIAG = np.diag_indices(8)
 
 
 def iou_matrix(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> F64:
@@ -87,10 +88,12 @@ class _KalmanBox:
         self.time = time
         h = max(self.mean[3], 1.0)
         q = np.square(np.array([_STD_POS * h] * 4 + [_STD_VEL * h] * 4)) * steps
-        f = np.eye(8)
-        f[:4, 4:] = np.eye(4) * steps
-        self.mean = f @ self.mean
-        self.cov = f @ self.cov @ f.T + np.diag(q)
+        # x' = F x and P' = F P F^T + Q with F = [[I, steps*I], [0, I]], written out in place.
+        self.mean[:4] += steps * self.mean[4:]
+        cov = self.cov
+        cov[:4, :] += steps * cov[4:, :]
+        cov[:, :4] += steps * cov[:, 4:]
+        cov[_DIAG] += q
 
     def update(self, xyxy: F64) -> None:
         z = self._to_z(xyxy)
