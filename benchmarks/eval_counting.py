@@ -156,6 +156,16 @@ def score_lines(
     return rows
 
 
+def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Worst and mean line accuracy of ours, worst of the baseline."""
+    ours = [r["ours_accuracy"] for r in rows]
+    return {
+        "ours_min_accuracy": min(ours),
+        "ours_mean_accuracy": round(sum(ours) / len(ours), 4),
+        "baseline_min_accuracy": min(r["baseline_accuracy"] for r in rows),
+    }
+
+
 def evaluate(
     paths: PetsPaths,
     detect_fps: float | None = None,
@@ -177,14 +187,11 @@ def evaluate(
     for rate in also_fps:
         r_dets, r_times, r_fps = sample(all_dets, all_times, rate, NATIVE_FPS)
         r_rows = score_lines(r_dets, r_times, r_fps, gt_tracks, threshold)
-        ours_acc = [r["ours_accuracy"] for r in r_rows]
         other_rates.append(
             {
                 "analysed_fps": r_fps,
                 "frames_analysed": len(r_dets),
-                "ours_min_accuracy": min(ours_acc),
-                "ours_mean_accuracy": round(sum(ours_acc) / len(ours_acc), 4),
-                "baseline_min_accuracy": min(r["baseline_accuracy"] for r in r_rows),
+                **summarise(r_rows),
                 "lines": r_rows,
             }
         )
@@ -196,8 +203,7 @@ def evaluate(
         "detect_seconds": round(detect_s, 1),
         "target": TARGET,
         "lines": rows,
-        "ours_min_accuracy": min(r["ours_accuracy"] for r in rows),
-        "baseline_min_accuracy": min(r["baseline_accuracy"] for r in rows),
+        **summarise(rows),
         "other_rates": other_rates,
     }
 

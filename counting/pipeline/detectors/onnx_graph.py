@@ -273,11 +273,7 @@ class OnnxTorchGraph(torch.nn.Module):
             pad = _sym_pads(node, list(a.get("pads", [])))
             has_bias = len(node.input) > 2 and bool(node.input[2])
             fused = self.fused_conv
-            posts: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-                "swish": F.silu,
-                "sigmoid": torch.sigmoid,
-            }
-            post = posts.get(activation)
+            activate = _ACTIVATIONS_INPLACE[activation]  # on the conv's own fresh output
 
             weight_name = node.input[1]
             self._conv_specs[weight_name] = (list(pad), list(stride), list(dil), groups)
@@ -297,7 +293,7 @@ class OnnxTorchGraph(torch.nn.Module):
                     )
                     return out
                 y = F.conv2d(t[0], t[1], bias, stride, pad, dil, groups)
-                return post(y) if post is not None else y
+                return activate(y)
 
             return _conv
         if kind == "Add":
