@@ -9,7 +9,11 @@ Association per frame (Zhang et al., ByteTrack, ECCV 2022):
 
 1. Kalman-predict every active and lost track to the frame's time (``motion_fps`` sets the
    step the motion noise constants refer to; at that rate each frame is one step).
-2. High-score detections <-> active + lost tracks, Hungarian on IoU (times detection score).
+2. High-score detections <-> active + lost tracks, Hungarian on IoU (times detection score)
+   plus a direction-consistency term (OC-SORT's "observation-centric momentum", Cao et al.,
+   CVPR 2023): a detection that continues a track's recent direction of travel is preferred
+   over one that would turn it around. Two people crossing paths have overlapping boxes, and
+   IoU alone then often swaps their ids, which loses both of their line crossings.
 3. Low-score detections <-> still unmatched *active* tracks, stricter IoU (recovers people who
    are partly occluded and whose score drops).
 4. Remaining high-score detections <-> tentative tracks; unmatched tentative tracks die.
@@ -19,7 +23,7 @@ Association per frame (Zhang et al., ByteTrack, ECCV 2022):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +52,34 @@ def iou_matrix(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> F64:
     area_b = np.prod(np.clip(b64[:, 2:] - b64[:, :2], 0.0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     out: F64 = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return out
+
+
+def _centre(box: F64) -> tuple[float, float]:
+    return (float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2)
+
+
+def direction_agreement(tracks: list[_Tracklet], boxes: F64) -> F64:
+    """How well each detection continues each track's direction of travel, (tracks, boxes).
+
+    ``(pi/2 - angle) / pi`` between the track's direction (its oldest to its newest recent
+    centre) and the step from its newest centre to the detection's centre: +0.5 straight
+    ahead, 0 sideways, -0.5 straight back. 0 for a track without a direction yet (one
+    observation, or standing still) and for a detection on its last centre.
+    """
+    out: F64 = np.zeros((len(tracks), len(boxes)), np.float64)
+    rows = [i for i, t in enumerate(tracks) if len(t.recent) >= 2]
+    if not rows or len(boxes) == 0:
+        return out
+    newest = np.array([tracks[i].recent[-1] for i in rows], np.float64)
+    heading = newest - np.array([tracks[i].recent[0] for i in rows], np.float64)
+    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+    step = centres[None, :, :] - newest[:, None, :]
+    dot = np.einsum("tbk,tk->tb", step, heading)
+    norms = np.linalg.norm(step, axis=2) * np.linalg.norm(heading, axis=1)[:, None]
+    cos = np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 1e-9)
+    agree = (np.pi / 2 - np.arccos(np.clip(cos, -1.0, 1.0))) / np.pi
+    out[rows] = np.where(norms > 1e-9, agree, 0.0)
     return out
 
 
@@ -120,6 +152,8 @@ class _Tracklet:
     track_id: int = -1  # -1 while tentative
     lost: bool = False
     prior: list[tuple[float, float, float, float]] | None = None  # tentative boxes
+    # Observed box centres, oldest first, at most ``direction_span + 1`` of them.
+    recent: list[tuple[float, float]] = field(default_factory=list)
 
 
 class ByteTracker:
@@ -137,9 +171,15 @@ class ByteTracker:
         max_lost_s: float = 3.0,
         max_tracks: int = 1000,
         motion_fps: float = 7.0,
+        direction_weight: float = 0.2,
+        direction_span: int = 3,
     ) -> None:
         if not motion_fps > 0:
             raise ValueError(f"motion_fps must be > 0, got {motion_fps}")
+        if not direction_weight >= 0:
+            raise ValueError(f"direction_weight must be >= 0, got {direction_weight}")
+        if direction_span < 1:
+            raise ValueError(f"direction_span must be >= 1, got {direction_span}")
         self.high_score = high_score
         self.low_score = low_score
         self.new_track_score = new_track_score
@@ -150,6 +190,10 @@ class ByteTracker:
         self.max_lost_s = max_lost_s
         self.max_tracks = max_tracks
         self.motion_fps = motion_fps
+        # Weight of the direction term against IoU x score, and how many observations back
+        # a track's direction of travel is measured (OC-SORT's published 0.2 and 3).
+        self.direction_weight = direction_weight
+        self.direction_span = direction_span
         self._next_id = 1
         self._tracks: list[_Tracklet] = []
         self._frames = 0
@@ -223,6 +267,7 @@ class ByteTracker:
             if scores[j] < self.new_track_score:
                 continue
             t = _Tracklet(_KalmanBox(boxes[j], time), float(scores[j]), 1, time, prior=[])
+            t.recent.append(_centre(boxes[j]))
             if self._frames == 1 or self.min_hits <= 1:
                 t.track_id = self._allocate()
                 matched.append(t)
@@ -249,16 +294,17 @@ class ByteTracker:
         self._next_id += 1
         return tid
 
-    @staticmethod
-    def _apply(t: _Tracklet, box: F64, score: float, time: float) -> None:
+    def _apply(self, t: _Tracklet, box: F64, score: float, time: float) -> None:
         t.kf.update(box)
+        t.recent.append(_centre(box))
+        del t.recent[: -(self.direction_span + 1)]
         t.score = float(score)
         t.hits = t.hits + 1 if not t.lost else 1
         t.last_time = time
         t.lost = False
 
-    @staticmethod
     def _associate(
+        self,
         tracks: list[_Tracklet],
         boxes: F64,
         scores: F64,
@@ -270,6 +316,9 @@ class ByteTracker:
         predicted = np.stack([t.kf.xyxy() for t in tracks])
         iou = iou_matrix(predicted, boxes)
         sim = iou * scores[None, :] if fuse_score else iou
+        if self.direction_weight > 0:
+            agree = direction_agreement(tracks, boxes)
+            sim = sim + self.direction_weight * (agree * scores[None, :] if fuse_score else agree)
         rows, cols = linear_sum_assignment(-sim)
         pairs = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= min_iou]
         used_t = {r for r, _ in pairs}

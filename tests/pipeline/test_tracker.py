@@ -139,3 +139,57 @@ def test_a_repeated_or_earlier_frame_time_does_not_move_tracks() -> None:
 def test_motion_fps_must_be_positive(bad: float) -> None:
     with pytest.raises(ValueError, match="motion_fps"):
         ByteTracker(motion_fps=bad)
+
+
+def _walk_right_then_fork(direction_weight: float) -> float:
+    """A walker heading right for 10 frames, then two candidate boxes: one a little behind
+    its last position (slightly better IoU with the prediction), one ahead. Returns the
+    walker's x1 after that frame."""
+    tracker = ByteTracker(direction_weight=direction_weight)
+    for i in range(10):
+        tracker.update(dets((10.0 + 5 * i, 10.0, 30.0 + 5 * i, 60.0)), i / 7)
+    behind = (54.0, 10.0, 74.0, 60.0)  # centre 64 < the last observed centre 65
+    ahead = (66.5, 10.0, 86.5, 60.0)
+    (walker,) = [t for t in tracker.update(dets(behind, ahead), 10 / 7) if t.track_id == 1]
+    return walker.xyxy[0]
+
+
+def test_direction_of_travel_breaks_a_near_tie_in_iou() -> None:
+    # given two boxes about as close to a walker's predicted box (x1 = 60), one of which would
+    # turn the walker around; when associated
+    # then the walker continues forward with the direction term (the default)...
+    assert _walk_right_then_fork(0.2) > 60.0
+    # ...while IoU alone (ByteTrack) takes the box behind it
+    assert _walk_right_then_fork(0.0) < 60.0
+
+
+def test_direction_agreement_values() -> None:
+    # given a track heading right (three observed centres) and a brand-new one
+    from counting.pipeline.tracker import _KalmanBox, _Tracklet, direction_agreement
+
+    heading = _Tracklet(_KalmanBox(np.array([0.0, 0, 10, 10]), 0.0), 0.9, 3, 0.0)
+    heading.recent = [(0.0, 0.0), (5.0, 0.0), (10.0, 0.0)]
+    fresh = _Tracklet(_KalmanBox(np.array([0.0, 0, 10, 10]), 0.0), 0.9, 1, 0.0)
+    fresh.recent = [(5.0, 5.0)]
+    # and boxes centred ahead, behind, beside and exactly on its last centre
+    boxes = np.array([[15, -5, 25, 5], [-5, -5, 5, 5], [5, 15, 15, 25], [5, -5, 15, 5]], np.float64)
+    # when scored
+    agree = direction_agreement([heading, fresh], boxes)
+    # then ahead +0.5, behind -0.5, sideways 0, on the spot 0; no direction yet: all 0
+    np.testing.assert_allclose(agree[0], [0.5, -0.5, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_array_equal(agree[1], [0.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("kwargs", [{"direction_weight": -0.1}, {"direction_span": 0}])
+def test_direction_parameters_are_validated(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="direction_"):
+        ByteTracker(**kwargs)  # type: ignore[arg-type]
+
+
+def test_direction_memory_is_bounded() -> None:
+    # given a walker tracked for 200 frames
+    tracker = ByteTracker(direction_span=3)
+    for i in range(200):
+        tracker.update(dets((10.0 + i, 10.0, 30.0 + i, 60.0)), i / 7)
+    # then each tracklet holds at most span + 1 recent centres
+    assert tracker._tracks and all(len(t.recent) <= 4 for t in tracker._tracks)
