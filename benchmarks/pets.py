@@ -172,3 +172,35 @@ def accuracy(gt_in: int, gt_out: int, got_in: int, got_out: int) -> float:
     if total == 0:
         return 1.0 if got_in + got_out == 0 else 0.0
     return 1.0 - (abs(got_in - gt_in) + abs(got_out - gt_out)) / total
+
+
+def random_lines(
+    gt_tracks: dict[int, list[tuple[int, float, float, float, float]]],
+    seed: int,
+    count: int,
+    min_crossings: int = 6,
+    min_length: float = 0.3,
+    margin: float = 0.05,
+) -> tuple[LineSpec, ...]:
+    """``count`` random segments that people cross at least ``min_crossings`` times.
+
+    A check against tuning to the six hand-drawn lines: endpoints are uniform in the frame
+    less ``margin`` on each side, at least ``min_length`` apart (normalised), in every
+    orientation, and many end among the walkers. Deterministic for a seed.
+    """
+    rng = np.random.default_rng(seed)
+    lines: list[LineSpec] = []
+    while len(lines) < count:
+        start = rng.uniform(margin, 1.0 - margin, 2)
+        end = rng.uniform(margin, 1.0 - margin, 2)
+        if float(np.hypot(*(start - end))) < min_length:
+            continue
+        spec = LineSpec(
+            key=f"rand{len(lines)}",
+            name=f"random {len(lines)}",
+            start=(float(start[0]), float(start[1])),
+            end=(float(end[0]), float(end[1])),
+        )
+        if sum(gt_crossings(gt_tracks, *pixel_line(spec))) >= min_crossings:
+            lines.append(spec)
+    return tuple(lines)
