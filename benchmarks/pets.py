@@ -196,7 +196,7 @@ def random_lines(
         if float(np.hypot(*(start - end))) < min_length:
             continue
         spec = LineSpec(
-            key=f"rand{len(lines)}",
+            key=f"rand{seed}_{len(lines)}",
             name=f"random {len(lines)}",
             start=(float(start[0]), float(start[1])),
             end=(float(end[0]), float(end[1])),

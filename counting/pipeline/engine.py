@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time as _time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from counting.pipeline.counters import LineCounter, ZoneCounter
@@ -61,11 +62,14 @@ class CountingEngine:
     def update_rules(
         self, lines: Sequence[LineSpec] | None = None, zones: Sequence[ZoneSpec] | None = None
     ) -> None:
-        """Replace the lines and/or zones (None keeps the current ones)."""
+        """Replace the lines and/or zones (None keeps the current ones).
+
+        Repeated keys raise ValueError before anything changes."""
         if lines is not None:
-            keys = [spec.key for spec in lines]
-            if len(set(keys)) != len(keys):
-                raise ValueError(f"line keys must be unique, got {keys}")
+            _require_unique_keys("line", [spec.key for spec in lines])
+        if zones is not None:
+            _require_unique_keys("zone", [spec.key for spec in zones])
+        if lines is not None:
             new_lines: dict[str, LineCounter] = {}
             for spec in lines:
                 old = self._lines.get(spec.key)
@@ -76,9 +80,6 @@ class CountingEngine:
                     new_lines[spec.key] = LineCounter(spec)
             self._lines = new_lines
         if zones is not None:
-            keys = [spec.key for spec in zones]
-            if len(set(keys)) != len(keys):
-                raise ValueError(f"zone keys must be unique, got {keys}")
             new_zones: dict[str, ZoneCounter] = {}
             for zspec in zones:
                 zold = self._zones.get(zspec.key)
@@ -159,3 +160,9 @@ class CountingEngine:
         for counter in self._lines.values():
             events.extend(counter.finish())
         return events
+
+
+def _require_unique_keys(kind: str, keys: list[str]) -> None:
+    repeated = sorted(key for key, n in Counter(keys).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{kind} keys must be unique; repeated: {', '.join(repeated)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.specs import LineSpec, ZoneSpec
@@ -98,3 +99,18 @@ def test_counter_state_is_bounded_on_long_streams() -> None:
         sizes.append(counter.tracked)
     # then only tracks seen within the TTL (6 s = 60 frames) plus the live ones are kept
     assert max(sizes) <= 71
+
+
+def test_repeated_rule_keys_are_named_and_change_nothing() -> None:
+    # given an engine with one line
+    a = LineSpec(key="door", name="Door", start=(0.5, 0.0), end=(0.5, 1.0))
+    engine = CountingEngine(None, lines=[a])
+    b = LineSpec(key="gate", name="Gate", start=(0.2, 0.0), end=(0.2, 1.0))
+    zone = ZoneSpec(key="hall", name="Hall", points=((0.1, 0.1), (0.9, 0.1), (0.5, 0.9)))
+    # when new rules repeat keys, then the error names only the repeated keys
+    with pytest.raises(ValueError, match=r"line keys must be unique; repeated: door$"):
+        engine.update_rules(lines=[a, b, a])
+    with pytest.raises(ValueError, match=r"zone keys must be unique; repeated: hall$"):
+        engine.update_rules(lines=[b], zones=[zone, zone])
+    # and the rules in force are unchanged
+    assert [c.spec.key for c in engine.lines] == ["door"]
