@@ -227,7 +227,7 @@ class ByteTracker:
 
         # 1) high-score detections <-> confirmed (active and lost) tracks
         pairs, rest_t, rest_high = self._associate(
-            confirmed, boxes[high], scores[high], self.match_iou, fuse_score=True
+            confirmed, boxes[high], scores[high], self.match_iou, fuse_score=True, directed=True
         )
         for ti, di in pairs:
             self._apply(confirmed[ti], boxes[high[di]], scores[high[di]], time)
@@ -312,15 +312,15 @@ class ByteTracker:
         scores: F64,
         min_iou: float,
         fuse_score: bool,
+        directed: bool = False,
     ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
         if not tracks or len(boxes) == 0:
             return [], list(range(len(tracks))), list(range(len(boxes)))
         predicted = np.stack([t.kf.xyxy() for t in tracks])
         iou = iou_matrix(predicted, boxes)
         sim = iou * scores[None, :] if fuse_score else iou
-        if self.direction_weight > 0:
-            agree = direction_agreement(tracks, boxes)
-            sim = sim + self.direction_weight * (agree * scores[None, :] if fuse_score else agree)
+        if directed and self.direction_weight > 0:
+            sim = sim + self.direction_weight * direction_agreement(tracks, boxes) * scores[None, :]
         rows, cols = linear_sum_assignment(-sim)
         pairs = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= min_iou]
         used_t = {r for r, _ in pairs}
