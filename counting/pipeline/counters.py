@@ -355,7 +355,9 @@ class ZoneCounter:
 
     A track first seen inside counts in the occupancy but is not an entry; entries and exits
     are confirmed transitions across the boundary band. A track lost while inside leaves the
-    occupancy when its state expires, with a ``"exit"`` event only if it was seen leaving.
+    occupancy (and the dwell list) once unseen for ``presence_s``, without an ``"exit"`` event;
+    its membership lasts until its state expires (``track_ttl_s``), so the same id found again
+    is present once more, not a new entry.
     """
 
     def __init__(self, spec: ZoneSpec, max_tracks: int = MAX_TRACKS) -> None:
@@ -369,6 +371,7 @@ class ZoneCounter:
         self._size: tuple[int, int] | None = None
         self._poly: list[Point] = []
         self._band = 0.0
+        self._now = -math.inf  # latest frame time fed
 
     def _set_size(self, size: tuple[int, int]) -> None:
         if size != self._size:
@@ -377,16 +380,20 @@ class ZoneCounter:
             self._poly = [denormalise(p, w, h) for p in self.spec.points]
             self._band = self.spec.hysteresis * min(w, h)
 
+    def _present(self, st: _ZoneTrackState) -> bool:
+        return bool(st.inside) and self._now - st.last_seen <= self.spec.presence_s
+
     @property
     def occupancy(self) -> int:
-        """Tracks currently inside."""
-        return sum(1 for st in self._states.values() if st.inside)
+        """Tracks inside and seen within the last ``presence_s``."""
+        return sum(1 for st in self._states.values() if self._present(st))
 
     def update(
         self, tracks: Iterable[Track], time: float, frame_index: int, size: tuple[int, int]
     ) -> ZoneState:
         """Feed the tracks of one analysed frame; returns the zone state after it."""
         self._set_size(size)
+        self._now = time
         events: list[ZoneEvent] = []
         seen: set[int] = set()
         for track in tracks:
@@ -424,7 +431,9 @@ class ZoneCounter:
         occupancy = self.occupancy
         self.max_occupancy = max(self.max_occupancy, occupancy)
         dwell = tuple(
-            (tid, max(0.0, time - st.entered_at)) for tid, st in self._states.items() if st.inside
+            (tid, max(0.0, time - st.entered_at))
+            for tid, st in self._states.items()
+            if self._present(st)
         )
         return ZoneState(
             key=self.spec.key,

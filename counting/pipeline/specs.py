@@ -108,7 +108,9 @@ class ZoneSpec:
     """A polygonal zone (simple polygon, >= 3 normalised points) with occupancy and dwell.
 
     Membership uses the same hysteresis band and confirmation as lines, measured from the
-    polygon boundary.
+    polygon boundary. ``presence_s``: an occupant unseen for longer (lost by the tracker,
+    occluded, gone through a frame edge) no longer counts in the occupancy; it is not an exit,
+    and the same id seen again within ``track_ttl_s`` is present again without a new entry.
     """
 
     key: str
@@ -118,6 +120,7 @@ class ZoneSpec:
     hysteresis: float = 0.01
     confirm_frames: int = 2
     track_ttl_s: float = 6.0
+    presence_s: float = 2.0
 
     def __post_init__(self) -> None:
         label = f"zone {self.name or self.key!r}"
@@ -131,6 +134,11 @@ class ZoneSpec:
             )
         object.__setattr__(self, "points", pts)
         _check_common(label, self.anchor, self.hysteresis, self.confirm_frames, self.track_ttl_s)
+        if not 0.0 <= self.presence_s <= self.track_ttl_s:
+            raise ValueError(
+                f"{label}: presence_s must be within 0..track_ttl_s ({self.track_ttl_s}), "
+                f"got {self.presence_s}"
+            )
 
     @property
     def rule_version(self) -> str:
@@ -144,6 +152,7 @@ class ZoneSpec:
                 round(self.hysteresis, 6),
                 self.confirm_frames,
                 round(self.track_ttl_s, 6),
+                round(self.presence_s, 6),
             ]
         )
 

@@ -102,6 +102,38 @@ def test_lost_track_leaves_occupancy_after_ttl() -> None:
     assert zone.exits == 0
 
 
+def test_lost_occupant_stops_counting_after_presence_window_and_comes_back() -> None:
+    # given an occupant last seen at 0.1 s (presence_s = 2 s), found again at 3.0 s
+    frames: list[dict[int, tuple[float, float]]] = [{1: (10, 40)}, {1: (30, 40)}, {1: (40, 40)}]
+    frames += [{}] * 27 + [{1: (40, 40)}]
+    # when counted at 10 fps
+    zone, states = run(frames)
+    # then it is present for 2 s after it was last seen, then not (no exit, no dwell)...
+    assert [states[i].occupancy for i in (3, 22, 23, 29)] == [1, 1, 0, 0]
+    assert states[23].dwell == () and zone.exits == 0
+    # ...and found again it is present once more without a second entry, dwell running on
+    assert states[30].occupancy == 1 and zone.entries == 1
+    assert states[30].dwell == ((1, pytest.approx(2.9)),)  # from the entry at 0.1 s
+    # and the highest occupancy seen was 1
+    assert zone.max_occupancy == 1
+
+
+def test_id_switch_inside_counts_one_occupant_after_the_presence_window() -> None:
+    # given a person inside whose id changes from 1 to 2 at 1 s, standing still
+    frames = [{1: (40, 40)} for _ in range(10)] + [{2: (40, 40)} for _ in range(40)]
+    # when counted
+    _, states = run(frames)
+    # then the lost id stops counting 2 s after it was last seen: one occupant again
+    assert states[15].occupancy == 2  # both ids within the presence window
+    assert all(st.occupancy == 1 for st in states[30:])
+
+
+@pytest.mark.parametrize("presence", [-0.5, 6.5])
+def test_presence_window_is_validated(presence: float) -> None:
+    with pytest.raises(ValueError, match="presence_s must be within 0..track_ttl_s"):
+        ZoneSpec(key="z", name="z", points=SQUARE.points, presence_s=presence)
+
+
 @pytest.mark.parametrize(
     ("points", "message"),
     [
