@@ -17,6 +17,11 @@ scores ``--random-lines`` random segments (seeded; every orientation, endpoints 
 walkers, each crossed at least 6 times in the ground truth) and reports the pooled count error
 sum(|in error| + |out error|) / sum(gt in + gt out), the mean line accuracy and how many lines
 reach the 97 % target, for ours and the baseline.
+
+Zones (``EVAL_ZONES``): per analysed frame, our occupancy against the number of annotated foot
+points inside the polygon (mean bias, mean absolute error, share of frames exact, highest
+occupancy), and entries/exits against the annotated tracks' (+-5 px band). The baseline recipe
+has no zones.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 
 from benchmarks.pets import (
     EVAL_LINES,
+    EVAL_ZONES,
     HEIGHT,
     WIDTH,
     PetsPaths,
@@ -40,8 +46,11 @@ from benchmarks.pets import (
     add_shared_argument,
     detect_video,
     gt_crossings,
+    gt_occupancy,
+    gt_zone_transitions,
     load_gt,
     pixel_line,
+    pixel_polygon,
     random_lines,
 )
 from counting.pipeline.engine import CountingEngine
@@ -191,6 +200,49 @@ def score_random_lines(
     return out
 
 
+def score_zones(
+    dets: list[Detections],
+    times: list[float],
+    frames: list[int],
+    gt_tracks: dict[int, list[tuple[int, float, float, float, float]]],
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """Our zone occupancy and entries/exits against the annotation, per evaluation zone."""
+    engine = CountingEngine(None, zones=EVAL_ZONES)
+    engine.tracker.low_score = threshold
+    ours: dict[str, list[int]] = {spec.key: [] for spec in EVAL_ZONES}
+    for frame, d, t in zip(frames, dets, times, strict=True):
+        for zone in engine.process_detections(frame, t, (WIDTH, HEIGHT), d).zones:
+            ours[zone.key].append(zone.occupancy)
+    rows = []
+    for spec, counter in zip(EVAL_ZONES, engine.zones, strict=True):
+        polygon = pixel_polygon(spec)
+        truth_by_frame = gt_occupancy(gt_tracks, polygon)
+        truth = np.array([truth_by_frame.get(f, 0) for f in frames])
+        diff = np.array(ours[spec.key]) - truth
+        gi, go = gt_zone_transitions(gt_tracks, polygon)
+        rows.append(
+            {
+                "zone": spec.key,
+                "name": spec.name,
+                "gt_mean_occupancy": round(float(truth.mean()), 2),
+                "ours_bias": round(float(diff.mean()), 2),
+                "ours_mae": round(float(np.abs(diff).mean()), 2),
+                "ours_exact_share": round(float((diff == 0).mean()), 3),
+                "gt_max_occupancy": int(truth.max()),
+                "ours_max_occupancy": counter.max_occupancy,
+                "gt_entries": gi,
+                "gt_exits": go,
+                "ours_entries": counter.entries,
+                "ours_exits": counter.exits,
+                "ours_transition_accuracy": round(
+                    accuracy(gi, go, counter.entries, counter.exits), 4
+                ),
+            }
+        )
+    return rows
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     """Worst and mean line accuracy of ours, worst of the baseline."""
     ours = [r["ours_accuracy"] for r in rows]
@@ -227,6 +279,12 @@ def evaluate(
         scored = score_random_lines(r_dets, r_times, r_fps, gt_tracks, randoms, threshold)
         return {"seed": random_seed, **scored}
 
+    frame_of = {t: i for i, t in enumerate(all_times)}
+
+    def zones(r_dets: list[Detections], r_times: list[float]) -> list[dict[str, Any]]:
+        frames = [frame_of[t] for t in r_times]
+        return score_zones(r_dets, r_times, frames, gt_tracks, threshold)
+
     dets, times, fps = sample(all_dets, all_times, detect_fps, NATIVE_FPS)
     rows = score_lines(dets, times, fps, gt_tracks, threshold)
     other_rates = []
@@ -240,6 +298,7 @@ def evaluate(
                 **summarise(r_rows),
                 "lines": r_rows,
                 "random_lines": score_random(r_dets, r_times, r_fps),
+                "zones": zones(r_dets, r_times),
             }
         )
     return {
@@ -252,6 +311,7 @@ def evaluate(
         "lines": rows,
         **summarise(rows),
         "random_lines": score_random(dets, times, fps),
+        "zones": zones(dets, times),
         "other_rates": other_rates,
     }
 
@@ -268,6 +328,34 @@ def format_random(random: dict[str, Any] | None) -> str:
         f"{random['baseline_error']:.1%}, mean {random['baseline_mean_accuracy']:.1%}, "
         f"{random['baseline_lines_at_target']}/{n} lines >= {TARGET:.0%}"
     )
+
+
+def format_zones_summary(zones: list[dict[str, Any]]) -> str:
+    """One line: occupancy MAE and entry/exit accuracy per zone."""
+    parts = [
+        f"{z['zone']} MAE {z['ours_mae']:.2f} ({z['ours_bias']:+.2f}), "
+        f"in/out {z['ours_transition_accuracy']:.0%}"
+        for z in zones
+    ]
+    return "  zones, occupancy error per frame (bias) and entry/exit accuracy: " + "; ".join(parts)
+
+
+def format_zones(zones: list[dict[str, Any]]) -> list[str]:
+    """The zone table."""
+    head = (
+        f"{'zone':8} {'name':16} {'gt occ':>7} {'bias':>6} {'MAE':>5} {'exact':>6} "
+        f"{'max gt/ours':>11} {'gt in/out':>10} {'ours in/out':>12} {'acc':>6}"
+    )
+    out = [head, "-" * len(head)]
+    for z in zones:
+        out.append(
+            f"{z['zone']:8} {z['name']:16} {z['gt_mean_occupancy']:>7.2f} {z['ours_bias']:>+6.2f} "
+            f"{z['ours_mae']:>5.2f} {z['ours_exact_share']:>6.1%} "
+            f"{z['gt_max_occupancy']:>5}/{z['ours_max_occupancy']:<5} "
+            f"{z['gt_entries']:>4}/{z['gt_exits']:<5} {z['ours_entries']:>6}/{z['ours_exits']:<5} "
+            f"{z['ours_transition_accuracy']:>6.1%}"
+        )
+    return out
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -290,6 +378,8 @@ def format_table(result: dict[str, Any]) -> str:
     )
     if result.get("random_lines"):
         out.append(format_random(result["random_lines"]))
+    if result.get("zones"):
+        out.extend(["", *format_zones(result["zones"]), ""])
     for rate in result.get("other_rates", []):
         below = [
             f"{r['line']} {r['ours_in']}/{r['ours_out']} ({r['ours_accuracy']:.1%})"
@@ -304,6 +394,8 @@ def format_table(result: dict[str, Any]) -> str:
         )
         if rate.get("random_lines"):
             out.append(format_random(rate["random_lines"]))
+        if rate.get("zones"):
+            out.append(format_zones_summary(rate["zones"]))
     return "\n".join(out)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from counting.pipeline.geometry import crossing_parameter, side_value
-from counting.pipeline.specs import LineSpec
+from counting.pipeline.geometry import crossing_parameter, polygon_signed_distance, side_value
+from counting.pipeline.specs import LineSpec, ZoneSpec
 from counting.pipeline.types import Detections, Point
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +34,26 @@ EVAL_LINES: tuple[LineSpec, ...] = (
         key="v300p", name="x=300 y 60..240", start=(300 / 480, 60 / 360), end=(300 / 480, 240 / 360)
     ),
     LineSpec(key="h150", name="y=150 full width", start=(0.0, 150 / 360), end=(1.0, 150 / 360)),
+)
+
+#: Evaluation zones. "left half" holds a blue information sign at (25, 88) px that the detector
+#: takes for a person in every frame: its occupancy is one too high throughout, which the
+#: annotation (people only) shows.
+EVAL_ZONES: tuple[ZoneSpec, ...] = (
+    ZoneSpec(
+        key="centre", name="centre", points=((0.3, 0.35), (0.7, 0.35), (0.7, 0.75), (0.3, 0.75))
+    ),
+    ZoneSpec(
+        key="quad", name="quadrilateral", points=((0.2, 0.3), (0.6, 0.25), (0.8, 0.7), (0.35, 0.8))
+    ),
+    ZoneSpec(
+        key="band",
+        name="y 72..162 band",
+        points=((0.05, 0.2), (0.95, 0.2), (0.95, 0.45), (0.05, 0.45)),
+    ),
+    ZoneSpec(
+        key="left", name="left half", points=((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0))
+    ),
 )
 
 
@@ -204,3 +224,42 @@ def random_lines(
         if sum(gt_crossings(gt_tracks, *pixel_line(spec))) >= min_crossings:
             lines.append(spec)
     return tuple(lines)
+
+
+def pixel_polygon(spec: ZoneSpec) -> list[Point]:
+    """A zone's polygon in PETS pixels."""
+    return [(x * WIDTH, y * HEIGHT) for x, y in spec.points]
+
+
+def gt_occupancy(
+    tracks: dict[int, list[tuple[int, float, float, float, float]]], polygon: list[Point]
+) -> dict[int, int]:
+    """0-based frame index -> annotated people whose foot point is inside the polygon."""
+    out: dict[int, int] = defaultdict(int)
+    for rows in tracks.values():
+        for frame, left, top, w, h in rows:
+            if polygon_signed_distance(polygon, (left + w / 2, top + h)) > 0:
+                out[frame - 1] += 1
+    return out
+
+
+def gt_zone_transitions(
+    tracks: dict[int, list[tuple[int, float, float, float, float]]],
+    polygon: list[Point],
+    band_px: float = 5.0,
+) -> tuple[int, int]:
+    """Ground-truth (entries, exits): foot point, +-band hysteresis around the boundary; where a
+    track is first seen sets its state without an event (as the zone counter does)."""
+    entries = exits = 0
+    for rows in tracks.values():
+        inside: bool | None = None
+        for _, left, top, w, h in rows:
+            d = polygon_signed_distance(polygon, (left + w / 2, top + h))
+            if -band_px <= d <= band_px:
+                continue
+            now = d > 0
+            if inside is not None and now != inside:
+                entries += now
+                exits += not now
+            inside = now
+    return entries, exits
