@@ -344,6 +344,7 @@ class _ZoneTrackState:
     inside: bool | None
     entered_at: float
     last_seen: float
+    last_point: Point = (0.0, 0.0)
     pending: int = 0  # +1 entering, -1 leaving, 0 none
     pending_count: int = 0
     pending_time: float = 0.0
@@ -371,6 +372,7 @@ class ZoneCounter:
         self._size: tuple[int, int] | None = None
         self._poly: list[Point] = []
         self._band = 0.0
+        self._radius = 0.0
         self._now = -math.inf  # latest frame time fed
 
     def _set_size(self, size: tuple[int, int]) -> None:
@@ -379,6 +381,7 @@ class ZoneCounter:
             self._size = size
             self._poly = [denormalise(p, w, h) for p in self.spec.points]
             self._band = self.spec.hysteresis * min(w, h)
+            self._radius = self.spec.handoff_radius * min(w, h)
 
     def _present(self, st: _ZoneTrackState) -> bool:
         return bool(st.inside) and self._now - st.last_seen <= self.spec.presence_s
@@ -396,6 +399,7 @@ class ZoneCounter:
         self._now = time
         events: list[ZoneEvent] = []
         seen: set[int] = set()
+        new_ids: list[tuple[int, Point, int]] = []
         for track in tracks:
             tid = track.track_id
             if not valid_track_id(tid) or tid in seen:
@@ -410,9 +414,10 @@ class ZoneCounter:
             if st is not None and time - st.last_seen > self.spec.track_ttl_s:
                 st = None
             if st is None:
-                self._states[tid] = _ZoneTrackState(None if where == 0 else where > 0, time, time)
+                new_ids.append((tid, p, where))
                 continue
             st.last_seen = max(st.last_seen, time)
+            st.last_point = p
             if where == 0:
                 continue
             if st.inside is None:
@@ -427,6 +432,15 @@ class ZoneCounter:
             st.pending_count += 1
             if st.pending_count >= self.spec.confirm_frames:
                 events.append(self._transition(tid, st))
+        for tid, p, where in new_ids:
+            adopted = self._adopt(p, seen, time) if where >= 0 else None
+            if adopted is None:
+                self._states[tid] = _ZoneTrackState(
+                    None if where == 0 else where > 0, time, time, p
+                )
+            else:
+                adopted.last_seen, adopted.last_point = time, p
+                self._states[tid] = adopted
         self._prune(time)
         occupancy = self.occupancy
         self.max_occupancy = max(self.max_occupancy, occupancy)
@@ -444,6 +458,25 @@ class ZoneCounter:
             events=tuple(events),
             dwell=dwell,
         )
+
+    def _adopt(self, p: Point, seen: set[int], time: float) -> _ZoneTrackState | None:
+        """Id switch inside the zone: a new id next to where an occupant was lost within
+        ``presence_s`` takes over that occupant (its entry time, no new entry), so one person
+        is not two occupants until the old id's presence runs out."""
+        if self._radius <= 0:
+            return None
+        best: tuple[float, int] | None = None
+        for other_id, st in self._states.items():
+            if other_id in seen or not st.inside or st.pending:
+                continue
+            if time - st.last_seen > self.spec.presence_s:
+                continue
+            gap = math.hypot(p[0] - st.last_point[0], p[1] - st.last_point[1])
+            if gap <= self._radius and (best is None or gap < best[0]):
+                best = (gap, other_id)
+        if best is None:
+            return None
+        return self._states.pop(best[1])
 
     def _transition(self, tid: int, st: _ZoneTrackState) -> ZoneEvent:
         entering = st.pending > 0

@@ -111,6 +111,9 @@ class ZoneSpec:
     polygon boundary. ``presence_s``: an occupant unseen for longer (lost by the tracker,
     occluded, gone through a frame edge) no longer counts in the occupancy; it is not an exit,
     and the same id seen again within ``track_ttl_s`` is present again without a new entry.
+    ``handoff_radius`` (fraction of the frame's shorter side; 0 disables): a new id first seen
+    inside this close to where an occupant was lost within ``presence_s`` is that occupant
+    (an id switch), keeping its entry time.
     """
 
     key: str
@@ -121,6 +124,7 @@ class ZoneSpec:
     confirm_frames: int = 2
     track_ttl_s: float = 6.0
     presence_s: float = 2.0
+    handoff_radius: float = 0.1
 
     def __post_init__(self) -> None:
         label = f"zone {self.name or self.key!r}"
@@ -139,6 +143,8 @@ class ZoneSpec:
                 f"{label}: presence_s must be within 0..track_ttl_s ({self.track_ttl_s}), "
                 f"got {self.presence_s}"
             )
+        if self.handoff_radius < 0:
+            raise ValueError(f"{label}: handoff_radius must be >= 0, got {self.handoff_radius}")
 
     @property
     def rule_version(self) -> str:
@@ -153,6 +159,7 @@ class ZoneSpec:
                 self.confirm_frames,
                 round(self.track_ttl_s, 6),
                 round(self.presence_s, 6),
+                round(self.handoff_radius, 6),
             ]
         )
 

@@ -18,9 +18,9 @@ def box_at(x: float, y: float) -> tuple[float, float, float, float]:
 
 
 def run(
-    frames: list[dict[int, tuple[float, float]]], fps: float = 10.0
+    frames: list[dict[int, tuple[float, float]]], fps: float = 10.0, spec: ZoneSpec = SQUARE
 ) -> tuple[ZoneCounter, list[ZoneState]]:
-    zone = ZoneCounter(SQUARE)
+    zone = ZoneCounter(spec)
     states = [
         zone.update([Track(t, box_at(*p), 0.9) for t, p in f.items()], i / fps, i, SIZE)
         for i, f in enumerate(frames)
@@ -118,20 +118,48 @@ def test_lost_occupant_stops_counting_after_presence_window_and_comes_back() -> 
     assert zone.max_occupancy == 1
 
 
-def test_id_switch_inside_counts_one_occupant_after_the_presence_window() -> None:
-    # given a person inside whose id changes from 1 to 2 at 1 s, standing still
-    frames = [{1: (40, 40)} for _ in range(10)] + [{2: (40, 40)} for _ in range(40)]
+def test_id_switch_inside_keeps_one_occupant_and_its_dwell() -> None:
+    # given a person inside whose id changes from 1 to 2 at 1 s, 2 px from where 1 was lost
+    frames = [{1: (40, 40)} for _ in range(10)] + [{2: (42, 40)} for _ in range(40)]
     # when counted
-    _, states = run(frames)
-    # then the lost id stops counting 2 s after it was last seen: one occupant again
-    assert states[15].occupancy == 2  # both ids within the presence window
+    zone, states = run(frames)
+    # then there is one occupant throughout, no entry or exit, and the dwell runs on
+    assert all(st.occupancy == 1 for st in states)
+    assert zone.entries == zone.exits == 0
+    assert states[-1].dwell == ((2, pytest.approx(4.9)),)
+
+
+def test_without_hand_off_an_id_switch_counts_two_until_the_presence_window_ends() -> None:
+    # given the same id switch with the hand-off disabled
+    frames = [{1: (40, 40)} for _ in range(10)] + [{2: (42, 40)} for _ in range(40)]
+    spec = ZoneSpec(key="z", name="till", points=SQUARE.points, handoff_radius=0.0)
+    # when counted
+    _, states = run(frames, spec=spec)
+    # then the lost id counts until 2 s after it was last seen, then one occupant again
+    assert states[15].occupancy == 2
     assert all(st.occupancy == 1 for st in states[30:])
+
+
+def test_a_newcomer_far_from_a_lost_occupant_is_another_occupant() -> None:
+    # given occupant 1 lost at (25, 25) and a new id first seen inside at (55, 55), 42 px away
+    # (the hand-off radius is 10 px here)
+    frames = [{1: (25, 25)} for _ in range(5)] + [{2: (55, 55)} for _ in range(5)]
+    # when counted
+    zone, states = run(frames)
+    # then both count while 1 is within its presence window
+    assert states[-1].occupancy == 2
+    assert zone.entries == 0
 
 
 @pytest.mark.parametrize("presence", [-0.5, 6.5])
 def test_presence_window_is_validated(presence: float) -> None:
     with pytest.raises(ValueError, match="presence_s must be within 0..track_ttl_s"):
         ZoneSpec(key="z", name="z", points=SQUARE.points, presence_s=presence)
+
+
+def test_hand_off_radius_is_validated() -> None:
+    with pytest.raises(ValueError, match="handoff_radius must be >= 0"):
+        ZoneSpec(key="z", name="z", points=SQUARE.points, handoff_radius=-0.1)
 
 
 @pytest.mark.parametrize(
