@@ -8,6 +8,12 @@ from rest_framework import serializers
 
 from cameras.constants import DETECT_FPS_HELP, DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
 from cameras.models import Camera, Site
+from tenants.accounts.json_fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 
 
 class SiteOutputSerializer(serializers.ModelSerializer):
@@ -23,13 +29,13 @@ class SiteOutputSerializer(serializers.ModelSerializer):
 class SiteInputSerializer(serializers.Serializer):
     """A site as written; the service validates timezone and opening hours."""
 
-    name = serializers.CharField(max_length=200)
-    address = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    timezone = serializers.CharField(max_length=64, required=False,
-                                     help_text="An IANA timezone such as Europe/Paris.")
+    name = StrictCharField(max_length=200)
+    address = StrictCharField(max_length=500, required=False, allow_blank=True)
+    timezone = StrictCharField(max_length=64, required=False,
+                               help_text="An IANA timezone such as Europe/Paris.")
     opening_hours = serializers.DictField(
         child=serializers.ListField(child=serializers.ListField(
-            child=serializers.CharField(max_length=5), min_length=2, max_length=2)),
+            child=StrictCharField(max_length=5), min_length=2, max_length=2)),
         required=False,
         help_text='Weekday (mon..sun) to ranges: {"mon": [["09:00", "18:00"]]}.')
 
@@ -50,16 +56,16 @@ class CameraOutputSerializer(serializers.ModelSerializer):
 class CameraInputSerializer(serializers.Serializer):
     """A camera as written; the stream URL is checked against the URL policy by the service."""
 
-    site = serializers.IntegerField(min_value=1, help_text="Id of a site you can see.")
-    name = serializers.CharField(max_length=200)
-    stream_url = serializers.CharField(
+    site = StrictIntegerField(min_value=1, help_text="Id of a site you can see.")
+    name = StrictCharField(max_length=200)
+    stream_url = StrictCharField(
         max_length=2000, help_text="rtsp://, rtsps://, http:// or https://, no credentials.")
-    username = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    password = serializers.CharField(max_length=200, required=False, allow_blank=True,
-                                     write_only=True, style={"input_type": "password"})
-    detect_fps = serializers.FloatField(required=False, min_value=DETECT_FPS_MIN,
-                                        max_value=DETECT_FPS_MAX, help_text=DETECT_FPS_HELP)
-    enabled = serializers.BooleanField(required=False)
+    username = StrictCharField(max_length=200, required=False, allow_blank=True)
+    password = StrictCharField(max_length=200, required=False, allow_blank=True,
+                               write_only=True, style={"input_type": "password"})
+    detect_fps = StrictFloatField(required=False, min_value=DETECT_FPS_MIN,
+                                  max_value=DETECT_FPS_MAX, help_text=DETECT_FPS_HELP)
+    enabled = StrictBooleanField(required=False)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         return dict(super().to_internal_value(data))

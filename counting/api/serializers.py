@@ -6,6 +6,12 @@ from rest_framework import serializers
 
 from counting.constants import Direction
 from counting.models import CountEvent, CountingLine, Zone
+from tenants.accounts.json_fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 
 COORDINATE_HELP = "A fraction of the image width/height, 0..1."
 
@@ -27,15 +33,15 @@ class LineInputSerializer(serializers.Serializer):
     image y pointing down) counts as ``in``.
     """
 
-    camera = serializers.IntegerField(min_value=1, help_text="Id of a camera you may change.")
-    name = serializers.CharField(max_length=100)
-    x1 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
-    y1 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
-    x2 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
-    y2 = serializers.FloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
-    in_label = serializers.CharField(max_length=50, required=False)
-    out_label = serializers.CharField(max_length=50, required=False)
-    enabled = serializers.BooleanField(required=False)
+    camera = StrictIntegerField(min_value=1, help_text="Id of a camera you may change.")
+    name = StrictCharField(max_length=100)
+    x1 = StrictFloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    y1 = StrictFloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    x2 = StrictFloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    y2 = StrictFloatField(min_value=0.0, max_value=1.0, help_text=COORDINATE_HELP)
+    in_label = StrictCharField(max_length=50, required=False)
+    out_label = StrictCharField(max_length=50, required=False)
+    enabled = StrictBooleanField(required=False)
 
 
 class LineUpdateSerializer(LineInputSerializer):
@@ -59,16 +65,16 @@ class ZoneOutputSerializer(serializers.ModelSerializer):
 class ZoneInputSerializer(serializers.Serializer):
     """A zone as written: a simple polygon (edges do not cross) of 3 to 64 points in 0..1."""
 
-    camera = serializers.IntegerField(min_value=1, help_text="Id of a camera you may change.")
-    name = serializers.CharField(max_length=100)
+    camera = StrictIntegerField(min_value=1, help_text="Id of a camera you may change.")
+    name = StrictCharField(max_length=100)
     points = serializers.ListField(
         child=serializers.ListField(
-            child=serializers.FloatField(min_value=0.0, max_value=1.0),
+            child=StrictFloatField(min_value=0.0, max_value=1.0),
             min_length=2, max_length=2),
         min_length=3, max_length=64, help_text="[[x, y], ...] in order around the boundary.")
-    capacity = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False,
-                                        allow_null=True)
-    enabled = serializers.BooleanField(required=False)
+    capacity = StrictIntegerField(min_value=1, max_value=1_000_000, required=False,
+                                  allow_null=True)
+    enabled = StrictBooleanField(required=False)
 
 
 class ZoneUpdateSerializer(ZoneInputSerializer):

@@ -180,3 +180,49 @@ def test_audit_is_filterable_and_read_only(owner_client: Any, world_a: Any) -> N
     assert owner_client.post("/api/v1/audit/", {}, format="json").status_code == 405
     event_id = body["results"][0]["id"]
     assert owner_client.delete(f"/api/v1/audit/{event_id}/").status_code == 405
+
+
+@pytest.mark.parametrize(("path", "body", "field", "message"), [
+    ("/api/v1/sites/", {"name": 312}, "name", "Not a valid string."),
+    ("/api/v1/sites/", {"name": "Mall", "timezone": ["UTC"]}, "timezone", "Not a valid string."),
+    ("/api/v1/cameras/", {"site": "SITE_AS_TEXT", "name": "Door",
+                          "stream_url": "rtsp://10.0.0.5/s"},
+     "site", "A valid integer is required."),
+    ("/api/v1/cameras/", {"site": "SITE", "name": True, "stream_url": "rtsp://10.0.0.5/s"},
+     "name", "Not a valid string."),
+    ("/api/v1/cameras/", {"site": "SITE", "name": "Door", "stream_url": "rtsp://10.0.0.5/s",
+                          "detect_fps": "5"}, "detect_fps", "A valid number is required."),
+    ("/api/v1/cameras/", {"site": "SITE", "name": "Door", "stream_url": "rtsp://10.0.0.5/s",
+                          "enabled": "yes"}, "enabled", "Must be a valid boolean."),
+    ("/api/v1/lines/", {"camera": "CAMERA", "name": "Gate", "x1": "0.1", "y1": 0.1, "x2": 0.9,
+                        "y2": 0.9}, "x1", "A valid number is required."),
+    ("/api/v1/zones/", {"camera": "CAMERA", "name": "Till", "capacity": 12.0,
+                        "points": [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]]},
+     "capacity", "A valid integer is required."),
+    ("/api/v1/tokens/", {"name": "Grafana", "expires_in_days": "30"}, "expires_in_days",
+     "A valid integer is required."),
+])
+def test_body_fields_take_only_their_json_type(owner_client: Any, world_a: Any, state_of: Any,
+                                               path: str, body: dict[str, Any], field: str,
+                                               message: str) -> None:
+    # given a body whose field has another JSON type than the schema documents (DRF would
+    # coerce 312 to "312", "5" to 5.0 and "yes" to True)
+    ids = {"SITE": world_a.site.pk, "SITE_AS_TEXT": str(world_a.site.pk),
+           "CAMERA": world_a.camera.pk}
+    body = {k: ids.get(v, v) if isinstance(v, str) and k in ("site", "camera") else v
+            for k, v in body.items()}
+    before = state_of(world_a.tenant)
+    # when posted, then a 400 names the field, and nothing changes
+    error = _error(owner_client.post(path, body, format="json"))
+    assert error["fields"][field] == [message]
+    assert state_of(world_a.tenant) == before
+
+
+def test_json_numbers_are_still_accepted_where_a_float_is_documented(
+        owner_client: Any, world_a: Any) -> None:
+    # given an integer for a float field (JSON has one number type)
+    response = owner_client.post("/api/v1/lines/", {
+        "camera": world_a.camera.pk, "name": "Gate", "x1": 0, "y1": 0, "x2": 1, "y2": 1},
+        format="json")
+    # then it is accepted
+    assert response.status_code == 201, response.content

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from cameras.permissions import OBJECT_ACTIONS
+from tenants.accounts.json_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from tenants.accounts.models import ApiToken
 from tenants.accounts.tokens import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS
 from tenants.constants import Role
@@ -42,11 +43,11 @@ class TokenCreatedSerializer(TokenOutputSerializer):
 class TokenInputSerializer(serializers.Serializer):
     """A new token: your password again (guarded against guessing), a name and a lifetime."""
 
-    name = serializers.CharField(max_length=100)
-    expires_in_days = serializers.IntegerField(min_value=1, max_value=TOKEN_MAX_DAYS,
-                                               default=TOKEN_DEFAULT_DAYS)
-    password = serializers.CharField(max_length=200, write_only=True,
-                                     style={"input_type": "password"})
+    name = StrictCharField(max_length=100)
+    expires_in_days = StrictIntegerField(min_value=1, max_value=TOKEN_MAX_DAYS,
+                                         default=TOKEN_DEFAULT_DAYS)
+    password = StrictCharField(max_length=200, write_only=True,
+                               style={"input_type": "password"})
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -67,21 +68,21 @@ class UserOutputSerializer(serializers.ModelSerializer):
 class UserInputSerializer(serializers.Serializer):
     """A new user: e-mail (also the username), password and role."""
 
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=200, write_only=True,
-                                     style={"input_type": "password"})
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=200, write_only=True,
+                               style={"input_type": "password"})
     role = serializers.ChoiceField(choices=Role.ALL, default=Role.VIEWER)
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    first_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=150, required=False, allow_blank=True)
 
 
 class UserUpdateSerializer(serializers.Serializer):
     """A change of role, activity or name; the last active Owner cannot be demoted."""
 
     role = serializers.ChoiceField(choices=Role.ALL, required=False)
-    is_active = serializers.BooleanField(required=False)
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    is_active = StrictBooleanField(required=False)
+    first_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=150, required=False, allow_blank=True)
 
 
 class RoleSerializer(serializers.Serializer):
@@ -98,9 +99,9 @@ class ObjectPermissionInputSerializer(serializers.Serializer):
 
     action = serializers.ChoiceField(choices=OBJECT_ACTIONS)
     target_type = serializers.ChoiceField(choices=["site", "camera"])
-    target_id = serializers.IntegerField(min_value=1, max_value=ID_MAX)
-    user = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
-    group = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    target_id = StrictIntegerField(min_value=1, max_value=ID_MAX)
+    user = StrictIntegerField(min_value=1, max_value=ID_MAX, required=False)
+    group = StrictIntegerField(min_value=1, max_value=ID_MAX, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("user" in attrs) == ("group" in attrs):
