@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from counting.pipeline.geometry import crossing_parameter, polygon_signed_distance, side_value
-from counting.pipeline.specs import LineSpec, ZoneSpec
+from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 from counting.pipeline.types import Detections, Point
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +54,12 @@ EVAL_ZONES: tuple[ZoneSpec, ...] = (
     ZoneSpec(
         key="left", name="left half", points=((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0))
     ),
+)
+
+#: A mask over that sign (x 0..48 px, y 54..108 px): ``make eval`` also scores the left half
+#: with it, as a user who draws an ignore region would see it.
+SIGN_MASK = MaskSpec(
+    key="sign", name="information sign", points=((0.0, 0.15), (0.1, 0.15), (0.1, 0.3), (0.0, 0.3))
 )
 
 

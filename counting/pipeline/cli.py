@@ -18,13 +18,14 @@ from typing import Any
 from counting.pipeline.detectors.base import DEFAULT_SCORE_THRESHOLD, ModelError, create_detector
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.sources import FileSource, LiveSource, SourceError, open_source
-from counting.pipeline.specs import LineSpec, ZoneSpec
+from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 from counting.pipeline.types import CrossingEvent, Frame, FrameResult, Point
 
 logger = logging.getLogger(__name__)
 
 LINE_HELP = "NAME:x1,y1,x2,y2 (normalised 0..1), e.g. door:0.5,0,0.5,1"
 ZONE_HELP = "NAME:x1,y1;x2,y2;x3,y3[;...] (normalised 0..1), e.g. till:0.1,0.1;0.4,0.1;0.4,0.5"
+IGNORE_HELP = "NAME:x1,y1;x2,y2;x3,y3[;...] (normalised 0..1), e.g. sign:0,0.15;0.1,0.15;0.1,0.3"
 
 
 class CountVideoError(ValueError):
@@ -69,19 +70,33 @@ def parse_line(text: str) -> LineSpec:
         raise CountVideoError(f"--line {text!r}: {exc}") from None
 
 
-def parse_zone(text: str) -> ZoneSpec:
-    """``NAME:x1,y1;x2,y2;...`` -> ZoneSpec."""
-    name, coords = _split_name("--zone", text, ZONE_HELP)
+def _parse_polygon(option: str, text: str, help_text: str) -> tuple[str, tuple[Point, ...]]:
+    name, coords = _split_name(option, text, help_text)
     points: list[Point] = []
     for chunk in coords.split(";"):
         if not chunk.strip():
             continue
-        x, y = _numbers("--zone", text, chunk, 2, ZONE_HELP)
+        x, y = _numbers(option, text, chunk, 2, help_text)
         points.append((x, y))
+    return name, tuple(points)
+
+
+def parse_zone(text: str) -> ZoneSpec:
+    """``NAME:x1,y1;x2,y2;...`` -> ZoneSpec."""
+    name, points = _parse_polygon("--zone", text, ZONE_HELP)
     try:
-        return ZoneSpec(key=name, name=name, points=tuple(points))
+        return ZoneSpec(key=name, name=name, points=points)
     except ValueError as exc:
         raise CountVideoError(f"--zone {text!r}: {exc}") from None
+
+
+def parse_mask(text: str) -> MaskSpec:
+    """``NAME:x1,y1;x2,y2;...`` -> MaskSpec (``--ignore``)."""
+    name, points = _parse_polygon("--ignore", text, IGNORE_HELP)
+    try:
+        return MaskSpec(key=name, name=name, points=points)
+    except ValueError as exc:
+        raise CountVideoError(f"--ignore {text!r}: {exc}") from None
 
 
 def parse_rules(
@@ -123,12 +138,21 @@ def run_count_video(
     progress: bool = False,
     max_seconds: float | None = None,
     open_timeout_s: float = 10.0,
+    ignore: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Count a video file or a stream URL and return the summary dict (see ``--json``).
 
-    ``max_seconds`` bounds a live stream (wall clock); files are read to the end.
+    ``max_seconds`` bounds a live stream (wall clock); files are read to the end. ``ignore``:
+    regions whose detections are dropped (``--ignore``).
     """
     line_specs, zone_specs = parse_rules(lines, zones)
+    mask_specs = [parse_mask(t) for t in ignore]
+    names = [m.name for m in mask_specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise CountVideoError(
+            f"duplicate ignore region name(s) {', '.join(dupes)}; give each a distinct NAME"
+        )
     if detect_fps is not None and not (math.isfinite(detect_fps) and detect_fps > 0):
         raise CountVideoError(f"--detect-fps must be a positive number, got {detect_fps}")
     if model_path is None:
@@ -156,7 +180,9 @@ def run_count_video(
     except (ModelError, ValueError) as exc:
         src.close()
         raise CountVideoError(str(exc)) from None
-    engine = CountingEngine(detector, lines=line_specs, zones=zone_specs, detect_fps=detect_fps)
+    engine = CountingEngine(
+        detector, lines=line_specs, zones=zone_specs, detect_fps=detect_fps, masks=mask_specs
+    )
     events: list[CrossingEvent] = []
     frames = analysed = 0
     last_time = 0.0

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 
 from counting.pipeline.counters import LineCounter, ZoneCounter
 from counting.pipeline.detectors.base import Detector
+from counting.pipeline.geometry import denormalise, polygon_signed_distance
 from counting.pipeline.sampler import FrameSampler
-from counting.pipeline.specs import LineSpec, ZoneSpec
+from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 from counting.pipeline.tracker import ByteTracker
 from counting.pipeline.types import (
     CrossingEvent,
@@ -18,6 +19,7 @@ from counting.pipeline.types import (
     Frame,
     FrameResult,
     LineTotals,
+    Point,
     ZoneState,
 )
 
@@ -31,6 +33,9 @@ class CountingEngine:
     replaced at any time with :meth:`update_rules`; the tracker keeps running and counters of
     unchanged rules (same key and same rule version) keep their state and totals.
 
+    Masks (:class:`MaskSpec`) drop the detections whose foot point is inside them before
+    tracking: a sign the detector takes for a person is never counted.
+
     ``process(frame)`` runs the whole chain on frames the sampler accepts and returns an empty
     ``FrameResult(analysed=False)`` for the others. ``process_detections`` skips the detector
     (used when detections are batched elsewhere, and by the evaluation).
@@ -43,6 +48,7 @@ class CountingEngine:
         zones: Sequence[ZoneSpec] = (),
         detect_fps: float | None = None,
         tracker_factory: Callable[[], ByteTracker] | None = None,
+        masks: Sequence[MaskSpec] = (),
     ) -> None:
         self.detector = detector
         self.sampler = FrameSampler(detect_fps)
@@ -50,8 +56,10 @@ class CountingEngine:
         self.tracker = self._tracker_factory()
         self._lines: dict[str, LineCounter] = {}
         self._zones: dict[str, ZoneCounter] = {}
+        self._masks: tuple[MaskSpec, ...] = ()
+        self._mask_pixels: tuple[tuple[int, int], list[list[Point]]] | None = None
         self.rule_set_version = 0
-        self.update_rules(lines=lines, zones=zones)
+        self.update_rules(lines=lines, zones=zones, masks=masks)
 
     @staticmethod
     def _default_tracker(detector: Detector | None) -> Callable[[], ByteTracker]:
@@ -60,15 +68,21 @@ class CountingEngine:
 
     # -- rules ---------------------------------------------------------------------------
     def update_rules(
-        self, lines: Sequence[LineSpec] | None = None, zones: Sequence[ZoneSpec] | None = None
+        self,
+        lines: Sequence[LineSpec] | None = None,
+        zones: Sequence[ZoneSpec] | None = None,
+        masks: Sequence[MaskSpec] | None = None,
     ) -> None:
-        """Replace the lines and/or zones (None keeps the current ones).
+        """Replace the lines, zones and/or masks (None keeps the current ones).
 
         Repeated keys raise ValueError before anything changes."""
         if lines is not None:
             _require_unique_keys("line", [spec.key for spec in lines])
         if zones is not None:
             _require_unique_keys("zone", [spec.key for spec in zones])
+        if masks is not None:
+            _require_unique_keys("mask", [spec.key for spec in masks])
+            self._masks, self._mask_pixels = tuple(masks), None
         if lines is not None:
             new_lines: dict[str, LineCounter] = {}
             for spec in lines:
@@ -95,6 +109,11 @@ class CountingEngine:
     def lines(self) -> list[LineCounter]:
         """Current line counters."""
         return list(self._lines.values())
+
+    @property
+    def masks(self) -> tuple[MaskSpec, ...]:
+        """Current masks."""
+        return self._masks
 
     @property
     def zones(self) -> list[ZoneCounter]:
@@ -134,6 +153,7 @@ class CountingEngine:
     ) -> FrameResult:
         """Track and count one frame's detections (no sampling)."""
         t0 = _time.perf_counter()
+        detections = self._unmasked(detections, size)
         tracks = self.tracker.update(detections, time)
         t1 = _time.perf_counter()
         events: list[CrossingEvent] = []
@@ -153,6 +173,27 @@ class CountingEngine:
             detections=len(detections),
             timings={"track_s": t1 - t0, "count_s": t2 - t1},
         )
+
+    def _unmasked(self, detections: Detections, size: tuple[int, int]) -> Detections:
+        """The detections whose foot point is outside every mask."""
+        if not self._masks or len(detections) == 0:
+            return detections
+        if self._mask_pixels is None or self._mask_pixels[0] != size:
+            w, h = size
+            polygons = [[denormalise(p, w, h) for p in m.points] for m in self._masks]
+            self._mask_pixels = (size, polygons)
+        polygons = self._mask_pixels[1]
+        xyxy = detections.xyxy
+        keep = [
+            not any(
+                polygon_signed_distance(poly, ((float(x1) + float(x2)) / 2, float(y2))) > 0
+                for poly in polygons
+            )
+            for x1, _, x2, y2 in xyxy
+        ]
+        if all(keep):
+            return detections
+        return Detections(xyxy[keep], detections.scores[keep])
 
     def finish(self) -> list[CrossingEvent]:
         """End of a finite source: count crossings that were pending confirmation."""

@@ -128,15 +128,7 @@ class ZoneSpec:
 
     def __post_init__(self) -> None:
         label = f"zone {self.name or self.key!r}"
-        pts = tuple(_check_point(f"{label} point {i + 1}", p) for i, p in enumerate(self.points))
-        if len(pts) < 3:
-            raise ValueError(f"{label}: a zone needs at least 3 points, got {len(pts)}")
-        if not polygon_is_simple(pts):
-            raise ValueError(
-                f"{label}: the polygon has zero area or crossing edges; list its corners in "
-                "order around the boundary"
-            )
-        object.__setattr__(self, "points", pts)
+        object.__setattr__(self, "points", _check_polygon(label, self.points))
         _check_common(label, self.anchor, self.hysteresis, self.confirm_frames, self.track_ttl_s)
         if not 0.0 <= self.presence_s <= self.track_ttl_s:
             raise ValueError(
@@ -162,6 +154,33 @@ class ZoneSpec:
                 round(self.handoff_radius, 6),
             ]
         )
+
+
+@dataclass(frozen=True, slots=True)
+class MaskSpec:
+    """A region whose detections are ignored: a sign, a mannequin or a poster that the
+    detector takes for a person. A detection whose foot point (bottom centre) is inside never
+    reaches the tracker, so it is neither counted on a line nor an occupant of a zone."""
+
+    key: str
+    name: str
+    points: tuple[Point, ...]
+
+    def __post_init__(self) -> None:
+        label = f"mask {self.name or self.key!r}"
+        object.__setattr__(self, "points", _check_polygon(label, self.points))
+
+
+def _check_polygon(label: str, points: tuple[Point, ...]) -> tuple[Point, ...]:
+    pts = tuple(_check_point(f"{label} point {i + 1}", p) for i, p in enumerate(points))
+    if len(pts) < 3:
+        raise ValueError(f"{label}: a polygon needs at least 3 points, got {len(pts)}")
+    if not polygon_is_simple(pts):
+        raise ValueError(
+            f"{label}: the polygon has zero area or crossing edges; list its corners in "
+            "order around the boundary"
+        )
+    return pts
 
 
 def _check_common(

@@ -114,3 +114,28 @@ def test_management_command_bad_argument() -> None:
     )
     assert proc.returncode != 0
     assert "CommandError: --line 'door:1,2,3': expected 4 numbers, got 3" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("sign", "--ignore 'sign': expected NAME:x1,y1;x2,y2;x3,y3"),  # no coordinates
+        ("sign:0,0;1,0", "at least 3 points"),  # no area
+        ("sign:0,0;20,0;20,30", "outside 0..1"),  # pixels instead of fractions
+    ],
+)
+def test_bad_ignore_regions_explain_the_fix(spec: str, message: str) -> None:
+    from counting.pipeline.cli import parse_mask
+
+    with pytest.raises(CountVideoError, match=message):
+        parse_mask(spec)
+
+
+def test_repeated_ignore_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(CountVideoError, match="duplicate ignore region name"):
+        run_count_video(
+            str(tmp_path / "x.mp4"),
+            lines=["a:0,0,1,1"],
+            ignore=["s:0,0;0.1,0;0.1,0.1", "s:0.5,0.5;0.6,0.5;0.6,0.6"],
+            model_path=tmp_path / "m.onnx",
+        )

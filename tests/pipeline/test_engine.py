@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from counting.pipeline.engine import CountingEngine
-from counting.pipeline.specs import LineSpec, ZoneSpec
+from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 from counting.pipeline.types import Detections, Frame, ImageArray
 
 LINE = LineSpec(key="1", name="door", start=(0.5, 0.0), end=(0.5, 1.0))
@@ -114,3 +114,38 @@ def test_repeated_rule_keys_are_named_and_change_nothing() -> None:
         engine.update_rules(lines=[b], zones=[zone, zone])
     # and the rules in force are unchanged
     assert [c.spec.key for c in engine.lines] == ["door"]
+
+
+def test_masks_drop_detections_before_tracking() -> None:
+    # given a line at x = 0.5, a zone over the left half, and a mask over a static "person"
+    # (a sign) standing in that half at foot point (25, 88) of a 480x360 frame
+    line = LineSpec(key="door", name="Door", start=(0.5, 0.0), end=(0.5, 1.0))
+    zone = ZoneSpec(key="left", name="Left", points=((0, 0), (0.5, 0), (0.5, 1), (0, 1)))
+    sign = MaskSpec(key="sign", name="Sign", points=((0, 0.15), (0.1, 0.15), (0.1, 0.3), (0, 0.3)))
+    def run(masks: list[MaskSpec]) -> tuple[CountingEngine, list[int]]:
+        engine = CountingEngine(None, lines=[line], zones=[zone], masks=masks)
+        occupancy = []
+        for i in range(30):
+            x = 400.0 - 10 * i
+            boxes = np.array([[15, 68, 35, 88], [x - 10, 150, x + 10, 200]], np.float32)
+            result = engine.process_detections(
+                i, i / 7, (480, 360), Detections(boxes, np.array([0.9, 0.9], np.float32))
+            )
+            occupancy.append(result.zones[0].occupancy)
+        return engine, occupancy
+
+    # when a walker crosses the line right to left while the sign is detected in every frame
+    masked, occupancy = run([sign])
+    # then the walker is counted once and is the zone's only occupant; the sign never is
+    assert (masked.lines[0].count_in, masked.lines[0].count_out) == (1, 0)
+    assert max(occupancy) == 1 and occupancy[-1] == 1
+    # and without the mask the sign is an occupant too
+    unmasked, occupancy = run([])
+    assert (unmasked.lines[0].count_in, unmasked.lines[0].count_out) == (1, 0)
+    assert occupancy[-1] == 2
+
+
+def test_repeated_mask_keys_are_refused() -> None:
+    sign = MaskSpec(key="s", name="Sign", points=((0, 0), (0.1, 0), (0.1, 0.1)))
+    with pytest.raises(ValueError, match="mask keys must be unique; repeated: s$"):
+        CountingEngine(None, masks=[sign, sign])

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from counting.pipeline.cli import (
+    IGNORE_HELP,
     LINE_HELP,
     ZONE_HELP,
     CountVideoError,
@@ -46,6 +47,14 @@ class Command(BaseCommand):
             help=f"a zone {ZONE_HELP}; repeatable",
         )
         parser.add_argument(
+            "--ignore",
+            action="append",
+            default=[],
+            metavar="SPEC",
+            help=f"a region whose detections are ignored (a sign, a mannequin) {IGNORE_HELP}; "
+            "repeatable",
+        )
+        parser.add_argument(
             "--model", default=None, help="ONNX detector (default: settings.COUNTING_MODEL_PATH)"
         )
         parser.add_argument(
@@ -76,6 +85,7 @@ class Command(BaseCommand):
                 options["source"],
                 lines=options["line"],
                 zones=options["zone"],
+                ignore=options["ignore"],
                 model_path=model,
                 detect_fps=options["detect_fps"],
                 score_threshold=float(threshold),
