@@ -32,7 +32,7 @@ def local_today(*, site_tz: str, now: datetime | None = None) -> date:
 
 def day_totals(*, camera_ids: list[int], site_tz: str, day: date) -> dict[int, dict[str, Any]]:
     """Per camera: each line's in/out totals of the local ``day`` (all lines, zero included)
-    and each zone's latest stored occupancy.
+    and each zone's latest stored occupancy (masks, zones that ignore detections, are left out).
 
     Shape: ``{camera_id: {"lines": {line_id: {"name", "in_label", "out_label", "in", "out",
     "enabled"}}, "zones": {zone_id: {"name", "capacity", "occupancy", "enabled"}}}}``
@@ -51,7 +51,8 @@ def day_totals(*, camera_ids: list[int], site_tz: str, day: date) -> dict[int, d
         entry = result[row["camera_id"]]["lines"].get(row["line_id"])
         if entry is not None:
             entry["in"], entry["out"] = int(row["total_in"]), int(row["total_out"])
-    for zone in Zone.objects.filter(camera_id__in=camera_ids).order_by("id"):
+    counted_zones = Zone.objects.filter(camera_id__in=camera_ids, ignore_detections=False)
+    for zone in counted_zones.order_by("id"):
         latest = (ZoneMinuteOccupancy.objects.filter(zone_id=zone.pk, minute__gte=start,
                                                      minute__lt=end)
                   .order_by("-minute").first())

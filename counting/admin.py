@@ -82,12 +82,12 @@ class CountingLineAdmin(_ServiceAdmin):
 
 @admin.register(Zone, site=tenant_admin_site)
 class ZoneAdmin(_ServiceAdmin):
-    """Zones (polygons of normalised points) with an optional capacity."""
+    """Zones (polygons of normalised points) with an optional capacity, and masks."""
 
-    list_display = ("name", "camera", "capacity", "enabled", "version")
-    list_filter = ("enabled", "camera")
-    fields = ("camera", "name", "points", "capacity", "enabled")
-    fields_to_save = ("name", "points", "capacity", "enabled")
+    list_display = ("name", "camera", "capacity", "ignore_detections", "enabled", "version")
+    list_filter = ("enabled", "ignore_detections", "camera")
+    fields = ("camera", "name", "points", "capacity", "ignore_detections", "enabled")
+    fields_to_save = ("name", "points", "capacity", "ignore_detections", "enabled")
     create_service = services.zone_create
     update_service = services.zone_update
     delete_service = services.zone_delete

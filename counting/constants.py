@@ -16,3 +16,8 @@ class Direction(models.TextChoices):
 HealthState = CameraStatus
 
 LEASE_TTL_SECONDS = 30  # a lease whose heartbeat is older than this is free to take
+
+IGNORE_DETECTIONS_HELP = (
+    "Mask: ignore whatever is detected with its feet inside (a sign, a mannequin, a poster the "
+    "detector takes for a person). A mask counts nothing and has no occupancy."
+)

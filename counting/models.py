@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from cameras.models import Camera
-from counting.constants import Direction, HealthState
+from counting.constants import IGNORE_DETECTIONS_HELP, Direction, HealthState
 
 
 class CameraRule(models.Model):
@@ -49,11 +49,17 @@ class CountingLine(CameraRule):
 
 
 class Zone(CameraRule):
-    """A polygon on a camera's image (normalised points) with occupancy, entries and dwell."""
+    """A polygon on a camera's image (normalised points) with occupancy, entries and dwell.
+
+    With ``ignore_detections`` it is a mask instead: people detected with their feet inside are
+    dropped before tracking (a sign, a mannequin or a poster the detector takes for a person),
+    and the zone itself counts nothing.
+    """
 
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
     points = models.JSONField(help_text='[[x, y], ...] with 0 <= x, y <= 1, at least 3 points')
     capacity = models.PositiveIntegerField(null=True, blank=True)
+    ignore_detections = models.BooleanField(default=False, help_text=IGNORE_DETECTIONS_HELP)
 
     class Meta(CameraRule.Meta):
         constraints = [

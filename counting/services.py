@@ -22,7 +22,7 @@ LABEL_MAX = 50
 ZONE_POINTS_MAX = 64
 
 LINE_FIELDS = ("name", "x1", "y1", "x2", "y2", "in_label", "out_label", "enabled")
-ZONE_FIELDS = ("name", "points", "capacity", "enabled")
+ZONE_FIELDS = ("name", "points", "capacity", "ignore_detections", "enabled")
 
 
 # -- values kept in the audit trail -------------------------------------------------------------
@@ -36,7 +36,8 @@ def line_values(line: CountingLine) -> dict[str, Any]:
 def zone_values(zone: Zone) -> dict[str, Any]:
     """A zone's user-visible values (audit before/after)."""
     return {"camera": zone.camera_id, "name": zone.name, "points": zone.points,
-            "capacity": zone.capacity, "enabled": zone.enabled, "version": zone.version}
+            "capacity": zone.capacity, "ignore_detections": zone.ignore_detections,
+            "enabled": zone.enabled, "version": zone.version}
 
 
 # -- validation -----------------------------------------------------------------------------------
@@ -224,9 +225,12 @@ def _line_has_rollups(line_id: int) -> bool:
 # -- zones ----------------------------------------------------------------------------------------
 @transaction.atomic
 def zone_create(*, actor: Any, camera: Camera, name: str, points: list[list[float]],
-                capacity: int | None = None, enabled: bool = True) -> Zone:
-    """Add a zone (a simple polygon of >= 3 normalised points) to a camera."""
-    zone = Zone(camera=camera, name=name, points=points, capacity=capacity, enabled=enabled)
+                capacity: int | None = None, ignore_detections: bool = False,
+                enabled: bool = True) -> Zone:
+    """Add a zone (a simple polygon of >= 3 normalised points) to a camera; with
+    ``ignore_detections`` it is a mask (see :class:`counting.models.Zone`)."""
+    zone = Zone(camera=camera, name=name, points=points, capacity=capacity,
+                ignore_detections=ignore_detections, enabled=enabled)
     _validate_zone(zone, exclude_pk=None)
     zone.save()
     audit_record(action="zone.create", target=zone, after=zone_values(zone), actor=actor)
@@ -235,7 +239,8 @@ def zone_create(*, actor: Any, camera: Camera, name: str, points: list[list[floa
 
 @transaction.atomic
 def zone_update(*, actor: Any, zone: Zone, **fields: Any) -> Zone:
-    """Change some of a zone's fields (name, points, capacity, enabled); bumps ``version``."""
+    """Change some of a zone's fields (name, points, capacity, ignore_detections, enabled);
+    bumps ``version``."""
     _unknown_fields(fields, ZONE_FIELDS)
     zone = Zone.objects.select_for_update().get(pk=zone.pk)
     before = zone_values(zone)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from counting.constants import Direction
+from counting.constants import IGNORE_DETECTIONS_HELP, Direction
 from counting.models import CountEvent, CountingLine, Zone
 from tenants.accounts.json_fields import (
     StrictBooleanField,
@@ -57,8 +57,8 @@ class ZoneOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Zone
-        fields = ["id", "camera", "name", "points", "capacity", "enabled", "version",
-                  "created_at", "updated_at"]
+        fields = ["id", "camera", "name", "points", "capacity", "ignore_detections", "enabled",
+                  "version", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -74,6 +74,7 @@ class ZoneInputSerializer(serializers.Serializer):
         min_length=3, max_length=64, help_text="[[x, y], ...] in order around the boundary.")
     capacity = StrictIntegerField(min_value=1, max_value=1_000_000, required=False,
                                   allow_null=True)
+    ignore_detections = StrictBooleanField(required=False, help_text=IGNORE_DETECTIONS_HELP)
     enabled = StrictBooleanField(required=False)
 
 

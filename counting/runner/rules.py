@@ -11,7 +11,7 @@ from django.conf import settings
 
 from cameras.models import Camera
 from counting.models import CountingLine, Zone
-from counting.pipeline.specs import LineSpec, ZoneSpec
+from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 
 
 def line_spec(line: CountingLine) -> LineSpec:
@@ -23,6 +23,22 @@ def line_spec(line: CountingLine) -> LineSpec:
 def zone_spec(zone: Zone) -> ZoneSpec:
     """The pipeline spec of a stored zone; its key is the zone's primary key."""
     return ZoneSpec(key=str(zone.pk), name=zone.name,
+                    points=tuple((float(x), float(y)) for x, y in zone.points))
+
+
+def engine_rules(
+    lines: list[CountingLine], zones: list[Zone]
+) -> tuple[list[LineSpec], list[ZoneSpec], list[MaskSpec]]:
+    """A camera's enabled rules as the engine takes them: zones marked ``ignore_detections``
+    become masks and count nothing."""
+    masks = [mask_spec(z) for z in zones if z.ignore_detections]
+    counted = [zone_spec(z) for z in zones if not z.ignore_detections]
+    return [line_spec(x) for x in lines], counted, masks
+
+
+def mask_spec(zone: Zone) -> MaskSpec:
+    """The pipeline mask of a zone marked ``ignore_detections``."""
+    return MaskSpec(key=str(zone.pk), name=zone.name,
                     points=tuple((float(x), float(y)) for x, y in zone.points))
 
 

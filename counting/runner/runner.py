@@ -54,11 +54,10 @@ from counting.pipeline.sampler import FrameSampler
 from counting.pipeline.sources import LiveSource, SourceError, SourceReadError, open_source
 from counting.runner.buffer import LedgerBuffer
 from counting.runner.rules import (
+    engine_rules,
     epoch_to_utc,
-    line_spec,
     shared_detector,
     stream_url_with_credentials,
-    zone_spec,
 )
 from counting.selectors import camera_rules_enabled, camera_rules_fingerprint
 from tenants.redis_keys import redis_client, tenant_key
@@ -426,14 +425,14 @@ class StreamRunner:
             return
         lines, zones = camera_rules_enabled(camera_id=self.camera_id)
         assert self.engine is not None
-        self.engine.update_rules(lines=[line_spec(x) for x in lines],
-                                 zones=[zone_spec(z) for z in zones])
+        line_specs, zone_specs, mask_specs = engine_rules(list(lines), list(zones))
+        self.engine.update_rules(lines=line_specs, zones=zone_specs, masks=mask_specs)
         self._rules_fp = fingerprint
-        self._zone_occupancy = {k: v for k, v in self._zone_occupancy.items()
-                                if k in {z.pk for z in zones}}
+        counted = {int(z.key) for z in zone_specs}
+        self._zone_occupancy = {k: v for k, v in self._zone_occupancy.items() if k in counted}
         if not force:
-            logger.info("camera %s: rules reloaded (%d lines, %d zones)", self.camera_id,
-                        len(lines), len(zones))
+            logger.info("camera %s: rules reloaded (%d lines, %d zones, %d masks)",
+                        self.camera_id, len(line_specs), len(zone_specs), len(mask_specs))
 
     def _flush(self, final: bool = False) -> None:
         assert self.buffer is not None

@@ -126,7 +126,7 @@ def proxied_worker(db_proxy: TcpProxy, stream_tenant: Any, streams_queue: str) -
 
 
 def _reloads(queue: str, camera_id: int) -> list[str]:
-    pattern = rf"camera {camera_id}: rules reloaded \((\d+) lines, (\d+) zones\)"
+    pattern = rf"camera {camera_id}: rules reloaded \((\d+) lines, (\d+) zones, \d+ masks\)"
     return [f"{m.group(1)}/{m.group(2)}" for m in re.finditer(pattern, worker_log(queue))]
 
 
