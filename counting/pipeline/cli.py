@@ -109,16 +109,17 @@ def parse_rules(
         )
     line_specs = [parse_line(t) for t in lines]
     zone_specs = [parse_zone(t) for t in zones]
-    for kind, names in (
-        ("line", [s.name for s in line_specs]),
-        ("zone", [s.name for s in zone_specs]),
-    ):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise CountVideoError(
-                f"duplicate {kind} name(s) {', '.join(dupes)}; give each {kind} a distinct NAME"
-            )
+    _refuse_repeated_names("line", [s.name for s in line_specs])
+    _refuse_repeated_names("zone", [s.name for s in zone_specs])
     return line_specs, zone_specs
+
+
+def _refuse_repeated_names(kind: str, names: list[str]) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise CountVideoError(
+            f"duplicate {kind} name(s) {', '.join(dupes)}; give each {kind} a distinct NAME"
+        )
 
 
 def _is_url(source: str) -> bool:
@@ -147,12 +148,7 @@ def run_count_video(
     """
     line_specs, zone_specs = parse_rules(lines, zones)
     mask_specs = [parse_mask(t) for t in ignore]
-    names = [m.name for m in mask_specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise CountVideoError(
-            f"duplicate ignore region name(s) {', '.join(dupes)}; give each a distinct NAME"
-        )
+    _refuse_repeated_names("ignore region", [m.name for m in mask_specs])
     if detect_fps is not None and not (math.isfinite(detect_fps) and detect_fps > 0):
         raise CountVideoError(f"--detect-fps must be a positive number, got {detect_fps}")
     if model_path is None:
