@@ -287,38 +287,26 @@ def evaluate(
 
     frame_of = {t: i for i, t in enumerate(all_times)}
 
-    def zones(r_dets: list[Detections], r_times: list[float]) -> list[dict[str, Any]]:
-        frames = [frame_of[t] for t in r_times]
-        return score_zones(r_dets, r_times, frames, gt_tracks, threshold)
-
-    dets, times, fps = sample(all_dets, all_times, detect_fps, NATIVE_FPS)
-    rows = score_lines(dets, times, fps, gt_tracks, threshold)
-    other_rates = []
-    for rate in also_fps:
-        r_dets, r_times, r_fps = sample(all_dets, all_times, rate, NATIVE_FPS)
-        r_rows = score_lines(r_dets, r_times, r_fps, gt_tracks, threshold)
-        other_rates.append(
-            {
-                "analysed_fps": r_fps,
-                "frames_analysed": len(r_dets),
-                **summarise(r_rows),
-                "lines": r_rows,
-                "random_lines": score_random(r_dets, r_times, r_fps),
-                "zones": zones(r_dets, r_times),
-            }
-        )
+    def score_rate(rate: float | None) -> dict[str, Any]:
+        """Lines, random segments and zones on the frames analysed at ``rate``."""
+        dets, times, fps = sample(all_dets, all_times, rate, NATIVE_FPS)
+        rows = score_lines(dets, times, fps, gt_tracks, threshold)
+        frames = [frame_of[t] for t in times]
+        return {
+            "frames_analysed": len(dets),
+            "analysed_fps": fps,
+            **summarise(rows),
+            "lines": rows,
+            "random_lines": score_random(dets, times, fps),
+            "zones": score_zones(dets, times, frames, gt_tracks, threshold),
+        }
     return {
         "video": str(paths.video),
-        "frames_analysed": len(dets),
-        "analysed_fps": fps,
         "score_threshold": threshold,
         "detect_seconds": round(detect_s, 1),
         "target": TARGET,
-        "lines": rows,
-        **summarise(rows),
-        "random_lines": score_random(dets, times, fps),
-        "zones": zones(dets, times),
-        "other_rates": other_rates,
+        **score_rate(detect_fps),
+        "other_rates": [score_rate(rate) for rate in also_fps],
     }
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from counting.pipeline.detectors.base import DEFAULT_SCORE_THRESHOLD, ModelError, create_detector
 from counting.pipeline.engine import CountingEngine
@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 LINE_HELP = "NAME:x1,y1,x2,y2 (normalised 0..1), e.g. door:0.5,0,0.5,1"
 ZONE_HELP = "NAME:x1,y1;x2,y2;x3,y3[;...] (normalised 0..1), e.g. till:0.1,0.1;0.4,0.1;0.4,0.5"
 IGNORE_HELP = "NAME:x1,y1;x2,y2;x3,y3[;...] (normalised 0..1), e.g. sign:0,0.15;0.1,0.15;0.1,0.3"
+
+
+_Polygon = TypeVar("_Polygon", ZoneSpec, MaskSpec)
 
 
 class CountVideoError(ValueError):
@@ -70,7 +73,8 @@ def parse_line(text: str) -> LineSpec:
         raise CountVideoError(f"--line {text!r}: {exc}") from None
 
 
-def _parse_polygon(option: str, text: str, help_text: str) -> tuple[str, tuple[Point, ...]]:
+def _parse_polygon(option: str, text: str, help_text: str, spec_type: type[_Polygon]) -> _Polygon:
+    """``NAME:x1,y1;x2,y2;...`` -> ``spec_type(key=NAME, name=NAME, points=...)``."""
     name, coords = _split_name(option, text, help_text)
     points: list[Point] = []
     for chunk in coords.split(";"):
@@ -78,25 +82,20 @@ def _parse_polygon(option: str, text: str, help_text: str) -> tuple[str, tuple[P
             continue
         x, y = _numbers(option, text, chunk, 2, help_text)
         points.append((x, y))
-    return name, tuple(points)
+    try:
+        return spec_type(key=name, name=name, points=tuple(points))
+    except ValueError as exc:
+        raise CountVideoError(f"{option} {text!r}: {exc}") from None
 
 
 def parse_zone(text: str) -> ZoneSpec:
     """``NAME:x1,y1;x2,y2;...`` -> ZoneSpec."""
-    name, points = _parse_polygon("--zone", text, ZONE_HELP)
-    try:
-        return ZoneSpec(key=name, name=name, points=points)
-    except ValueError as exc:
-        raise CountVideoError(f"--zone {text!r}: {exc}") from None
+    return _parse_polygon("--zone", text, ZONE_HELP, ZoneSpec)
 
 
 def parse_mask(text: str) -> MaskSpec:
     """``NAME:x1,y1;x2,y2;...`` -> MaskSpec (``--ignore``)."""
-    name, points = _parse_polygon("--ignore", text, IGNORE_HELP)
-    try:
-        return MaskSpec(key=name, name=name, points=points)
-    except ValueError as exc:
-        raise CountVideoError(f"--ignore {text!r}: {exc}") from None
+    return _parse_polygon("--ignore", text, IGNORE_HELP, MaskSpec)
 
 
 def parse_rules(

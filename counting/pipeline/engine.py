@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from counting.pipeline.counters import LineCounter, ZoneCounter
 from counting.pipeline.detectors.base import Detector
-from counting.pipeline.geometry import denormalise, polygon_signed_distance
+from counting.pipeline.geometry import denormalise, polygon_contains
 from counting.pipeline.sampler import FrameSampler
 from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 from counting.pipeline.tracker import ByteTracker
@@ -186,7 +186,7 @@ class CountingEngine:
         xyxy = detections.xyxy
         keep = [
             not any(
-                polygon_signed_distance(poly, ((float(x1) + float(x2)) / 2, float(y2))) > 0
+                polygon_contains(poly, ((float(x1) + float(x2)) / 2, float(y2)))
                 for poly in polygons
             )
             for x1, _, x2, y2 in xyxy

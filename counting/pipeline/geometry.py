@@ -75,19 +75,23 @@ def denormalise(point: Point, width: int, height: int) -> Point:
 def polygon_signed_distance(points: Sequence[Point], p: Point) -> float:
     """Signed distance from ``p`` to a simple polygon's boundary: > 0 inside, < 0 outside."""
     n = len(points)
+    best = min(_point_segment_distance(p, points[i], points[(i + 1) % n]) for i in range(n))
+    return best if polygon_contains(points, p) else -best
+
+
+def polygon_contains(points: Sequence[Point], p: Point) -> bool:
+    """Whether ``p`` is inside a simple polygon (ray casting towards +x)."""
+    n = len(points)
     inside = False
-    best = math.inf
     px, py = p
     for i in range(n):
         x1, y1 = points[i]
         x2, y2 = points[(i + 1) % n]
-        # Ray casting towards +x for the inside test.
         if (y1 > py) != (y2 > py):
             x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
             if px < x_cross:
                 inside = not inside
-        best = min(best, _point_segment_distance(p, (x1, y1), (x2, y2)))
-    return best if inside else -best
+    return inside
 
 
 def _point_segment_distance(p: Point, a: Point, b: Point) -> float:

@@ -22,8 +22,7 @@ def line_spec(line: CountingLine) -> LineSpec:
 
 def zone_spec(zone: Zone) -> ZoneSpec:
     """The pipeline spec of a stored zone; its key is the zone's primary key."""
-    return ZoneSpec(key=str(zone.pk), name=zone.name,
-                    points=tuple((float(x), float(y)) for x, y in zone.points))
+    return ZoneSpec(key=str(zone.pk), name=zone.name, points=_points(zone))
 
 
 def engine_rules(
@@ -38,8 +37,11 @@ def engine_rules(
 
 def mask_spec(zone: Zone) -> MaskSpec:
     """The pipeline mask of a zone marked ``ignore_detections``."""
-    return MaskSpec(key=str(zone.pk), name=zone.name,
-                    points=tuple((float(x), float(y)) for x, y in zone.points))
+    return MaskSpec(key=str(zone.pk), name=zone.name, points=_points(zone))
+
+
+def _points(zone: Zone) -> tuple[tuple[float, float], ...]:
+    return tuple((float(x), float(y)) for x, y in zone.points)
 
 
 def epoch_to_utc(seconds: float) -> datetime:
