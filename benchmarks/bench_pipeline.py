@@ -22,7 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.pets import EVAL_LINES, HEIGHT, WIDTH, PetsPaths, add_shared_argument
+from benchmarks.pets import (
+    EVAL_LINES,
+    HEIGHT,
+    WIDTH,
+    PetsPaths,
+    add_input_size_argument,
+    add_shared_argument,
+    input_size_option,
+)
 from counting.pipeline.detectors import create_detector
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.sources import FileSource
@@ -52,11 +60,21 @@ def bench_decode(paths: PetsPaths) -> tuple[dict[str, Any], list[ImageArray]]:
 
 
 def bench_detectors(
-    paths: PetsPaths, frames: list[ImageArray], threads: int, rounds: int, batch: int
+    paths: PetsPaths,
+    frames: list[ImageArray],
+    threads: int,
+    rounds: int,
+    batch: int,
+    input_size: int | None,
 ) -> dict[str, Any]:
-    """Latency of torch (batch 1), torch (batch N) and ONNX Runtime, in alternating blocks."""
-    torch_det = create_detector(paths.model, backend="torch", threads=threads)
-    ort_det = create_detector(paths.model, backend="onnxruntime", threads=threads)
+    """Latency of torch (batch 1), torch (batch N) and ONNX Runtime, in alternating blocks,
+    on the same model and input size."""
+    torch_det = create_detector(
+        paths.model, backend="torch", threads=threads, input_size=input_size
+    )
+    ort_det = create_detector(
+        paths.model, backend="onnxruntime", threads=threads, input_size=input_size
+    )
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, rounds).astype(int)]
     samples: dict[str, list[float]] = {"torch": [], f"torch_batch{batch}": [], "onnxruntime": []}
     for image in picks[:3]:  # warm-up: allocator, oneDNN primitive caches
@@ -121,9 +139,13 @@ def bench_tracking(paths: PetsPaths, frames: list[ImageArray], threads: int) -> 
     }
 
 
-def bench_end_to_end(paths: PetsPaths, threads: int, limit: int | None) -> dict[str, Any]:
+def bench_end_to_end(
+    paths: PetsPaths, threads: int, limit: int | None, input_size: int | None
+) -> dict[str, Any]:
     """File -> engine.process on every frame with the torch detector."""
-    detector = create_detector(paths.model, backend="torch", threads=threads)
+    detector = create_detector(
+        paths.model, backend="torch", threads=threads, input_size=input_size
+    )
     engine = CountingEngine(detector, lines=EVAL_LINES, zones=[ZONE], detect_fps=None)
     with FileSource(paths.video) as src:
         first = src.read()
@@ -160,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=60, help="detector latency samples")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--frames", type=int, default=None, help="end-to-end frame limit")
+    add_input_size_argument(parser)
     args = parser.parse_args(argv)
+    input_size = input_size_option(args.input_size)
     try:
         paths = PetsPaths.from_shared(args.shared)
     except FileNotFoundError as exc:
@@ -168,14 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     decode, frames = bench_decode(paths)
     detector = {
-        f"threads_{n}": bench_detectors(paths, frames, n, args.rounds, args.batch)
+        f"threads_{n}": bench_detectors(paths, frames, n, args.rounds, args.batch, input_size)
         for n in args.threads
     }
     result = {
+        "input_size": input_size,
         "decode": decode,
         "detector": {**detector, "best": best_of(detector)},
         "tracking": bench_tracking(paths, frames, args.threads[0]),
-        "end_to_end": bench_end_to_end(paths, args.threads[0], args.frames),
+        "end_to_end": bench_end_to_end(paths, args.threads[0], args.frames, input_size),
     }
     print(json.dumps(result, indent=2))
     return 0

@@ -44,16 +44,19 @@ from benchmarks.pets import (
     WIDTH,
     PetsPaths,
     accuracy,
+    add_input_size_argument,
     add_shared_argument,
     detect_video,
     gt_crossings,
     gt_occupancy,
     gt_zone_transitions,
+    input_size_option,
     load_gt,
     pixel_line,
     pixel_polygon,
     random_lines,
 )
+from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.specs import LineSpec, ZoneSpec
 from counting.pipeline.types import Detections
@@ -267,6 +270,7 @@ def evaluate(
     also_fps: tuple[float, ...] = (),
     random_count: int = RANDOM_LINES,
     random_seed: int = RANDOM_SEED,
+    input_size: int | None = DEFAULT_INPUT_SIZE,
 ) -> dict[str, Any]:
     """Run both systems and return the result table as a dict.
 
@@ -274,7 +278,9 @@ def evaluate(
     ``random_count``: random segments scored at every rate as well (0: none).
     """
     started = time.perf_counter()
-    all_dets, all_times = detect_video(paths.video, paths.model, threshold, threads=threads)
+    all_dets, all_times = detect_video(
+        paths.video, paths.model, threshold, threads=threads, input_size=input_size
+    )
     detect_s = time.perf_counter() - started
     gt_tracks = load_gt(paths.gt)
     randoms = random_lines(gt_tracks, random_seed, random_count) if random_count > 0 else ()
@@ -303,6 +309,7 @@ def evaluate(
     return {
         "video": str(paths.video),
         "score_threshold": threshold,
+        "input_size": input_size,
         "detect_seconds": round(detect_s, 1),
         "target": TARGET,
         **score_rate(detect_fps),
@@ -368,7 +375,8 @@ def format_table(result: dict[str, Any]) -> str:
     out.append(
         f"min accuracy: ours {result['ours_min_accuracy']:.1%}, baseline "
         f"{result['baseline_min_accuracy']:.1%} (target {result['target']:.0%}); "
-        f"{result['frames_analysed']} frames at {result['analysed_fps']:g} fps"
+        f"{result['frames_analysed']} frames at {result['analysed_fps']:g} fps, detector input "
+        f"{result.get('input_size') or 'of the model'}"
     )
     if result.get("random_lines"):
         out.append(format_random(result["random_lines"]))
@@ -423,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-seed", type=int, default=RANDOM_SEED)
     parser.add_argument("--score-threshold", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=None)
+    add_input_size_argument(parser)
     args = parser.parse_args(argv)
     bad = [f for f in [args.detect_fps, *args.also_fps] if f is not None and not f > 0]
     if bad:
@@ -444,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         tuple(args.also_fps),
         args.random_lines,
         args.random_seed,
+        input_size_option(args.input_size),
     )
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     if args.json_out is not None:

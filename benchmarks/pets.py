@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
 from counting.pipeline.geometry import crossing_parameter, polygon_signed_distance, side_value
 from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
 from counting.pipeline.types import Detections, Point
@@ -66,6 +67,22 @@ SIGN_MASK = MaskSpec(
 def default_shared() -> Path:
     """``SHARED_DIR`` or ``<repo>/../shared``."""
     return Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
+
+
+def add_input_size_argument(parser: argparse.ArgumentParser) -> None:
+    """The common ``--input-size N`` option (the detector's square input; 0: the model's own)."""
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=DEFAULT_INPUT_SIZE,
+        help=f"detector input side, a multiple of 32 (default {DEFAULT_INPUT_SIZE}, the "
+        "product's; 0: the model's own 416)",
+    )
+
+
+def input_size_option(value: int) -> int | None:
+    """``--input-size`` as ``create_detector`` takes it (0 -> None, the model's own)."""
+    return value or None
 
 
 def add_shared_argument(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +182,7 @@ def detect_video(
     backend: str = "torch",
     threads: int | None = None,
     batch: int = 1,
+    input_size: int | None = DEFAULT_INPUT_SIZE,
 ) -> tuple[list[Detections], list[float]]:
     """Detections and PTS of every frame of the video."""
     from counting.pipeline.detectors import create_detector
@@ -175,6 +193,7 @@ def detect_video(
         backend=backend,  # type: ignore[arg-type]
         score_threshold=score_threshold,
         threads=threads,
+        input_size=input_size,
     )
     dets: list[Detections] = []
     times: list[float] = []

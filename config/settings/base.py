@@ -195,6 +195,9 @@ COUNTING_SCORE_THRESHOLD = env.float("COUNTING_SCORE_THRESHOLD", default=0.3)
 # 0 means torch's default (all cores).
 COUNTING_TORCH_THREADS = env.int("COUNTING_TORCH_THREADS", default=1) or None
 COUNTING_DEVICE = env.str("COUNTING_DEVICE", default="") or None
+# Side of the square detector input, a multiple of 32 (counting/pipeline/detectors/input_size.py):
+# best at the cameras' own width when that is affordable; 0 means the model's own 416.
+COUNTING_DETECTOR_INPUT_SIZE = env.int("COUNTING_DETECTOR_INPUT_SIZE", default=480) or None
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from counting.pipeline.detectors.base import DEFAULT_SCORE_THRESHOLD, ModelError, create_detector
+from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE, check_input_size
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.sources import FileSource, LiveSource, SourceError, open_source
 from counting.pipeline.specs import LineSpec, MaskSpec, ZoneSpec
@@ -139,17 +140,24 @@ def run_count_video(
     max_seconds: float | None = None,
     open_timeout_s: float = 10.0,
     ignore: Sequence[str] = (),
+    input_size: int | None = DEFAULT_INPUT_SIZE,
 ) -> dict[str, Any]:
     """Count a video file or a stream URL and return the summary dict (see ``--json``).
 
     ``max_seconds`` bounds a live stream (wall clock); files are read to the end. ``ignore``:
-    regions whose detections are dropped (``--ignore``).
+    regions whose detections are dropped (``--ignore``). ``input_size``: the detector's square
+    input side (``--input-size``; None for the model's own).
     """
     line_specs, zone_specs = parse_rules(lines, zones)
     mask_specs = [parse_mask(t) for t in ignore]
     _refuse_repeated_names("ignore region", [m.name for m in mask_specs])
     if detect_fps is not None and not (math.isfinite(detect_fps) and detect_fps > 0):
         raise CountVideoError(f"--detect-fps must be a positive number, got {detect_fps}")
+    if input_size is not None:
+        try:
+            check_input_size(input_size)
+        except ValueError as exc:
+            raise CountVideoError(f"--input-size: {exc}") from None
     if model_path is None:
         raise CountVideoError("no model: pass --model PATH (the yolox_nano.onnx file)")
     if backend not in ("torch", "onnxruntime"):
@@ -171,6 +179,7 @@ def run_count_video(
             score_threshold=score_threshold,
             device=device,
             threads=threads,
+            input_size=input_size,
         )
     except (ModelError, ValueError) as exc:
         src.close()

@@ -65,14 +65,18 @@ def stream_url_with_credentials(camera: Camera) -> str:
     return parts._replace(netloc=f"{userinfo}@{host}").geturl()
 
 
-_detectors: dict[tuple[str, str], Any] = {}
+_detectors: dict[tuple[str, str, int | None], Any] = {}
 _detectors_lock = threading.Lock()
 
 
 def shared_detector() -> Any:
     """One detector per worker process, reused by every stream task it runs (loading the
     model takes seconds; a prefork child runs one stream at a time)."""
-    key = (str(settings.COUNTING_MODEL_PATH), settings.COUNTING_DETECTOR_BACKEND)
+    key = (
+        str(settings.COUNTING_MODEL_PATH),
+        settings.COUNTING_DETECTOR_BACKEND,
+        settings.COUNTING_DETECTOR_INPUT_SIZE,
+    )
     with _detectors_lock:
         if key not in _detectors:
             from counting.pipeline.detectors import create_detector
@@ -80,5 +84,6 @@ def shared_detector() -> Any:
             _detectors[key] = create_detector(
                 settings.COUNTING_MODEL_PATH, backend=settings.COUNTING_DETECTOR_BACKEND,
                 score_threshold=settings.COUNTING_SCORE_THRESHOLD,
-                device=settings.COUNTING_DEVICE, threads=settings.COUNTING_TORCH_THREADS)
+                device=settings.COUNTING_DEVICE, threads=settings.COUNTING_TORCH_THREADS,
+                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE)
         return _detectors[key]

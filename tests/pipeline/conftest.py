@@ -68,3 +68,14 @@ def pets_detections(pets_video: Path, model_path: Path) -> tuple[list[Detections
 
     backend = os.environ.get("PIPELINE_TEST_BACKEND", "onnxruntime")
     return detect_video(pets_video, model_path, 0.3, backend=backend, threads=2)
+
+
+@pytest.fixture(scope="session")
+def pets_detections_at_416(
+    pets_video: Path, model_path: Path
+) -> tuple[list[Detections], list[float]]:
+    """The same pass at the model's own input size (416), for the input-size comparison."""
+    from benchmarks.pets import detect_video
+
+    backend = os.environ.get("PIPELINE_TEST_BACKEND", "onnxruntime")
+    return detect_video(pets_video, model_path, 0.3, backend=backend, threads=2, input_size=None)

@@ -139,3 +139,36 @@ def test_repeated_ignore_names_are_refused(tmp_path: Path) -> None:
             ignore=["s:0,0;0.1,0;0.1,0.1", "s:0.5,0.5;0.6,0.5;0.6,0.6"],
             model_path=tmp_path / "m.onnx",
         )
+
+
+@pytest.mark.parametrize("size", [400, 0, 4096])
+def test_bad_input_size_is_refused_before_anything_loads(
+    pets_video: Path, model_path: Path, size: int
+) -> None:
+    # given an input size that is not a multiple of 32 within 128..1280
+    # then count_video says which sizes work, before opening the video or loading the model
+    with pytest.raises(CountVideoError, match="--input-size: .*multiple of 32 between 128"):
+        run_count_video(
+            str(pets_video), lines=["a:0,0,1,1"], model_path=model_path, input_size=size
+        )
+
+
+def test_management_command_input_size(pets_video: Path, model_path: Path) -> None:
+    # when the command runs with the model's own input size, then it counts as before
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "count_video", str(pets_video), "--line",
+         "mid:0.5,0,0.5,1", "--model", str(model_path), "--detect-fps", "0.5",
+         "--input-size", "416", "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["frames"] == 795
+    # and a bad one is a CommandError that names the option
+    bad = subprocess.run(
+        [sys.executable, "manage.py", "count_video", str(pets_video), "--line",
+         "mid:0.5,0,0.5,1", "--input-size", "500"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert bad.returncode != 0
+    assert "CommandError: --input-size: detector input size must be a multiple of 32" in bad.stderr

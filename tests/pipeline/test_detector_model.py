@@ -75,13 +75,15 @@ def test_torch_and_onnxruntime_agree(
     ort_detector: OrtYoloxDetector,
     pets_frames: dict[int, np.ndarray],
 ) -> None:
-    # given the same preprocessed input
-    x, _ = letterbox_cv2(pets_frames[200], 416)
+    # given the same preprocessed input, at the default input size (480: 60x60 + 30x30 + 15x15
+    # anchors)
+    assert torch_detector.input_size == ort_detector.input_size == 480
+    x, _ = letterbox_cv2(pets_frames[200], 480)
     # when run through both backends
     ours = torch_detector.forward_raw(torch.from_numpy(x[None])).numpy()
     ref = ort_detector.forward_raw(x[None])
     # then the raw outputs agree to float32 precision
-    assert ours.shape == ref.shape == (1, 3549, 85)
+    assert ours.shape == ref.shape == (1, 4725, 85)
     assert float(np.abs(ours - ref).max()) < 1e-3
     # and the final detections (each with its own letterbox) match box for box
     a = torch_detector.detect([pets_frames[200]])[0]
@@ -125,6 +127,11 @@ def test_invalid_model_file(tmp_path: Path, backend: str) -> None:
         ({"score_threshold": 1.5}, "score_threshold"),
         ({"backend": "tensorrt"}, "unknown detector backend"),
         ({"threads": 0}, "threads"),
+        ({"input_size": 400}, "multiple of 32"),
+        ({"input_size": 96}, "multiple of 32 between 128 and 1280"),
+        ({"input_size": 1312}, "multiple of 32"),
+        ({"input_size": 480.0}, "must be an integer"),
+        ({"input_size": True}, "must be an integer"),
     ],
 )
 def test_invalid_detector_arguments(
@@ -132,6 +139,42 @@ def test_invalid_detector_arguments(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         create_detector(model_path, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", [None, 416, 352, 640])
+def test_both_backends_run_the_same_model_at_any_input_size(
+    model_path: Path, pets_frames: dict[int, np.ndarray], size: int | None
+) -> None:
+    # given both backends built for one input size (None: the model's own 416)
+    a = create_detector(model_path, backend="torch", threads=1, input_size=size)
+    b = create_detector(model_path, backend="onnxruntime", threads=1, input_size=size)
+    side = size or 416
+    assert a.input_size == b.input_size == side  # type: ignore[attr-defined]
+    # when they detect the same frame
+    ours, ref = a.detect([pets_frames[400]])[0], b.detect([pets_frames[400]])[0]
+    # then they find the same people, in the frame's own pixels
+    assert len(ours) == len(ref) > 0
+    iou = iou_matrix(ours.xyxy, ref.xyxy)
+    assert float(iou.max(axis=1).min()) > 0.95
+    anchors = sum((side // s) ** 2 for s in (8, 16, 32))
+    x, _ = letterbox_cv2(pets_frames[400], side)
+    assert b.forward_raw(x[None]).shape == (1, anchors, 85)  # type: ignore[attr-defined]
+
+
+def test_input_size_rewrite_leaves_the_model_file_unchanged(model_path: Path) -> None:
+    # given the model as loaded
+    from counting.pipeline.detectors.input_size import with_input_size
+    from counting.pipeline.detectors.onnx_graph import load_onnx
+
+    model = load_onnx(model_path)
+    before = model.SerializeToString()
+    # when a copy is declared for 480
+    resized = with_input_size(model, 480)
+    # then only the copy changed, and it is still a valid model
+    assert model.SerializeToString() == before
+    dims = [d.dim_value for d in resized.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, 480, 480]
+    onnx.checker.check_model(resized)
 
 
 def test_focus_rewrite_is_exact(model_path: Path) -> None:

@@ -92,7 +92,8 @@ def test_yolox_branch_run_is_identical_to_the_sequential_run(model_path: Path) -
     # with the first layers split into a top and a bottom tile (stride 8, +-37 rows of reach)
     split = graph._split
     assert split is not None and (split.jump, split.lo, split.hi) == (8, -36, 37)
-    x = (torch.rand(1, 3, 416, 416) * 255).contiguous(memory_format=torch.channels_last)
+    size = detector.input_size  # type: ignore[attr-defined]
+    x = (torch.rand(1, 3, size, size) * 255).contiguous(memory_format=torch.channels_last)
     # when run with the detection head on the helper thread, and without
     with torch.inference_mode():
         branched = graph(x, branch=True)
@@ -116,14 +117,16 @@ def test_helper_thread_runs_one_openmp_thread(model_path: Path) -> None:
     assert torch.get_num_threads() == 2
     pool = detector.graph._pool()  # type: ignore[attr-defined]
     pool.submit(torch.get_num_threads).result(timeout=10)  # a thread takes its team size here
-    detector.forward_raw(torch.ones(1, 3, 416, 416))  # type: ignore[attr-defined]
+    size = detector.input_size  # type: ignore[attr-defined]
+    detector.forward_raw(torch.ones(1, 3, size, size))  # type: ignore[attr-defined]
     # then operators on the helper use one OpenMP thread, not the 2 it started with, which
     # would compete with the main thread's operators
     assert pool.submit(torch.get_num_threads).result(timeout=10) == 1
 
 
 def _branch_run_in_child(detector: object, queue: multiprocessing.Queue[float]) -> None:
-    x = torch.ones(1, 3, 416, 416)
+    size = detector.input_size  # type: ignore[attr-defined]
+    x = torch.ones(1, 3, size, size)
     queue.put(float(detector.forward_raw(x).sum()))  # type: ignore[attr-defined]
 
 
@@ -133,7 +136,8 @@ def test_branch_runs_in_a_forked_child(model_path: Path) -> None:
     from counting.pipeline.detectors import create_detector
 
     detector = create_detector(model_path, backend="torch", device="cpu", threads=2)
-    expected = float(detector.forward_raw(torch.ones(1, 3, 416, 416)).sum())  # type: ignore[attr-defined]
+    size = detector.input_size  # type: ignore[attr-defined]
+    expected = float(detector.forward_raw(torch.ones(1, 3, size, size)).sum())  # type: ignore[attr-defined]
     # when a forked child runs a branched pass
     ctx = multiprocessing.get_context("fork")
     queue: multiprocessing.Queue[float] = ctx.Queue()

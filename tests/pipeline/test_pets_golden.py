@@ -30,23 +30,23 @@ from benchmarks.pets import (
 )
 from counting.pipeline.types import Detections
 
-# line key: (ground truth in/out, ours in/out)
+# line key: (ground truth in/out, ours in/out), with the default detector input (480)
 GOLDEN = {
-    "v240": ((18, 14), (18, 14)),  # README: 18 right-to-left ("in"), 14 left-to-right
+    "v240": ((18, 14), (18, 15)),  # README: 18 right-to-left ("in"), 14 left-to-right
     "h200": ((11, 14), (11, 14)),  # README: 11 downward ("in"), 14 upward
-    "diag": ((11, 10), (11, 10)),
+    "diag": ((11, 10), (12, 11)),  # a walker 4-6 px along the line reads as in, then out
     "v150p": ((10, 7), (10, 7)),
     "v300p": ((17, 12), (17, 12)),
-    "h150": ((10, 13), (10, 12)),  # one person stops 6 px past the line as the video ends
+    "h150": ((10, 13), (10, 13)),
 }
 # The same lines at the product's default detect_fps (5 of the video's 7 frames per second).
 GOLDEN_5FPS = {
     "v240": (17, 14),
-    "h200": (11, 14),
+    "h200": (11, 13),
     "diag": (11, 10),
     "v150p": (10, 7),
-    "v300p": (16, 12),
-    "h150": (9, 12),
+    "v300p": (17, 12),
+    "h150": (10, 13),
 }
 
 
@@ -65,9 +65,9 @@ def test_ground_truth_matches_the_readme(pets_gt: Path) -> None:
 def test_engine_counts_on_pets(counts: dict[str, tuple[int, int]]) -> None:
     # given the whole video at 7 fps, when counted, then the counts are the golden ones
     assert counts == {k: v[1] for k, v in GOLDEN.items()}
-    # and accuracy is >= 97 % on every line but the one with the end-of-video case
+    # and accuracy is >= 97 % on every line but two (96.9 % and 90.5 %)
     acc = {k: accuracy(*GOLDEN[k][0], *counts[k]) for k in counts}
-    assert {k for k, a in acc.items() if a < 0.97} == {"h150"}
+    assert {k for k, a in acc.items() if a < 0.97} == {"v240", "diag"}
 
 
 def test_baseline_double_counts_where_ours_does_not(
@@ -89,10 +89,10 @@ def test_engine_counts_on_pets_at_5_fps(
     assert (fps, len(dets)) == (5.0, 568)
     # when counted
     got = run_ours(dets, times, EVAL_LINES, 0.3)
-    # then the counts are the golden ones: 97.5 % on average, 91.3 % on the worst line
+    # then the counts are the golden ones: 98.8 % on average, 96.0 % on the worst line
     assert got == GOLDEN_5FPS
     acc = [accuracy(*GOLDEN[k][0], *got[k]) for k in got]
-    assert sum(acc) / len(acc) >= 0.97
+    assert sum(acc) / len(acc) >= 0.985 and min(acc) >= 0.96
 
 
 @pytest.mark.parametrize("rate", [None, 5.0])
@@ -106,10 +106,30 @@ def test_random_segments_beat_the_baseline(
     dets, times, fps = sample(*pets_detections, rate, NATIVE_FPS)
     # when both systems count them
     got = score_random_lines(dets, times, fps, gt_tracks, lines, 0.3)
-    # then ours stays within 5 % pooled count error (measured 4.3 % and 4.0 %) and at least
-    # five times below the baseline's (measured 28.6 % and 24.9 %)
-    assert got["ours_error"] <= 0.05
+    # then ours stays within 4 % pooled count error (measured 3.0 % and 3.7 %) and at least
+    # five times below the baseline's (measured 28.5 % and 23.7 %)
+    assert got["ours_error"] <= 0.04
     assert got["baseline_error"] >= 5 * got["ours_error"]
+
+
+@pytest.mark.parametrize("rate", [None, 5.0])
+def test_default_input_size_counts_better_than_the_models_own(
+    pets_detections: tuple[list[Detections], list[float]],
+    pets_detections_at_416: tuple[list[Detections], list[float]],
+    pets_gt: Path,
+    rate: float | None,
+) -> None:
+    # given the random segments and the video detected at 480 (the default: the footage's own
+    # width, no resampling) and at the model's own 416 (frames scaled by 0.867)
+    gt_tracks = load_gt(pets_gt)
+    lines = random_lines(gt_tracks, RANDOM_SEED, 200)
+    errors = []
+    for detections in (pets_detections, pets_detections_at_416):
+        dets, times, fps = sample(*detections, rate, NATIVE_FPS)
+        errors.append(score_random_lines(dets, times, fps, gt_tracks, lines, 0.3)["ours_error"])
+    # then the default input makes fewer counting errors (measured 3.0 vs 4.3 % at 7 fps and
+    # 3.7 vs 4.0 % at 5 fps)
+    assert errors[0] < errors[1]
 
 
 def test_random_segments_are_reproducible_and_crossed(pets_gt: Path) -> None:
@@ -144,12 +164,13 @@ def test_zone_occupancy_follows_the_annotation(
     # when our occupancy is compared frame by frame with the annotated people inside
     zones = {z["zone"]: z for z in score_zones(dets, times, frames, load_gt(pets_gt), 0.3)}
     # then the three zones with people only are within 0.35 persons per frame on average
-    # (measured 0.17-0.30), nearly unbiased, and centre and quadrilateral get every entry/exit
+    # (measured 0.19-0.31), nearly unbiased, and centre and quadrilateral get their entries and
+    # exits within one each (measured 96-100 %)
     for key in ("centre", "quad", "band"):
         assert zones[key]["ours_mae"] <= 0.35
         assert abs(zones[key]["ours_bias"]) <= 0.15
     for key in ("centre", "quad"):
-        assert zones[key]["ours_transition_accuracy"] == 1.0
+        assert zones[key]["ours_transition_accuracy"] >= 0.95
     # and the left half reads about one person high: the detector takes an information sign
     # for a person in every frame (a known limitation; the annotation has people only)
     assert zones["left"]["ours_bias"] >= 0.9
@@ -162,7 +183,7 @@ def test_masking_the_sign_removes_its_phantom_occupant(
     dets, times = pets_detections
     rows = {z["zone"]: z for z in score_zones(dets, times, list(range(len(dets))),
                                               load_gt(pets_gt), 0.3)}
-    # then the mask takes the bias from about one person to a quarter (measured 1.26 -> 0.23)
+    # then the mask takes the bias from about one person to a quarter (measured 1.28 -> 0.25)
     assert rows["left"]["ours_bias"] >= 0.9
     assert rows["left_masked"]["ours_bias"] <= 0.4
     assert rows["left_masked"]["ours_mae"] <= 0.45

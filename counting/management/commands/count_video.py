@@ -20,6 +20,7 @@ from counting.pipeline.cli import (
     format_summary,
     run_count_video,
 )
+from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
 
 
 class Command(BaseCommand):
@@ -67,6 +68,13 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
         parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
         parser.add_argument(
+            "--input-size",
+            type=int,
+            default=None,
+            help="side of the square detector input, a multiple of 32 "
+            "(default: settings.COUNTING_DETECTOR_INPUT_SIZE, 480)",
+        )
+        parser.add_argument(
             "--max-seconds",
             type=float,
             default=None,
@@ -80,6 +88,9 @@ class Command(BaseCommand):
         if threshold is None:
             threshold = getattr(settings, "COUNTING_SCORE_THRESHOLD", 0.3)
         threads = options["threads"] or getattr(settings, "COUNTING_TORCH_THREADS", None)
+        input_size = options["input_size"]
+        if input_size is None:
+            input_size = getattr(settings, "COUNTING_DETECTOR_INPUT_SIZE", DEFAULT_INPUT_SIZE)
         try:
             result = run_count_video(
                 options["source"],
@@ -91,6 +102,7 @@ class Command(BaseCommand):
                 score_threshold=float(threshold),
                 threads=threads,
                 backend=options["backend"],
+                input_size=input_size,
                 device=getattr(settings, "COUNTING_DEVICE", None),
                 progress=not options["json"],
                 max_seconds=options["max_seconds"],

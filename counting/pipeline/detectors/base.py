@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE, check_input_size
 from counting.pipeline.types import Detections, ImageArray
 
 Backend = Literal["torch", "onnxruntime"]
@@ -55,12 +56,16 @@ def create_detector(
     nms_iou: float = DEFAULT_NMS_IOU,
     device: str | None = None,
     threads: int | None = None,
+    input_size: int | None = DEFAULT_INPUT_SIZE,
 ) -> Detector:
     """Build a YOLOX person detector from an ONNX file.
 
     ``backend="torch"`` runs the graph with PyTorch operators (weights read from the ONNX
     tensors, nothing unpickled); ``"onnxruntime"`` is the speed/accuracy reference.
     ``device`` defaults to CUDA when available (torch only); ``threads`` sets the CPU threads.
+    ``input_size`` is the side of the square input the frames are letterboxed to (a multiple of
+    32; 480 by default, None for the model's own 416; see
+    :mod:`~counting.pipeline.detectors.input_size`).
     """
     if not 0.0 < score_threshold < 1.0:
         raise ValueError(f"score_threshold must be within (0, 1), got {score_threshold}")
@@ -68,6 +73,8 @@ def create_detector(
         raise ValueError(f"nms_iou must be within (0, 1], got {nms_iou}")
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    if input_size is not None:
+        check_input_size(input_size)
     path = check_model_file(model_path)
     if backend == "torch":
         # OpenMP workers that spin at barriers collapse as soon as anything else wants a core
@@ -77,9 +84,18 @@ def create_detector(
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from counting.pipeline.detectors.yolox_torch import TorchYoloxDetector
 
-        return TorchYoloxDetector(path, score_threshold, nms_iou, device=device, threads=threads)
+        return TorchYoloxDetector(
+            path,
+            score_threshold,
+            nms_iou,
+            device=device,
+            threads=threads,
+            input_size=input_size,
+        )
     if backend == "onnxruntime":
         from counting.pipeline.detectors.onnxruntime_backend import OrtYoloxDetector
 
-        return OrtYoloxDetector(path, score_threshold, nms_iou, threads=threads)
+        return OrtYoloxDetector(
+            path, score_threshold, nms_iou, threads=threads, input_size=input_size
+        )
     raise ValueError(f"unknown detector backend {backend!r}; use 'torch' or 'onnxruntime'")

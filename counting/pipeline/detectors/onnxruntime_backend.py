@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from counting.pipeline.detectors.base import PERSON_CLASS, ModelError
+from counting.pipeline.detectors.input_size import with_input_size
 from counting.pipeline.detectors.yolox_ops import PAD_VALUE, STRIDES, letterbox_ratio
 from counting.pipeline.types import Detections, ImageArray
 
@@ -48,9 +49,16 @@ class OrtYoloxDetector:
     """YOLOX person detector on ONNX Runtime (CPU), one session run per batch."""
 
     def __init__(
-        self, model_path: Path, score_threshold: float, nms_iou: float, threads: int | None = None
+        self,
+        model_path: Path,
+        score_threshold: float,
+        nms_iou: float,
+        threads: int | None = None,
+        input_size: int | None = None,
     ) -> None:
         import onnxruntime as ort
+
+        from counting.pipeline.detectors.onnx_graph import load_onnx
 
         self.name = "onnxruntime"
         self.score_threshold = score_threshold
@@ -61,9 +69,12 @@ class OrtYoloxDetector:
         # Idle ORT workers spin by default; on a small box that steals the cores the tracker,
         # the decoder and other cameras' detectors need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        source: str | bytes = str(model_path)
+        if input_size is not None:
+            source = with_input_size(load_onnx(model_path), input_size).SerializeToString()
         try:
             self.session = ort.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
+                source, options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # ORT raises its own exception hierarchy
             raise ModelError(f"not a valid ONNX model: {model_path} ({exc})") from exc

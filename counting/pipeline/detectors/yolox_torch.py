@@ -11,6 +11,7 @@ import torch
 
 from counting.pipeline.detectors.base import PERSON_CLASS, ModelError
 from counting.pipeline.detectors.heap import keep_freed_memory
+from counting.pipeline.detectors.input_size import with_input_size
 from counting.pipeline.detectors.onnx_graph import OnnxTorchGraph, load_onnx
 from counting.pipeline.detectors.onnx_rewrites import (
     rewrite_focus,
@@ -42,6 +43,7 @@ class TorchYoloxDetector:
         device: str | None = None,
         threads: int | None = None,
         fused_conv: bool = True,
+        input_size: int | None = None,
     ) -> None:
         self.name = "torch"
         self.score_threshold = score_threshold
@@ -57,6 +59,8 @@ class TorchYoloxDetector:
         if self.device.type == "cpu":
             keep_freed_memory()  # no per-frame page faults for the activations (see heap.py)
         model = load_onnx(model_path)
+        if input_size is not None:
+            model = with_input_size(model, input_size)
         if fused_conv:
             model = rewrite_parallel_max_pools(rewrite_transposed_concat(rewrite_focus(model)))
         self.graph = OnnxTorchGraph(model, fused_conv=fused_conv).eval()
@@ -85,7 +89,12 @@ class TorchYoloxDetector:
                 f"model output {tuple(probe.shape)} is not a YOLOX head for input "
                 f"{self.input_size} (expected (1, {self._grids.shape[0]}, 85))"
             )
-        logger.info("torch detector on %s, %d threads", self.device, torch.get_num_threads())
+        logger.info(
+            "torch detector on %s, %d threads, input %d",
+            self.device,
+            torch.get_num_threads(),
+            self.input_size,
+        )
 
     def forward_raw(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw model output for a preprocessed NCHW batch (used by tests and benchmarks)."""
