@@ -214,7 +214,10 @@ class LineCounter:
         state.last_frame = frame_index
         state.score = score
         if zone == 0:
-            return []  # inside the band: lingering or flicker, nothing changes
+            # Inside the band: lingering or flicker. The side stays; a pending crossing needs
+            # its ``confirm_frames`` observations beyond the band in a row, so it starts over.
+            state.pending_side = state.pending_count = 0
+            return []
         if state.side == 0:
             state.side, state.last_clear = zone, p
             return []

@@ -16,7 +16,7 @@ from counting.pipeline.geometry import polygon_is_simple
 from counting.pipeline.types import AnchorKind, Point
 
 #: Bumped whenever the counting semantics change; part of every rule version.
-COUNTING_ALGORITHM = "lc3"
+COUNTING_ALGORITHM = "lc4"
 
 _ANCHORS: tuple[AnchorKind, ...] = ("bottom_center", "center", "top_center")
 

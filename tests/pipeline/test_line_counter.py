@@ -86,6 +86,22 @@ CASES = [
     ("one_frame_excursion", VERTICAL, path(1, xs(70, 60, 55, 45, 55, 60, 70)), (0, 0)),
     # Lingering on the line for many frames, then continuing, counts once.
     ("linger_then_cross", VERTICAL, path(1, xs(70, 60, *[50.0, 51, 49] * 10, 40, 30)), (1, 0)),
+    # Two one-frame excursions past the band with the band between them are not two
+    # observations in a row: someone walking along the line counts nothing (the diagonal on PETS
+    # at 480: 7.4 px, 7.0 px, then 7.2 px past a 7.2 px band, eight frames later).
+    (
+        "excursions_not_in_a_row",
+        VERTICAL,
+        path(1, xs(70, 60, 55, 47.5, 48.5, 49, 48.5, 47.5, 49, 55, 60, 70)),
+        (0, 0),
+    ),
+    # The same two observations in a row are a crossing (and its return is another).
+    (
+        "excursions_in_a_row",
+        VERTICAL,
+        path(1, xs(70, 60, 55, 47.5, 47.5, 49, 55, 60, 70)),
+        (1, 1),
+    ),
     # Lingering on the line, then going back where it came from, counts nothing.
     ("linger_then_return", VERTICAL, path(1, xs(70, 60, *[50.0] * 20, 60, 70)), (0, 0)),
     # A real crossing and a real return count one each.

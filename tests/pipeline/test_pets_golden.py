@@ -32,9 +32,12 @@ from counting.pipeline.types import Detections
 
 # line key: (ground truth in/out, ours in/out), with the default detector input (480)
 GOLDEN = {
-    "v240": ((18, 14), (18, 15)),  # README: 18 right-to-left ("in"), 14 left-to-right
+    # README: 18 right-to-left ("in"), 14 left-to-right. One "out" too many: a walker who has
+    # just crossed merges into one box with a person standing past the line, and the track that
+    # emerges from it is taken for a group split (counting/pipeline/counters.py, ``_split``).
+    "v240": ((18, 14), (18, 15)),
     "h200": ((11, 14), (11, 14)),  # README: 11 downward ("in"), 14 upward
-    "diag": ((11, 10), (12, 11)),  # a walker 4-6 px along the line reads as in, then out
+    "diag": ((11, 10), (11, 10)),
     "v150p": ((10, 7), (10, 7)),
     "v300p": ((17, 12), (17, 12)),
     "h150": ((10, 13), (10, 13)),
@@ -65,9 +68,9 @@ def test_ground_truth_matches_the_readme(pets_gt: Path) -> None:
 def test_engine_counts_on_pets(counts: dict[str, tuple[int, int]]) -> None:
     # given the whole video at 7 fps, when counted, then the counts are the golden ones
     assert counts == {k: v[1] for k, v in GOLDEN.items()}
-    # and accuracy is >= 97 % on every line but two (96.9 % and 90.5 %)
+    # and accuracy is >= 97 % on every line but one (96.9 %)
     acc = {k: accuracy(*GOLDEN[k][0], *counts[k]) for k in counts}
-    assert {k for k, a in acc.items() if a < 0.97} == {"v240", "diag"}
+    assert {k for k, a in acc.items() if a < 0.97} == {"v240"}
 
 
 def test_baseline_double_counts_where_ours_does_not(
