@@ -293,7 +293,13 @@ class LineCounter:
         crossed (two people walking together detected as one) crossed with it, so it starts
         from that track's side *before* the crossing and is counted once it is confirmed on
         the far side. A track the new one merely passes by has not crossed recently, and a
-        crossing is at most inherited once per new track."""
+        crossing is at most inherited once per new track.
+
+        Unless a track lost on the far side explains the second person: someone already past
+        the line whose track was lost while the two were one box. Then the new track is that
+        person found again and takes over their state, so nothing is counted twice (PETS,
+        x=240: a walker who had just crossed merged with a person standing 5 px past the line,
+        and the box split again 6 frames later)."""
         if self.spec.split_s <= 0:
             return None
         best: tuple[float, _LineTrackState] | None = None
@@ -310,8 +316,23 @@ class LineCounter:
             return None
         parent = best[1]
         assert parent.crossed_from is not None
+        bystander = self._lost_near(box_anchor(box, self.spec.anchor), parent.side, seen)
+        if bystander is not None:
+            return self._states.pop(bystander)
         side, clear = parent.crossed_from
         return _LineTrackState(side, clear, clear, time, parent.last_frame, parent.score)
+
+    def _lost_near(self, p: Point, side: int, seen: set[int]) -> int | None:
+        """The id of the nearest track not seen in this frame whose state is still held, that
+        was last on ``side`` within the hand-off radius of ``p``, if any."""
+        best: tuple[float, int] | None = None
+        for other_id, st in self._states.items():
+            if other_id in seen or st.side != side:
+                continue
+            d = math.hypot(p[0] - st.last_point[0], p[1] - st.last_point[1])
+            if d <= self._radius and (best is None or d < best[0]):
+                best = (d, other_id)
+        return None if best is None else best[1]
 
     def _flush(self, tid: int, state: _LineTrackState) -> list[CrossingEvent]:
         """A track ends: a crossing it had started (beyond the band, not yet confirmed) counts."""

@@ -256,6 +256,22 @@ def test_group_split_counts_the_hidden_person() -> None:
     assert sorted(e.track_id for e in events) == [1, 2]
 
 
+def test_group_split_explained_by_a_lost_bystander_counts_once() -> None:
+    # given a walker (track 1) crossing the line while a bystander (track 5) stands past it;
+    # the bystander's track is lost while the two are one box, then the box separates and a
+    # new track (2) emerges from it
+    walker = path(1, xs(80, 70, 60, 40, 35, 33, 33, 33))
+    bystander = path(5, xs(30, 30, 30))
+    frames = merge(walker, bystander)
+    frames[6][2] = (28.0, 50.0)
+    frames[7][2] = (26.0, 50.0)
+    # when counted
+    count_in, count_out, events = run(VERTICAL, frames)
+    # then only the walker crossed: the new track is the bystander found again
+    assert (count_in, count_out) == (1, 0)
+    assert [e.track_id for e in events] == [1]
+
+
 def test_rule_version_is_stable_and_geometry_sensitive() -> None:
     # given equal and different specs
     a = LineSpec(key="k", name="door", start=(0.1, 0.2), end=(0.3, 0.4))
