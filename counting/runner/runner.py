@@ -208,7 +208,8 @@ class StreamRunner:
             self.camera = camera
             self._camera_stamp = camera.updated_at
             detector = self._detector or shared_detector()
-            self._model_version = str(getattr(detector, "name", ""))[:64]
+            self._model_version = str(getattr(detector, "version", "") or
+                                      getattr(detector, "name", ""))[:64]
             self.engine = CountingEngine(detector, detect_fps=camera.detect_fps)
             self._reload_rules(force=True)
             self._report(HealthState.STARTING, "connecting")

@@ -161,6 +161,16 @@ def test_both_backends_run_the_same_model_at_any_input_size(
     assert b.forward_raw(x[None]).shape == (1, anchors, 85)  # type: ignore[attr-defined]
 
 
+def test_detector_version_names_the_weights_backend_and_input(
+    torch_detector: TorchYoloxDetector, ort_detector: OrtYoloxDetector
+) -> None:
+    # given detectors built by the factory, then each says which weights (the README's SHA-256
+    # prefix), which backend and which input produced its boxes, within the ledger's 64 chars
+    assert torch_detector.version == "yolox_nano 695e750a5d57 torch 480"
+    assert ort_detector.version == "yolox_nano 695e750a5d57 onnxruntime 480"
+    assert len(ort_detector.version) <= 64
+
+
 def test_input_size_rewrite_leaves_the_model_file_unchanged(model_path: Path) -> None:
     # given the model as loaded
     from counting.pipeline.detectors.input_size import with_input_size

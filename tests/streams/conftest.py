@@ -198,6 +198,17 @@ def health_of(tenant: Any, camera_id: int) -> Any:
         return CameraHealth.objects.filter(camera_id=camera_id).first()
 
 
+def stored_model_versions(tenant: Any, camera_id: int) -> set[str]:
+    """The distinct ``model_version`` values of a camera's stored events."""
+    from django_tenants.utils import tenant_context
+
+    from counting.models import CountEvent
+
+    with tenant_context(tenant):
+        return set(CountEvent.objects.filter(camera_id=camera_id)
+                   .values_list("model_version", flat=True).distinct())
+
+
 def line_counts(tenant: Any, camera_id: int) -> dict[str, dict[str, int]]:
     """Stored events per line name and direction."""
     from django.db.models import Count

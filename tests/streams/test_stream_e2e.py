@@ -22,6 +22,7 @@ from tests.streams.conftest import (
     line_counts,
     make_camera,
     simulator_status,
+    stored_model_versions,
     stream_worker,
     wait_for,
     worker_log,
@@ -120,6 +121,10 @@ def test_live_stream_counts_equal_count_video_on_the_same_frames(
     assert differences <= 2 + 2 * slack, (live, expected)
     assert sum(sum(v.values()) for v in expected.values()) >= 10  # a meaningful clip
     assert lease_of(stream_tenant, camera.pk)["owner"]  # still owned (reconnecting)
+    # and every stored event names the weights, backend and input size that produced it
+    assert stored_model_versions(stream_tenant, camera.pk) == {
+        f"yolox_nano 695e750a5d57 torch {settings.COUNTING_DETECTOR_INPUT_SIZE}"
+    }
 
 
 def test_disabling_a_camera_stops_its_stream_within_5s_and_releases_the_lease(

@@ -6,6 +6,7 @@ when instantiated, so importing :mod:`counting.pipeline` stays cheap.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,10 +31,21 @@ class Detector(Protocol):
 
     name: str
     score_threshold: float
+    input_size: int
+    #: What produced the boxes, stored with every count event: model file, weights digest,
+    #: backend and input size (set by :func:`create_detector`).
+    version: str
 
     def detect(self, images: Sequence[ImageArray]) -> list[Detections]:
         """Detect people in a batch of BGR images (any sizes); one result per image."""
         ...
+
+
+def model_version(path: Path, backend: str, input_size: int) -> str:
+    """``"yolox_nano 695e750a5d57 torch 480"``: the file's name, the first 12 hex digits of
+    its SHA-256, the backend and the input side (at most 64 characters)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return f"{path.stem[:32]} {digest} {backend} {input_size}"
 
 
 def check_model_file(path: str | Path) -> Path:
@@ -84,7 +96,7 @@ def create_detector(
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from counting.pipeline.detectors.yolox_torch import TorchYoloxDetector
 
-        return TorchYoloxDetector(
+        detector: Detector = TorchYoloxDetector(
             path,
             score_threshold,
             nms_iou,
@@ -92,10 +104,13 @@ def create_detector(
             threads=threads,
             input_size=input_size,
         )
-    if backend == "onnxruntime":
+    elif backend == "onnxruntime":
         from counting.pipeline.detectors.onnxruntime_backend import OrtYoloxDetector
 
-        return OrtYoloxDetector(
+        detector = OrtYoloxDetector(
             path, score_threshold, nms_iou, threads=threads, input_size=input_size
         )
-    raise ValueError(f"unknown detector backend {backend!r}; use 'torch' or 'onnxruntime'")
+    else:
+        raise ValueError(f"unknown detector backend {backend!r}; use 'torch' or 'onnxruntime'")
+    detector.version = model_version(path, detector.name, detector.input_size)
+    return detector

@@ -62,6 +62,7 @@ class OrtYoloxDetector:
 
         self.name = "onnxruntime"
         self.score_threshold = score_threshold
+        self.version = ""  # set by create_detector
         self.nms_iou = nms_iou
         options = ort.SessionOptions()
         if threads is not None:

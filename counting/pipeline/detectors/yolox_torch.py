@@ -47,6 +47,7 @@ class TorchYoloxDetector:
     ) -> None:
         self.name = "torch"
         self.score_threshold = score_threshold
+        self.version = ""  # set by create_detector
         self.nms_iou = nms_iou
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
