@@ -6,3 +6,6 @@ class CountingConfig(AppConfig):
 
     name = "counting"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from counting import checks  # noqa: F401  (registers the start-up checks)

@@ -178,6 +178,7 @@ class StreamRunner:
         self._rules_fp: Any = None
         self._camera_stamp: Any = None
         self._model_version = ""
+        self._stop_reason = ""
         self._zone_occupancy: dict[int, int] = {}
         self._published_occupancy: dict[int, int] = {}
         self._received_mark = (0, time.monotonic())
@@ -207,7 +208,14 @@ class StreamRunner:
                 return outcome
             self.camera = camera
             self._camera_stamp = camera.updated_at
-            detector = self._detector or shared_detector()
+            try:
+                detector = self._detector or shared_detector()
+            except ValueError as exc:  # ModelError is a ValueError: the file or a setting
+                outcome = "detector-error"
+                self._stop_reason = (f"the detector could not be loaded: {exc}. Fix the "
+                                     "COUNTING_* setting and restart the stream workers")
+                logger.error("camera %s: %s", self.camera_id, self._stop_reason)
+                return outcome
             self._model_version = str(getattr(detector, "version", "") or
                                       getattr(detector, "name", ""))[:64]
             self.engine = CountingEngine(detector, detect_fps=camera.detect_fps)
@@ -249,9 +257,10 @@ class StreamRunner:
             logger.exception("camera %s: final flush failed; %d events not stored",
                              self.camera_id, len(self.buffer))
         try:
-            state = HealthState.DISABLED if outcome in ("disabled", "deleted") else (
-                HealthState.OFFLINE)
-            if outcome != "deleted":
+            if outcome == "detector-error":
+                self._report(HealthState.ERROR, self._stop_reason, force=True)
+            elif outcome != "deleted":
+                state = HealthState.DISABLED if outcome == "disabled" else HealthState.OFFLINE
                 self._report(state, f"stream stopped ({outcome})", force=True)
             lease_release(camera_id=self.camera_id, owner=self.owner,
                           generation=self.generation)

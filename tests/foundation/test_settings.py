@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
@@ -19,9 +21,15 @@ SECRETS = {
 def _check(env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(env_extra, DJANGO_SETTINGS_MODULE="config.settings.production")
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
-                           "WARNING"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    with tempfile.TemporaryDirectory() as tmp:
+        # The model file is checked for existence only (counting.W001), and these tests are
+        # about secrets: they must not depend on the shared data being present.
+        model = Path(tmp) / "yolox_nano.onnx"
+        model.write_bytes(b"")
+        env.setdefault("COUNTING_MODEL_PATH", str(model))
+        return subprocess.run([sys.executable, "manage.py", "check", "--deploy",
+                               "--fail-level", "WARNING"], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
 
 
 def test_production_check_deploy_is_clean() -> None:
@@ -40,3 +48,24 @@ def test_production_refuses_to_start_without_encryption_keys() -> None:
     result = _check({**SECRETS, "FIELD_ENCRYPTION_KEYS": ""})
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_detector_settings_are_checked_at_start_up() -> None:
+    # given a bad input size, an unknown backend and a model path that is not a file
+    result = _check({**SECRETS, "COUNTING_DETECTOR_INPUT_SIZE": "500",
+                     "COUNTING_DETECTOR_BACKEND": "tensorrt",
+                     "COUNTING_MODEL_PATH": "/nonexistent/yolox_nano.onnx"})
+    # then `check` fails and says what is wrong and how to fix it
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "(counting.E001) COUNTING_DETECTOR_INPUT_SIZE: detector input size must be a " \
+           "multiple of 32" in out
+    assert "(counting.E002) COUNTING_DETECTOR_BACKEND is 'tensorrt'" in out
+    assert "HINT: Set it to one of: torch, onnxruntime." in out
+    assert "(counting.W001) COUNTING_MODEL_PATH /nonexistent/yolox_nano.onnx is not a file" in out
+
+
+def test_model_input_size_zero_means_the_models_own() -> None:
+    # given COUNTING_DETECTOR_INPUT_SIZE=0, then the project starts cleanly (the model's 416)
+    result = _check({**SECRETS, "COUNTING_DETECTOR_INPUT_SIZE": "0"})
+    assert result.returncode == 0, result.stdout + result.stderr

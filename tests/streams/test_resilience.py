@@ -235,3 +235,28 @@ def test_an_overflowing_buffer_counts_and_shows_the_loss_in_camera_health(
         assert "ledger buffer full" in worker_log(queue)
         cameras_stop_all(stream_tenant)
     queue_delete(queue)
+
+
+def test_a_worker_that_cannot_load_the_detector_says_why_in_camera_health(
+        pets_video: Path, stream_tenant: Any, settings: Any, tmp_path: Path,
+        allow_loopback: None) -> None:
+    import uuid
+
+    queue = f"test-streams-{uuid.uuid4().hex[:8]}"
+    missing = tmp_path / "moved" / "yolox_nano.onnx"
+    with camera_simulator(pets_video, frames=100) as url, \
+            stream_worker(queue, extra_env={"COUNTING_MODEL_PATH": str(missing)}):
+        # given a stream worker whose model file is not where the settings say
+        camera = make_camera(stream_tenant, url, detect_fps=5.0)
+        # when it is given the camera
+        dispatch(stream_tenant, queue, settings)
+        # then the camera's health is an error that names the file and the fix, and the worker
+        # logs the same, instead of a bare traceback
+        wait_for(lambda: getattr(health_of(stream_tenant, camera.pk), "state", "") == "error",
+                 60, message="the camera in error")
+        reason = health_of(stream_tenant, camera.pk).reason
+        assert f"model file not found: {missing}" in reason
+        assert "Fix the COUNTING_* setting and restart the stream workers" in reason
+        assert "the detector could not be loaded" in worker_log(queue)
+        cameras_stop_all(stream_tenant)
+    queue_delete(queue)
