@@ -8,14 +8,15 @@ and how to fix it when the project starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from counting.pipeline.detectors.base import Backend
 from counting.pipeline.detectors.input_size import check_input_size
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 @register()

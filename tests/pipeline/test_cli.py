@@ -164,6 +164,19 @@ def test_management_command_input_size(pets_video: Path, model_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["frames"] == 795
+    # and 0 means the model's own size, as in COUNTING_DETECTOR_INPUT_SIZE and make eval
+    zero = subprocess.run(
+        [sys.executable, "manage.py", "count_video", str(pets_video), "--line",
+         "mid:0.5,0,0.5,1", "--model", str(model_path), "--detect-fps", "0.5",
+         "--input-size", "0", "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert zero.returncode == 0, zero.stderr
+    counted = ("lines", "zones", "events", "frames")
+    assert {k: json.loads(zero.stdout)[k] for k in counted} == {
+        k: json.loads(proc.stdout)[k] for k in counted
+    }
     # and a bad one is a CommandError that names the option
     bad = subprocess.run(
         [sys.executable, "manage.py", "count_video", str(pets_video), "--line",

@@ -7,7 +7,7 @@ No database is touched; this is a thin wrapper around
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -20,6 +20,7 @@ from counting.pipeline.cli import (
     format_summary,
     run_count_video,
 )
+from counting.pipeline.detectors.base import Backend
 from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
 
 
@@ -66,13 +67,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--score-threshold", type=float, default=None)
         parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-        parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+        parser.add_argument("--backend", default="torch", choices=get_args(Backend))
         parser.add_argument(
             "--input-size",
             type=int,
             default=None,
-            help="side of the square detector input, a multiple of 32 "
-            "(default: settings.COUNTING_DETECTOR_INPUT_SIZE, 480)",
+            help="side of the square detector input, a multiple of 32; 0 for the model's own "
+            "416 (default: settings.COUNTING_DETECTOR_INPUT_SIZE, 480)",
         )
         parser.add_argument(
             "--max-seconds",
@@ -91,6 +92,7 @@ class Command(BaseCommand):
         input_size = options["input_size"]
         if input_size is None:
             input_size = getattr(settings, "COUNTING_DETECTOR_INPUT_SIZE", DEFAULT_INPUT_SIZE)
+        input_size = input_size or None  # 0: the model's own, as in the setting and make eval
         try:
             result = run_count_video(
                 options["source"],
