@@ -4,7 +4,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config.admin_sites import tenant_admin_site
-from config.portal import camera_live, dashboard
 from tenants.health import healthz
 
 urlpatterns = [
@@ -13,6 +12,7 @@ urlpatterns = [
     path("admin/", tenant_admin_site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("cameras/<int:camera_id>/", camera_live, name="camera-live"),
-    path("", dashboard, name="dashboard"),
+    # Portal pages live with the app whose data they show.
+    path("", include("counting.urls")),
+    path("", include("cameras.urls")),
 ]
