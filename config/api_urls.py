@@ -30,7 +30,7 @@ from tenants.accounts.api.views import (
     TokenViewSet,
     UserViewSet,
 )
-from tenants.accounts.errors import api_not_found
+from tenants.rest.errors import api_not_found
 
 SIDECAR_STATIC = (
     Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"

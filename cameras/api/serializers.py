@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from cameras.constants import DETECT_FPS_HELP, DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
 from cameras.models import Camera, Site
-from tenants.accounts.json_fields import (
+from tenants.rest.json_fields import (
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,

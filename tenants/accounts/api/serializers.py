@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from cameras.permissions import OBJECT_ACTIONS
-from tenants.accounts.json_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from tenants.accounts.models import ApiToken
 from tenants.accounts.tokens import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS
 from tenants.constants import Role
+from tenants.rest.json_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from tenants.roles import user_role
 
 ID_MAX = 2**63 - 1

@@ -36,11 +36,11 @@ from tenants.accounts.api.serializers import (
     UserOutputSerializer,
     UserUpdateSerializer,
 )
-from tenants.accounts.errors import LockedOutError
-from tenants.accounts.mixins import ModelPermission, StrictQueryParamsMixin
 from tenants.accounts.models import ApiToken
 from tenants.accounts.tokens import token_create, token_revoke
 from tenants.constants import Role
+from tenants.rest.errors import LockedOutError
+from tenants.rest.mixins import ModelPermission, StrictQueryParamsMixin
 from tenants.roles import user_role
 from tenants.users import user_create, user_update
 
