@@ -23,7 +23,7 @@ from cameras.permissions import (
     object_permission_revoke,
 )
 from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
-from config.admin_sites import tenant_admin_site
+from tenants.admin_sites import tenant_admin_site
 from tenants.users import user_values
 
 

@@ -3,8 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from config.admin_sites import tenant_admin_site
 from config.portal import camera_live, dashboard
+from tenants.admin_sites import tenant_admin_site
 from tenants.health import healthz
 
 urlpatterns = [

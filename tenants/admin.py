@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from config.admin_sites import platform_admin_site, tenant_admin_site
+from tenants.admin_sites import platform_admin_site, tenant_admin_site
 from tenants.models import Domain, Plan, Tenant
 from tenants.services import tenant_create, tenant_delete, tenant_validate_new
 
