@@ -12,11 +12,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from tenants.accounts.roles import roles_sync
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN, Role
 from tenants.db import connection
 from tenants.models import Domain, Plan, Tenant
 from tenants.redis_keys import tenant_redis_keys_delete
-from tenants.roles import roles_sync
 
 logger = logging.getLogger(__name__)
 
