@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.models import AuditEvent
-from config.admin_sites import platform_admin_site, tenant_admin_site
+from tenants.admin_sites import platform_admin_site, tenant_admin_site
 
 
 class AuditEventAdmin(admin.ModelAdmin):

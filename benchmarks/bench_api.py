@@ -109,7 +109,7 @@ def main() -> None:
     from cameras.models import Camera, Site
     from counting.models import CountingLine
     from tenants.accounts.tokens import token_create
-    from tenants.services import public_tenant_ensure, tenant_create, tenant_delete
+    from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
 
     public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
     slug = f"bench_{uuid.uuid4().hex[:8]}"

@@ -34,7 +34,7 @@ def main() -> None:
     from counting.leases import lease_acquire
     from counting.ledger import LedgerBatch, LedgerEvent, idempotency_key, ledger_write
     from counting.models import CountingLine
-    from tenants.services import public_tenant_ensure, tenant_create, tenant_delete
+    from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
 
     public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
     slug = f"bench_{uuid.uuid4().hex[:8]}"

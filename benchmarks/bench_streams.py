@@ -63,7 +63,7 @@ def latency(cameras: int, seconds: float, rate: float) -> None:
     from counting.ledger import LedgerBatch, LedgerEvent, ledger_write
     from counting.live.publish import publish_camera_counts
     from counting.models import CountingLine
-    from tenants.services import public_tenant_ensure, tenant_create, tenant_delete
+    from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
 
     public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
     slug = f"bench_{uuid.uuid4().hex[:8]}"

@@ -1,4 +1,5 @@
-"""Tenant admin for sites and cameras (with per-object permissions) and for users."""
+"""Tenant admin for sites and cameras, with per-object permissions (the users' admin is in
+tenants.accounts.admin)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
 from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
-from audit.services import audit_record
 from cameras import services
 from cameras.models import Camera, Site
 from cameras.permissions import (
@@ -23,8 +21,7 @@ from cameras.permissions import (
     object_permission_revoke,
 )
 from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
-from config.admin_sites import tenant_admin_site
-from tenants.users import user_values
+from tenants.admin_sites import tenant_admin_site
 
 
 def _audited_perms_form(base: type, actor: Any) -> type:
@@ -144,32 +141,3 @@ class CameraAdmin(AuditedGuardedModelAdmin):
             from django.contrib import messages
 
             messages.error(request, " ".join(exc.messages))
-
-
-class TenantUserAdmin(UserAdmin):
-    """Users of this tenant; every change is written to the audit trail."""
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # Group (role) changes are saved after the user row, so the event is written last.
-        request._audit_user_before = (  # type: ignore[attr-defined]
-            user_values(User.objects.get(pk=obj.pk)) if change and obj.pk else None)
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        before = getattr(request, "_audit_user_before", None)
-        after = user_values(form.instance)
-        if before != after:
-            audit_record(action="user.update" if change else "user.create",
-                         target=form.instance, before=before, after=after, actor=request.user)
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        before = user_values(obj)
-        pk = obj.pk
-        super().delete_model(request, obj)
-        audit_record(action="user.delete", target_type="auth.user", target_id=str(pk),
-                     before=before, actor=request.user)
-
-
-tenant_admin_site.register(User, TenantUserAdmin)
-tenant_admin_site.register(Group, GroupAdmin)

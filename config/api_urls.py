@@ -16,21 +16,15 @@ from rest_framework.routers import DefaultRouter
 
 from analytics.api.views import CountsView, OccupancyView
 from audit.api.views import AuditEventViewSet
+from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
 from cameras.api.views import CameraViewSet, SiteViewSet
 from counting.api.views import (
     CountEventViewSet,
     CountingLineViewSet,
     ZoneViewSet,
 )
-from tenants.accounts.api.views import (
-    MeView,
-    ObjectPermissionRevokeView,
-    ObjectPermissionView,
-    RoleListView,
-    TokenViewSet,
-    UserViewSet,
-)
-from tenants.accounts.errors import api_not_found
+from tenants.accounts.api.views import MeView, RoleListView, TokenViewSet, UserViewSet
+from tenants.rest.errors import api_not_found
 
 SIDECAR_STATIC = (
     Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tenants.admin import platform_admin_site
+from tenants.admin_sites import platform_admin_site
 from tenants.health import healthz
 
 urlpatterns = [

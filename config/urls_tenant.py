@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from config.admin_sites import tenant_admin_site
+from tenants.admin_sites import tenant_admin_site
 from tenants.health import healthz
 
 urlpatterns = [

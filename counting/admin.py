@@ -12,9 +12,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from config.admin_sites import tenant_admin_site
 from counting import services
 from counting.models import CameraHealth, CameraHealthEvent, CountingLine, Zone
+from tenants.admin_sites import tenant_admin_site
 
 
 class _ServiceAdmin(admin.ModelAdmin):

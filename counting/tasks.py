@@ -15,10 +15,10 @@ from celery import shared_task
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
-from config.celery import PlatformTask
 from counting.leases import cameras_needing_runner
 from tenants.db import current_schema
 from tenants.redis_keys import redis_client, tenant_key
+from tenants.tasks import PlatformTask
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class TenantsConfig(AppConfig):
-    """The shared app: tenants, domains, plans and provisioning, in the public schema."""
+    """The shared core: tenants, domains and plans in the public schema (provisioning and the
+    platform admin are in tenants.platform, the tenant's people in tenants.accounts)."""
 
     name = "tenants"
     default_auto_field = "django.db.models.BigAutoField"

@@ -40,7 +40,7 @@ def django_db_setup(request: Any, django_test_environment: Any, django_db_blocke
     from django.conf import settings
     from django.test.utils import setup_databases, teardown_databases
 
-    from tenants.services import public_tenant_ensure, tenant_create
+    from tenants.platform.services import public_tenant_ensure, tenant_create
 
     with django_db_blocker.unblock():
         db_cfg = setup_databases(verbosity=0, interactive=False, keepdb=django_db_keepdb,
@@ -113,7 +113,7 @@ def client_for() -> Callable[[str], Any]:
 @pytest.fixture
 def committed_tenant(django_db_blocker: Any) -> Iterator[Callable[..., Any]]:
     """Factory of committed tenants (visible to other processes), dropped after the test."""
-    from tenants.services import tenant_create, tenant_delete
+    from tenants.platform.services import tenant_create, tenant_delete
 
     made: list[str] = []
 

@@ -28,7 +28,7 @@ from counting.selectors import (
     counting_line_list_visible_to,
     zone_get_visible_to,
 )
-from tenants.accounts.mixins import StrictQueryParamsMixin
+from tenants.rest.mixins import StrictQueryParamsMixin
 
 WINDOW_PARAMS = [
     OpenApiParameter("from", str, required=True, description="Start (inclusive), ISO 8601 "

@@ -9,8 +9,8 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 
 from audit.models import AuditEvent
-from tenants.accounts.mixins import IdFilter, ModelPermission, StrictQueryParamsMixin
-from tenants.accounts.pagination import AuditCursorPagination
+from tenants.rest.mixins import IdFilter, ModelPermission, StrictQueryParamsMixin
+from tenants.rest.pagination import AuditCursorPagination
 
 CanViewAudit = ModelPermission.build("CanViewAudit", {"GET": ["audit.view_auditevent"]})
 

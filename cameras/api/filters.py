@@ -6,7 +6,7 @@ import django_filters
 
 from cameras.constants import CameraStatus
 from cameras.models import Camera, Site
-from tenants.accounts.mixins import IdFilter
+from tenants.rest.mixins import IdFilter
 
 
 class SiteFilter(django_filters.FilterSet):

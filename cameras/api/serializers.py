@@ -1,4 +1,4 @@
-"""Input and output shapes of sites and cameras."""
+"""Input and output shapes of sites and cameras, and of the object permissions on them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from rest_framework import serializers
 
 from cameras.constants import DETECT_FPS_HELP, DETECT_FPS_MAX, DETECT_FPS_MIN, CameraStatus
 from cameras.models import Camera, Site
-from tenants.accounts.json_fields import (
+from cameras.permissions import OBJECT_ACTIONS
+from tenants.rest.json_fields import (
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     StrictIntegerField,
 )
+from tenants.rest.mixins import ID_MAX
 
 
 class SiteOutputSerializer(serializers.ModelSerializer):
@@ -85,3 +87,44 @@ class CameraHealthSerializer(serializers.Serializer):
     events_lost = serializers.IntegerField()
     reconnects = serializers.IntegerField()
     updated_at = serializers.DateTimeField(allow_null=True)
+
+
+# --- Object permissions (per site or camera, granted to a user or a group) ----------------------
+class ObjectPermissionInputSerializer(serializers.Serializer):
+    """Grant or revoke ``action`` on one site or camera to one user or group."""
+
+    action = serializers.ChoiceField(choices=OBJECT_ACTIONS)
+    target_type = serializers.ChoiceField(choices=["site", "camera"])
+    target_id = StrictIntegerField(min_value=1, max_value=ID_MAX)
+    user = StrictIntegerField(min_value=1, max_value=ID_MAX, required=False)
+    group = StrictIntegerField(min_value=1, max_value=ID_MAX, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("user" in attrs) == ("group" in attrs):
+            raise serializers.ValidationError({"user": ["Give exactly one of user or group."]})
+        return attrs
+
+
+class ObjectPermissionQuerySerializer(serializers.Serializer):
+    """Filters of the object permission list, all optional."""
+
+    target_type = serializers.ChoiceField(choices=["site", "camera"], required=False)
+    target_id = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    user = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    group = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+
+
+class ObjectPermissionSerializer(serializers.Serializer):
+    """One object permission held directly by a user or a group."""
+
+    action = serializers.ChoiceField(choices=OBJECT_ACTIONS)
+    target_type = serializers.ChoiceField(choices=["site", "camera"])
+    target_id = serializers.IntegerField()
+    user = serializers.IntegerField(allow_null=True)
+    group = serializers.IntegerField(allow_null=True)
+
+
+class ObjectPermissionChangeSerializer(ObjectPermissionSerializer):
+    """The answer to a grant or revoke: ``changed`` is false when nothing had to change."""
+
+    changed = serializers.BooleanField()

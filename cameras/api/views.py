@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cameras.api.errors import UpstreamError, UpstreamTimeoutError
 from cameras.api.filters import CameraFilter, SiteFilter
 from cameras.api.serializers import (
     CameraHealthSerializer,
@@ -44,8 +45,8 @@ from cameras.services import (
     site_update,
 )
 from counting.selectors import camera_health_get_visible_to
-from tenants.accounts.errors import ErrorSerializer, UpstreamError, UpstreamTimeoutError
-from tenants.accounts.mixins import StrictQueryParamsMixin
+from tenants.rest.errors import ErrorSerializer
+from tenants.rest.mixins import StrictQueryParamsMixin
 
 
 def require_object_perm(*, user: Any, perm: str, obj: Site | Camera) -> None:

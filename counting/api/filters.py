@@ -6,7 +6,7 @@ import django_filters
 
 from counting.constants import Direction
 from counting.models import CountEvent, CountingLine, Zone
-from tenants.accounts.mixins import IdFilter
+from tenants.rest.mixins import IdFilter
 
 
 class CameraRuleFilter(django_filters.FilterSet):

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from counting.constants import IGNORE_DETECTIONS_HELP, Direction
 from counting.models import CountEvent, CountingLine, Zone
-from tenants.accounts.json_fields import (
+from tenants.rest.json_fields import (
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,

@@ -39,8 +39,8 @@ from counting.services import (
     zone_delete,
     zone_update,
 )
-from tenants.accounts.mixins import StrictQueryParamsMixin
-from tenants.accounts.pagination import LedgerCursorPagination
+from tenants.rest.mixins import StrictQueryParamsMixin
+from tenants.rest.pagination import LedgerCursorPagination
 
 
 def _camera_for_write(user: Any, camera_id: int) -> Camera:

@@ -1,1 +1,2 @@
-"""Personal API tokens and the shared pieces of the REST API (auth, errors, paging, throttles)."""
+"""The tenant's people: users and their roles, personal API tokens, the user admin and the
+people API (``/api/v1/me``, ``tokens``, ``users``, ``roles``)."""

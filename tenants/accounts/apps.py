@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Per-tenant accounts: personal API tokens of the tenant's users."""
+    """The tenant's people: users, roles and personal API tokens (tables keep the label)."""
 
     name = "tenants.accounts"
     label = "accounts"

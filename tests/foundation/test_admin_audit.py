@@ -6,8 +6,8 @@ from typing import Any
 
 from audit.models import AuditEvent
 from cameras.services import camera_create, site_create
+from tenants.accounts.users import user_create
 from tenants.constants import Role
-from tenants.users import user_create
 from tests.conftest import PASSWORD
 
 

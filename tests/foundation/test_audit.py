@@ -13,8 +13,8 @@ from audit.context import audit_context
 from audit.models import AuditEvent
 from cameras import services
 from cameras.permissions import object_permission_grant, object_permission_revoke
+from tenants.accounts.users import user_create, user_update
 from tenants.constants import Role
-from tenants.users import user_create, user_update
 from tests.conftest import PASSWORD, TENANTS, owner_email
 
 URL = "rtsp://10.0.0.5/stream1"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tenants.tasks import tenant_ping
+from cameras.tasks import tenant_ping
 from tests.celery_worker import celery_worker
 
 

@@ -68,7 +68,7 @@ def test_a_session_from_one_tenant_is_not_valid_on_another(tenant_a: Any, tenant
 def test_a_viewer_sees_only_granted_objects(tenant_a: Any, in_tenant: Any, owner_of: Any) -> None:
     from cameras.permissions import object_permission_grant
     from cameras.services import camera_create, site_create
-    from tenants.users import user_create
+    from tenants.accounts.users import user_create
 
     with in_tenant(tenant_a):
         owner = owner_of("a")

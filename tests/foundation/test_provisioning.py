@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_exists, tenant_context
 
-from tenants import services
 from tenants.constants import Role
 from tenants.models import Domain, Tenant
+from tenants.platform import services
 from tenants.redis_keys import redis_client, tenant_key, tenant_redis_keys_delete
 from tests.conftest import PASSWORD
 

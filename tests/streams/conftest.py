@@ -67,7 +67,7 @@ def stream_tenant(live_db: None) -> Iterator[Any]:
     """A committed tenant of its own for this module (dropped afterwards)."""
     from django.db import connection
 
-    from tenants.services import tenant_create, tenant_delete
+    from tenants.platform.services import tenant_create, tenant_delete
 
     connection.set_schema_to_public()
     slug = f"s_{uuid.uuid4().hex[:10]}"

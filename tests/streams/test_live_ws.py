@@ -27,7 +27,7 @@ def two_tenants(live_db: None) -> Any:
 
     from cameras.services import camera_create, site_create
     from counting.services import counting_line_create
-    from tenants.services import tenant_create, tenant_delete
+    from tenants.platform.services import tenant_create, tenant_delete
 
     made = []
     for _ in range(2):

@@ -130,7 +130,7 @@ def test_selectors_hide_rules_of_cameras_the_user_cannot_view(
 
 
 def test_the_demo_objects_are_made_once(tenant_a: Any, in_tenant: Any, settings: Any) -> None:
-    from tenants.demo import demo_objects_ensure
+    from counting.demo import demo_objects_ensure
 
     settings.CAMERA_URL_ALLOW_LOOPBACK = True
     with in_tenant(tenant_a):

@@ -1,4 +1,4 @@
-"""Shapes of tokens, users, roles and object permissions."""
+"""Shapes of the current user, tokens, users and roles."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from cameras.permissions import OBJECT_ACTIONS
-from tenants.accounts.json_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from tenants.accounts.models import ApiToken
+from tenants.accounts.roles import user_role
 from tenants.accounts.tokens import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS
 from tenants.constants import Role
-from tenants.roles import user_role
-
-ID_MAX = 2**63 - 1
+from tenants.rest.json_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 
 class TokenOutputSerializer(serializers.ModelSerializer):
@@ -92,46 +89,6 @@ class RoleSerializer(serializers.Serializer):
     name = serializers.CharField()
     permissions = serializers.ListField(child=serializers.CharField())
     user_count = serializers.IntegerField()
-
-
-class ObjectPermissionInputSerializer(serializers.Serializer):
-    """Grant or revoke ``action`` on one site or camera to one user or group."""
-
-    action = serializers.ChoiceField(choices=OBJECT_ACTIONS)
-    target_type = serializers.ChoiceField(choices=["site", "camera"])
-    target_id = StrictIntegerField(min_value=1, max_value=ID_MAX)
-    user = StrictIntegerField(min_value=1, max_value=ID_MAX, required=False)
-    group = StrictIntegerField(min_value=1, max_value=ID_MAX, required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("user" in attrs) == ("group" in attrs):
-            raise serializers.ValidationError({"user": ["Give exactly one of user or group."]})
-        return attrs
-
-
-class ObjectPermissionQuerySerializer(serializers.Serializer):
-    """Filters of the object permission list, all optional."""
-
-    target_type = serializers.ChoiceField(choices=["site", "camera"], required=False)
-    target_id = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
-    user = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
-    group = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
-
-
-class ObjectPermissionSerializer(serializers.Serializer):
-    """One object permission held directly by a user or a group."""
-
-    action = serializers.ChoiceField(choices=OBJECT_ACTIONS)
-    target_type = serializers.ChoiceField(choices=["site", "camera"])
-    target_id = serializers.IntegerField()
-    user = serializers.IntegerField(allow_null=True)
-    group = serializers.IntegerField(allow_null=True)
-
-
-class ObjectPermissionChangeSerializer(ObjectPermissionSerializer):
-    """The answer to a grant or revoke: ``changed`` is false when nothing had to change."""
-
-    changed = serializers.BooleanField()
 
 
 class MeSerializer(serializers.Serializer):

@@ -1,8 +1,8 @@
-"""Endpoints of the current user, personal tokens, users, roles and object permissions.
+"""Endpoints of the current user, personal tokens, users and roles.
 
-Tokens belong to their user: each user lists, creates and revokes only their own. Users, roles
-and object permissions are for Owners (model permissions ``auth.*_user`` and
-``auth.change_group`` that only the Owner role holds).
+Tokens belong to their user: each user lists, creates and revokes only their own. Users and
+roles are for Owners (model permissions ``auth.*_user`` and ``auth.view_group`` that only the
+Owner role holds). Object permissions on sites and cameras: ``cameras.api.object_permissions``.
 """
 
 from __future__ import annotations
@@ -12,22 +12,15 @@ from typing import Any
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Count, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from guardian.models import GroupObjectPermission, UserObjectPermission
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cameras.models import Camera, Site
-from cameras.permissions import object_permission_grant, object_permission_revoke
 from tenants.accounts.api.serializers import (
     MeSerializer,
-    ObjectPermissionChangeSerializer,
-    ObjectPermissionInputSerializer,
-    ObjectPermissionQuerySerializer,
-    ObjectPermissionSerializer,
     RoleSerializer,
     TokenCreatedSerializer,
     TokenInputSerializer,
@@ -36,21 +29,18 @@ from tenants.accounts.api.serializers import (
     UserOutputSerializer,
     UserUpdateSerializer,
 )
-from tenants.accounts.errors import LockedOutError
-from tenants.accounts.mixins import ModelPermission, StrictQueryParamsMixin
 from tenants.accounts.models import ApiToken
+from tenants.accounts.roles import user_role
 from tenants.accounts.tokens import token_create, token_revoke
+from tenants.accounts.users import user_create, user_update
 from tenants.constants import Role
-from tenants.roles import user_role
-from tenants.users import user_create, user_update
+from tenants.rest.errors import LockedOutError
+from tenants.rest.mixins import ModelPermission, StrictQueryParamsMixin
 
 CanManageUsers = ModelPermission.build("CanManageUsers", {
     "GET": ["auth.view_user"], "POST": ["auth.add_user"], "PATCH": ["auth.change_user"],
     "PUT": ["auth.change_user"]})
 CanViewRoles = ModelPermission.build("CanViewRoles", {"GET": ["auth.view_group"]})
-CanManageObjectPermissions = ModelPermission.build("CanManageObjectPermissions", {
-    "GET": ["auth.change_group", "auth.view_user"],
-    "POST": ["auth.change_group", "auth.view_user"]})
 
 
 class MeView(StrictQueryParamsMixin, APIView):
@@ -169,101 +159,3 @@ class RoleListView(StrictQueryParamsMixin, APIView):
                  "permissions": sorted(f"{p.content_type.app_label}.{p.codename}"
                                        for p in g.permissions.all())} for g in groups]
         return Response(RoleSerializer(body, many=True).data)
-
-
-def _permission_rows(model: Any, target_type: str, target_id: int | None,
-                     holder: str, holder_id: int | None) -> list[dict[str, Any]]:
-    rows = model.objects.select_related("permission", "content_type").filter(
-        content_type__app_label="cameras", content_type__model__in=["site", "camera"],
-        permission__codename__regex=r"^(view|change)_(site|camera)$")
-    if target_type:
-        rows = rows.filter(content_type__model=target_type)
-    if target_id is not None:
-        rows = rows.filter(object_pk=str(target_id))
-    if holder_id is not None:
-        rows = rows.filter(**{f"{holder}_id": holder_id})
-    return [{"action": r.permission.codename.split("_")[0], "target_type": r.content_type.model,
-             "target_id": int(r.object_pk),
-             "user": r.user_id if holder == "user" else None,
-             "group": r.group_id if holder == "group" else None} for r in rows]
-
-
-class ObjectPermissionView(StrictQueryParamsMixin, APIView):
-    """Per-object permissions (view/change) on sites and cameras (Owner).
-
-    A view grant on a site covers its cameras. ``POST`` grants; ``POST .../revoke/`` revokes.
-    """
-
-    permission_classes = [IsAuthenticated, CanManageObjectPermissions]
-    extra_query_params = frozenset({"target_type", "target_id", "user", "group"})
-
-    @extend_schema(
-        summary="Object permissions held directly by users and groups (Owner)",
-        parameters=[
-            OpenApiParameter("target_type", str, enum=["site", "camera"]),
-            OpenApiParameter("target_id", int),
-            OpenApiParameter("user", int),
-            OpenApiParameter("group", int),
-        ],
-        responses=ObjectPermissionSerializer(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        params = ObjectPermissionQuerySerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        q = params.validated_data
-        rows: list[dict[str, Any]] = []
-        if "group" not in q:
-            rows += _permission_rows(UserObjectPermission, q.get("target_type", ""),
-                                     q.get("target_id"), "user", q.get("user"))
-        if "user" not in q:
-            rows += _permission_rows(GroupObjectPermission, q.get("target_type", ""),
-                                     q.get("target_id"), "group", q.get("group"))
-        rows.sort(key=lambda r: (r["target_type"], r["target_id"], r["action"],
-                                 r["user"] or 0, r["group"] or 0))
-        return Response(ObjectPermissionSerializer(rows, many=True).data)
-
-    @extend_schema(summary="Grant view or change on a site or camera (Owner)",
-                   request=ObjectPermissionInputSerializer,
-                   responses=ObjectPermissionChangeSerializer)
-    def post(self, request: Request) -> Response:
-        return _change_permission(request, grant=True)
-
-
-class ObjectPermissionRevokeView(StrictQueryParamsMixin, APIView):
-    """Revoking a per-object permission (Owner)."""
-
-    permission_classes = [IsAuthenticated, CanManageObjectPermissions]
-
-    @extend_schema(summary="Revoke view or change on a site or camera (Owner)",
-                   request=ObjectPermissionInputSerializer,
-                   responses=ObjectPermissionChangeSerializer)
-    def post(self, request: Request) -> Response:
-        return _change_permission(request, grant=False)
-
-
-def _change_permission(request: Request, *, grant: bool) -> Response:
-    data = ObjectPermissionInputSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    values = data.validated_data
-    model = Site if values["target_type"] == "site" else Camera
-    obj = model.objects.filter(pk=values["target_id"]).first()
-    if obj is None:
-        raise exceptions.ValidationError(
-            {"target_id": [f"{values['target_type'].capitalize()} {values['target_id']} "
-                           "does not exist."]})
-    grantee: Any
-    if "user" in values:
-        grantee = get_user_model().objects.filter(pk=values["user"]).first()
-        if grantee is None:
-            raise exceptions.ValidationError({"user": [f"User {values['user']} does not exist."]})
-    else:
-        grantee = Group.objects.filter(pk=values["group"]).first()
-        if grantee is None:
-            raise exceptions.ValidationError(
-                {"group": [f"Group {values['group']} does not exist."]})
-    service = object_permission_grant if grant else object_permission_revoke
-    changed = service(actor=request.user, grantee=grantee, action=values["action"], obj=obj)
-    body = {"action": values["action"], "target_type": values["target_type"],
-            "target_id": obj.pk, "user": values.get("user"), "group": values.get("group"),
-            "changed": changed}
-    return Response(ObjectPermissionChangeSerializer(body).data)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.services import tenant_create
+from tenants.platform.services import tenant_create
 
 
 def format_validation_error(exc: ValidationError) -> str:

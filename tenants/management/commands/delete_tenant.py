@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.management.commands.create_tenant import format_validation_error
 from tenants.models import Tenant
-from tenants.services import tenant_delete
+from tenants.platform.services import tenant_delete
 
 
 class Command(BaseCommand):

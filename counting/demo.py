@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from cameras.models import Camera, Site
 from cameras.services import camera_create, site_create
+from counting.models import CountingLine, Zone
+from counting.services import counting_line_create, zone_create
 
 # PETS09-S2L1 is 480x360: the horizontal line sits at y = 200 px.
 DEMO_LINES = (
@@ -19,9 +21,6 @@ DEMO_ZONE = {"name": "Plaza centre", "points": [[0.3, 0.3], [0.7, 0.3], [0.7, 0.
 
 def demo_objects_ensure(*, camera_url: str) -> Camera:
     """Make sure the demo site, camera, lines and zone exist; return the camera."""
-    from counting.models import CountingLine, Zone
-    from counting.services import counting_line_create, zone_create
-
     site = Site.objects.filter(name="Demo plaza").first() or site_create(
         actor=None, name="Demo plaza", timezone="Europe/London",
         address="University plaza (PETS 2009 footage)",

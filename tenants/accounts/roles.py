@@ -24,7 +24,6 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "audit.auditevent": ("view",),
         "auth.user": _CRUD,
         "auth.group": ("view", "change"),
-        "analytics.alertrule": _CRUD,
     },
     Role.MANAGER: {
         "cameras.site": _CRUD,
@@ -33,7 +32,6 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "counting.zone": _CRUD,
         "counting.countevent": ("view",),
         "audit.auditevent": ("view",),
-        "analytics.alertrule": _CRUD,
     },
     Role.VIEWER: {},
 }

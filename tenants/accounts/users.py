@@ -12,8 +12,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from audit.services import audit_record
+from tenants.accounts.roles import user_role
 from tenants.constants import Role
-from tenants.roles import user_role
 
 _UNSET: Any = object()
 

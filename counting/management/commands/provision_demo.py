@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import tenant_context
 
+from counting.demo import demo_objects_ensure
 from tenants.models import Tenant
-from tenants.services import public_tenant_ensure, tenant_create
+from tenants.platform.services import public_tenant_ensure, tenant_create
 
 DEMO_SLUG = "demo"
 
@@ -54,7 +55,5 @@ class Command(BaseCommand):
                 "printed when it was created; reset it with: .venv/bin/python manage.py "
                 f"tenant_command changepassword --schema={DEMO_SLUG} owner@{options['domain']})")
         with tenant_context(tenant):
-            from tenants.demo import demo_objects_ensure
-
             camera = demo_objects_ensure(camera_url=options["camera_url"])
             self.stdout.write(f"Demo camera '{camera.name}' reads {camera.stream_url}")

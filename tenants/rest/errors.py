@@ -90,24 +90,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-class UpstreamError(exceptions.APIException):
-    """An upstream (a camera) could not be reached."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The camera could not be reached."
-    default_code = "camera_unreachable"
-
-
-class UpstreamTimeoutError(exceptions.APIException):
-    """An upstream (a camera) did not answer in time."""
-
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_detail = "The camera did not answer in time."
-    default_code = "camera_timeout"
-
-
-
-
 class LockedOutError(exceptions.APIException):
     """Too many wrong passwords: the account is locked for a while (django-axes)."""
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 
-from tenants.accounts.errors import ErrorSerializer
+from tenants.rest.errors import ErrorSerializer
 
 ERROR_RESPONSES = {
     "400": "Invalid input, unknown query parameter or malformed JSON.",

@@ -12,11 +12,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from audit.services import audit_record
+from tenants.accounts.roles import roles_sync
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN, Role
 from tenants.db import connection
 from tenants.models import Domain, Plan, Tenant
 from tenants.redis_keys import tenant_redis_keys_delete
-from tenants.roles import roles_sync
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ def tenant_create(*, name: str, slug: str, domain: str, owner_email: str, owner_
         logger.exception("Provisioning of tenant %s failed; removing what was made", slug)
         _remove_tenant(tenant)
         raise
-    from audit.services import audit_record
-
     audit_record(action="tenant.create", target=tenant,
                  after={"name": tenant.name, "slug": slug, "domain": domain,
                         "owner_email": owner_email, "camera_quota": quota})
@@ -106,8 +105,6 @@ def tenant_create(*, name: str, slug: str, domain: str, owner_email: str, owner_
 
 
 def _create_owner(*, owner_email: str, owner_password: str) -> int:
-    from audit.services import audit_record
-
     with transaction.atomic():
         groups = roles_sync()
         user_model = get_user_model()
@@ -146,8 +143,6 @@ def tenant_delete(*, slug: str) -> None:
         raise ValidationError({"slug": ["The public schema cannot be deleted."]})
     with schema_context("public"):
         _remove_tenant(tenant)
-        from audit.services import audit_record
-
         audit_record(action="tenant.delete", target_type="tenants.tenant", target_id=str(tenant.pk),
                      before={"name": tenant.name, "slug": slug})
     logger.info("Deleted tenant %s", slug)

@@ -1,0 +1,114 @@
+"""Platform admin: tenants (created through the provisioning service), domains, plans and
+platform staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from tenants.admin_sites import platform_admin_site
+from tenants.models import Domain, Plan, Tenant
+from tenants.platform.services import tenant_create, tenant_delete, tenant_validate_new
+
+
+class TenantCreateForm(forms.ModelForm):
+    """The add form: a tenant with its first domain and owner, provisioned in one step."""
+
+    domain = forms.CharField(help_text="e.g. acme.example.com")
+    owner_email = forms.EmailField()
+    owner_password = forms.CharField(widget=forms.PasswordInput)
+
+    class Meta:
+        model = Tenant
+        fields = ["name", "slug", "plan", "camera_quota"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            tenant_validate_new(
+                name=data.get("name", ""), slug=data.get("slug", ""),
+                domain=(data.get("domain") or "").lower(),
+                owner_email=data.get("owner_email", ""),
+                owner_password=data.get("owner_password", ""),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return data
+
+
+@admin.register(Tenant, site=platform_admin_site)
+class TenantAdmin(admin.ModelAdmin):
+    """Tenants: creation goes through ``tenant_create``; the schema name never changes."""
+
+    list_display = ("name", "slug", "plan", "camera_quota", "is_active", "created_at")
+    list_filter = ("is_active", "plan")
+    search_fields = ("name", "slug")
+    readonly_fields = ("schema_name", "created_at")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = TenantCreateForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return ("schema_name", "slug", "created_at")
+        return ("created_at",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["name", "slug", "plan", "camera_quota", "domain", "owner_email",
+                    "owner_password"]
+        return ["name", "slug", "schema_name", "plan", "camera_quota", "is_active", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        try:
+            result = tenant_create(
+                name=data["name"], slug=data["slug"], domain=data["domain"],
+                owner_email=data["owner_email"], owner_password=data["owner_password"],
+                plan_code=data["plan"].code if data.get("plan") else None,
+                camera_quota=data.get("camera_quota"),
+            )
+        except ValidationError as exc:  # raced with another creation
+            messages.error(request, f"Tenant not created: {'; '.join(exc.messages)}")
+            return
+        obj.pk = result.tenant.pk
+
+    def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
+        tenant_delete(slug=obj.slug)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+
+@admin.register(Domain, site=platform_admin_site)
+class DomainAdmin(admin.ModelAdmin):
+    """Host names routed to tenants."""
+
+    list_display = ("domain", "tenant", "is_primary")
+    search_fields = ("domain",)
+
+
+@admin.register(Plan, site=platform_admin_site)
+class PlanAdmin(admin.ModelAdmin):
+    """Commercial plans and their quotas."""
+
+    list_display = ("name", "code", "camera_quota", "retention_days")
+
+
+# Platform staff: the users of the public schema (not a tenant's people, who have their own admin
+# in tenants.accounts.admin on each tenant's domain).
+platform_admin_site.register(User, UserAdmin)
+platform_admin_site.register(Group, GroupAdmin)
