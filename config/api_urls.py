@@ -18,6 +18,7 @@ from analytics.api.views import CountsView, OccupancyView
 from audit.api.views import AuditEventViewSet
 from cameras.api.views import CameraViewSet, SiteViewSet
 from counting.api.views import (
+    CameraHealthViewSet,
     CountEventViewSet,
     CountingLineViewSet,
     ZoneViewSet,
@@ -40,6 +41,8 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("sites", SiteViewSet, basename="site")
 router.register("cameras", CameraViewSet, basename="camera")
+# /cameras/{id}/health/ is served by counting, which owns the health rows.
+router.register("cameras", CameraHealthViewSet, basename="camera-health")
 router.register("lines", CountingLineViewSet, basename="line")
 router.register("zones", ZoneViewSet, basename="zone")
 router.register("events", CountEventViewSet, basename="event")

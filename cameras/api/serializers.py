@@ -69,19 +69,3 @@ class CameraInputSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         return dict(super().to_internal_value(data))
-
-
-class CameraHealthSerializer(serializers.Serializer):
-    """The latest stream health of a camera, as reported by its runner."""
-
-    camera = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=CameraStatus.choices)
-    reason = serializers.CharField(allow_blank=True)
-    last_frame_at = serializers.DateTimeField(allow_null=True)
-    fps_received = serializers.FloatField()
-    fps_analysed = serializers.FloatField()
-    frame_age_s = serializers.FloatField(allow_null=True)
-    frames_dropped = serializers.IntegerField()
-    events_lost = serializers.IntegerField()
-    reconnects = serializers.IntegerField()
-    updated_at = serializers.DateTimeField(allow_null=True)
