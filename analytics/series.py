@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from analytics.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
+from counting.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 
 Bucket = Literal["minute", "hour", "day"]
 BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day")

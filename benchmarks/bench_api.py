@@ -107,7 +107,7 @@ def main() -> None:
     from django_tenants.utils import tenant_context
 
     from cameras.models import Camera, Site
-    from counting.models import CountingLine
+    from counting.models import CountingLine, LineHourRollup, LineMinuteRollup
     from tenants.accounts.tokens import token_create
     from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
 
@@ -133,21 +133,24 @@ def main() -> None:
             start = end - timedelta(days=args.days)
             t0 = time.perf_counter()
             with connection.cursor() as cursor:
+                minutes_t = LineMinuteRollup._meta.db_table
+                hours_t = LineHourRollup._meta.db_table
                 cursor.execute(
-                    "INSERT INTO analytics_lineminuterollup (line_id, camera_id, minute, "
+                    f"INSERT INTO {minutes_t} (line_id, camera_id, minute, "
                     "count_in, count_out) SELECT l.id, l.camera_id, m, "
-                    "(random() * 3)::int, (random() * 3)::int FROM counting_countingline l, "
+                    "(random() * 3)::int, (random() * 3)::int FROM "
+                    f"{CountingLine._meta.db_table} l, "
                     "generate_series(%s::timestamptz, %s::timestamptz - interval '1 minute', "
                     "interval '1 minute') AS m ORDER BY l.id, m", [start, end])
                 rows = cursor.rowcount
                 # The ledger keeps hour rollups beside the minutes; derive them the same way.
                 cursor.execute(
-                    "INSERT INTO analytics_linehourrollup (line_id, camera_id, hour, count_in, "
+                    f"INSERT INTO {hours_t} (line_id, camera_id, hour, count_in, "
                     "count_out) SELECT line_id, camera_id, date_trunc('hour', minute), "
-                    "sum(count_in), sum(count_out) FROM analytics_lineminuterollup "
+                    f"sum(count_in), sum(count_out) FROM {minutes_t} "
                     "GROUP BY 1, 2, 3")
-                cursor.execute("ANALYZE analytics_lineminuterollup")
-                cursor.execute("ANALYZE analytics_linehourrollup")
+                cursor.execute(f"ANALYZE {minutes_t}")
+                cursor.execute(f"ANALYZE {hours_t}")
             fill_s = time.perf_counter() - t0
             token = token_create(actor=owner, user=owner, name="bench").plaintext
         print(f"tenant {slug}: {rows:,} minute rollups for 20 lines over {args.days} days "

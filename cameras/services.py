@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import ProtectedError, RestrictedError
 
 from audit.services import audit_record
 from cameras.models import Camera, Site
@@ -162,18 +163,18 @@ def camera_delete(*, actor: Any, camera: Camera) -> None:
     """Delete a camera that has never counted anything.
 
     Counts are a ledger that must outlive edits, so a camera with stored crossings is refused:
-    disable it instead (it stops streaming and keeps its history).
+    disable it instead (it stops streaming and keeps its history). The refusal comes from the
+    foreign keys: the ledger and its rollups point at the camera (and its lines and zones)
+    with ``on_delete=PROTECT``, so this module needs to know nothing of who stores counts.
     """
-    from analytics.models import LineMinuteRollup, ZoneMinuteOccupancy
-    from counting.models import CountEvent
-
-    if any(model.objects.filter(camera=camera).exists()
-           for model in (CountEvent, LineMinuteRollup, ZoneMinuteOccupancy)):
-        raise ValidationError(
-            "This camera has stored counts and cannot be deleted; disable it instead to stop "
-            "counting and keep its history.", code="conflict")
     before = camera.audit_values()
     camera_id = camera.pk
-    camera.delete()
+    try:
+        camera.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        # Raised by the deletion collector before any row is deleted.
+        raise ValidationError(
+            "This camera has stored counts and cannot be deleted; disable it instead to stop "
+            "counting and keep its history.", code="conflict") from exc
     audit_record(action="camera.delete", target_type="cameras.camera", target_id=str(camera_id),
                  before=before, actor=actor)

@@ -19,6 +19,7 @@ from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
 from cameras.api.views import CameraViewSet, SiteViewSet
 from counting.api.views import (
+    CameraHealthViewSet,
     CountEventViewSet,
     CountingLineViewSet,
     ZoneViewSet,
@@ -34,6 +35,8 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("sites", SiteViewSet, basename="site")
 router.register("cameras", CameraViewSet, basename="camera")
+# /cameras/{id}/health/ is served by counting, which owns the health rows.
+router.register("cameras", CameraHealthViewSet, basename="camera-health")
 router.register("lines", CountingLineViewSet, basename="line")
 router.register("zones", ZoneViewSet, basename="zone")
 router.register("events", CountEventViewSet, basename="event")

@@ -9,8 +9,9 @@ One batch = one transaction in the tenant schema::
     2. events   INSERT INTO counting_countevent ... VALUES (...), (...)
                  ON CONFLICT (idempotency_key) DO NOTHING RETURNING line_id, direction, ...
     3. rollups  the *returned* (really new) rows, bucketed per (line, UTC minute) and per (line,
-                UTC hour), upserted into analytics_lineminuterollup and analytics_linehourrollup
-                with count = count + EXCLUDED.count
+                UTC hour), upserted into the minute and hour line rollups with
+                count = count + EXCLUDED.count (counting/rollups.py, the one place that
+                computes rollups)
     4. zones    the batch's per-minute zone samples upserted (sum, max, samples, entries, exits)
 
 Step 2 makes replays of events harmless whatever their batch; step 3 only adds what step 2
@@ -26,12 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
+
+from counting.models import CameraLease, CountEvent, CountingLine, Zone
+from counting.rollups import ZoneMinute, line_rollups_add, zone_minutes_add
+from counting.rollups import minute_of as minute_of  # re-exported: the runner's buffer uses it
 
 logger = logging.getLogger(__name__)
 
@@ -58,27 +62,6 @@ class LedgerEvent:
     rule_version: str = ""
 
 
-@dataclass(slots=True)
-class ZoneMinute:
-    """Occupancy samples of one zone in one UTC minute, accumulated by the runner."""
-
-    zone_id: int
-    minute: datetime
-    samples: int = 0
-    occupancy_sum: float = 0.0
-    max_occupancy: int = 0
-    entries: int = 0
-    exits: int = 0
-
-    def add(self, occupancy: int, entries: int = 0, exits: int = 0) -> None:
-        """Add one analysed frame's occupancy and its entry/exit events."""
-        self.samples += 1
-        self.occupancy_sum += occupancy
-        self.max_occupancy = max(self.max_occupancy, occupancy)
-        self.entries += entries
-        self.exits += exits
-
-
 @dataclass(frozen=True, slots=True)
 class LedgerBatch:
     """What one runner writes in one transaction. ``seq`` grows by one per batch of a lease
@@ -103,11 +86,6 @@ class WriteResult:
     dropped_unknown_rules: int = 0
 
 
-def minute_of(moment: datetime) -> datetime:
-    """The start of the UTC minute containing ``moment``."""
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
-
-
 def idempotency_key(*, camera_id: int, line_id: int, track_id: int, direction: str,
                     occurred_at: datetime, generation: int) -> str:
     """sha256 of (camera, line, track, direction, frame time, lease generation).
@@ -125,13 +103,13 @@ def idempotency_key(*, camera_id: int, line_id: int, track_id: int, direction: s
 def _fence(cursor: object, batch: LedgerBatch) -> bool:
     """True when the batch is new for a current lease; False when it was already applied."""
     cursor.execute(  # type: ignore[attr-defined]
-        "UPDATE counting_cameralease SET last_batch_seq = %s WHERE camera_id = %s "
+        f"UPDATE {CameraLease._meta.db_table} SET last_batch_seq = %s WHERE camera_id = %s "
         "AND generation = %s AND owner <> '' AND last_batch_seq < %s",
         [batch.seq, batch.camera_id, batch.generation, batch.seq])
     if cursor.rowcount == 1:  # type: ignore[attr-defined]
         return True
     cursor.execute(  # type: ignore[attr-defined]
-        "SELECT generation, owner FROM counting_cameralease WHERE camera_id = %s",
+        f"SELECT generation, owner FROM {CameraLease._meta.db_table} WHERE camera_id = %s",
         [batch.camera_id])
     row = cursor.fetchone()  # type: ignore[attr-defined]
     if row is None or int(row[0]) != batch.generation or not row[1]:
@@ -169,53 +147,10 @@ def _insert_events(cursor: object, batch: LedgerBatch, events: Sequence[LedgerEv
         return []
     row = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
     cursor.execute(  # type: ignore[attr-defined]
-        f"INSERT INTO counting_countevent ({', '.join(EVENT_COLUMNS)}) VALUES "
+        f"INSERT INTO {CountEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) VALUES "
         + ", ".join([row] * len(by_key))
         + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key", params)
     return [by_key[r[0]] for r in cursor.fetchall()]  # type: ignore[attr-defined]
-
-
-def _upsert_line_rollups(cursor: object, camera_id: int, events: Sequence[LedgerEvent]) -> None:
-    buckets: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    for event in events:
-        bucket = buckets[(event.line_id, minute_of(event.occurred_at))]
-        bucket[0 if event.direction == "in" else 1] += 1
-    if not buckets:
-        return
-    hours: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    for (line_id, minute), (count_in, count_out) in buckets.items():
-        hour = hours[(line_id, minute.replace(minute=0))]
-        hour[0] += count_in
-        hour[1] += count_out
-    for table, column, rows in (("analytics_lineminuterollup", "minute", buckets),
-                                ("analytics_linehourrollup", "hour", hours)):
-        params: list[object] = []
-        for (line_id, moment), (count_in, count_out) in sorted(rows.items()):
-            params.extend([line_id, camera_id, moment, count_in, count_out])
-        cursor.execute(  # type: ignore[attr-defined]
-            f"INSERT INTO {table} (line_id, camera_id, {column}, count_in, count_out) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
-            + f" ON CONFLICT (line_id, {column}) DO UPDATE SET "
-            f"count_in = {table}.count_in + EXCLUDED.count_in, "
-            f"count_out = {table}.count_out + EXCLUDED.count_out", params)
-
-
-def _upsert_zone_minutes(cursor: object, camera_id: int, zones: Sequence[ZoneMinute]) -> None:
-    if not zones:
-        return
-    params: list[object] = []
-    for z in sorted(zones, key=lambda z: (z.zone_id, z.minute)):
-        params.extend([z.zone_id, camera_id, minute_of(z.minute), z.samples, z.occupancy_sum,
-                       z.max_occupancy, z.entries, z.exits])
-    t = "analytics_zoneminuteoccupancy"
-    cursor.execute(  # type: ignore[attr-defined]
-        f"INSERT INTO {t} (zone_id, camera_id, minute, samples, occupancy_sum, max_occupancy, "
-        "entries, exits) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(zones))
-        + f" ON CONFLICT (zone_id, minute) DO UPDATE SET samples = {t}.samples + "
-        f"EXCLUDED.samples, occupancy_sum = {t}.occupancy_sum + EXCLUDED.occupancy_sum, "
-        f"max_occupancy = GREATEST({t}.max_occupancy, EXCLUDED.max_occupancy), "
-        f"entries = {t}.entries + EXCLUDED.entries, exits = {t}.exits + EXCLUDED.exits",
-        params)
 
 
 def ledger_write(batch: LedgerBatch,
@@ -232,8 +167,8 @@ def ledger_write(batch: LedgerBatch,
         if not _fence(cursor, batch):
             return result
         result.applied = True
-        lines = _existing(cursor, "counting_countingline", {e.line_id for e in batch.events})
-        zones_ok = _existing(cursor, "counting_zone", {z.zone_id for z in batch.zones})
+        lines = _existing(cursor, CountingLine._meta.db_table, {e.line_id for e in batch.events})
+        zones_ok = _existing(cursor, Zone._meta.db_table, {z.zone_id for z in batch.zones})
         events = [e for e in batch.events if e.line_id in lines]
         zones = [z for z in batch.zones if z.zone_id in zones_ok and z.samples > 0]
         result.dropped_unknown_rules = len(batch.events) - len(events)
@@ -242,8 +177,10 @@ def ledger_write(batch: LedgerBatch,
                            result.dropped_unknown_rules)
         result.inserted = _insert_events(cursor, batch, events, now)
         result.duplicates = len(events) - len(result.inserted)
-        _upsert_line_rollups(cursor, batch.camera_id, result.inserted)
-        _upsert_zone_minutes(cursor, batch.camera_id, zones)
+        line_rollups_add(cursor, camera_id=batch.camera_id,
+                         crossings=[(e.line_id, e.direction, e.occurred_at)
+                                    for e in result.inserted])
+        zone_minutes_add(cursor, camera_id=batch.camera_id, zones=zones)
         if on_commit is not None and (result.inserted or zones):
             transaction.on_commit(lambda: on_commit(result))
     return result

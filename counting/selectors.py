@@ -1,4 +1,5 @@
-"""Reads of counting rules, health and leases; the ``*_visible_to`` ones apply permissions.
+"""Reads of counting rules, health, leases and day totals; the ``*_visible_to`` ones apply
+permissions.
 
 A user sees a camera's lines, zones and health when they may view the camera (see
 :mod:`cameras.selectors`); they may change them when they may change the camera.
@@ -6,12 +7,21 @@ A user sees a camera's lines, zones and health when they may view the camera (se
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
+from cameras.local_time import local_day_bounds
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to
-from counting.models import CameraHealth, CameraHealthEvent, CameraRule, CountingLine, Zone
+from counting.models import (
+    CameraHealth,
+    CameraRule,
+    CountingLine,
+    LineMinuteRollup,
+    Zone,
+    ZoneMinuteOccupancy,
+)
 
 RuleT = TypeVar("RuleT", bound=CameraRule)
 
@@ -56,15 +66,6 @@ def camera_health_get_visible_to(*, user: Any, camera_id: int) -> CameraHealth |
     return CameraHealth.objects.filter(camera_id=camera_id).first()
 
 
-def camera_health_events_visible_to(*, user: Any, camera_id: int,
-                                    limit: int = 100) -> list[CameraHealthEvent]:
-    """The newest health events (state changes, gaps) of a camera the user may view."""
-    if camera_get_visible_to(user=user, camera_id=camera_id) is None:
-        return []
-    return list(CameraHealthEvent.objects.filter(camera_id=camera_id)
-                .order_by("-occurred_at", "-id")[:limit])
-
-
 # -- for the stream runner (no user: the runner acts for the tenant) ----------------------------
 def camera_rules_fingerprint(*, camera_id: int) -> tuple[tuple[str, int, int, bool], ...]:
     """A cheap value that changes whenever a line or zone of the camera is added, edited,
@@ -82,3 +83,39 @@ def camera_rules_enabled(*, camera_id: int) -> tuple[list[CountingLine], list[Zo
                  .order_by("id"))
     zones = list(Zone.objects.filter(camera_id=camera_id, enabled=True).order_by("id"))
     return lines, zones
+
+
+# -- for live views (callers have checked that the user may view these cameras) ----------------
+def day_totals(*, camera_ids: list[int], site_tz: str, day: date) -> dict[int, dict[str, Any]]:
+    """A local day's totals for live views, read from the same minute rollups reports use.
+
+    Per camera: each line's in/out totals of the site-local ``day`` (all lines, zero included)
+    and each zone's latest stored occupancy (masks, zones that ignore detections, are left out).
+
+    Shape: ``{camera_id: {"lines": {line_id: {"name", "in_label", "out_label", "in", "out",
+    "enabled"}}, "zones": {zone_id: {"name", "capacity", "occupancy", "enabled"}}}}``
+    """
+    start, end = local_day_bounds(site_tz=site_tz, day=day)
+    result: dict[int, dict[str, Any]] = {cid: {"lines": {}, "zones": {}} for cid in camera_ids}
+    for line in CountingLine.objects.filter(camera_id__in=camera_ids).order_by("id"):
+        result[line.camera_id]["lines"][line.pk] = {
+            "name": line.name, "in_label": line.in_label, "out_label": line.out_label,
+            "enabled": line.enabled, "in": 0, "out": 0}
+    sums = (LineMinuteRollup.objects
+            .filter(camera_id__in=camera_ids, minute__gte=start, minute__lt=end)
+            .values("camera_id", "line_id")
+            .annotate(total_in=Sum("count_in"), total_out=Sum("count_out")))
+    for row in sums:
+        entry = result[row["camera_id"]]["lines"].get(row["line_id"])
+        if entry is not None:
+            entry["in"], entry["out"] = int(row["total_in"]), int(row["total_out"])
+    counted_zones = Zone.objects.filter(camera_id__in=camera_ids, ignore_detections=False)
+    for zone in counted_zones.order_by("id"):
+        latest = (ZoneMinuteOccupancy.objects.filter(zone_id=zone.pk, minute__gte=start,
+                                                     minute__lt=end)
+                  .order_by("-minute").first())
+        occupancy = round(latest.avg_occupancy) if latest is not None else 0
+        result[zone.camera_id]["zones"][zone.pk] = {
+            "name": zone.name, "capacity": zone.capacity, "enabled": zone.enabled,
+            "occupancy": occupancy}
+    return result

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from cameras.models import Camera
-from counting.models import CountEvent, CountingLine, Zone
+from counting.models import CountEvent, CountingLine, LineMinuteRollup, Zone, ZoneMinuteOccupancy
 from counting.pipeline.geometry import polygon_is_simple
 
 NAME_MAX = 100
@@ -217,8 +217,6 @@ def counting_line_delete(*, actor: Any, line: CountingLine) -> None:
 
 
 def _line_has_rollups(line_id: int) -> bool:
-    from analytics.models import LineMinuteRollup
-
     return LineMinuteRollup.objects.filter(line_id=line_id).exists()
 
 
@@ -259,8 +257,6 @@ def zone_update(*, actor: Any, zone: Zone, **fields: Any) -> Zone:
 @transaction.atomic
 def zone_delete(*, actor: Any, zone: Zone) -> None:
     """Delete a zone that has no stored occupancy; otherwise disable it instead."""
-    from analytics.models import ZoneMinuteOccupancy
-
     if ZoneMinuteOccupancy.objects.filter(zone_id=zone.pk).exists():
         raise ValidationError({"zone": [
             "This zone has stored occupancy that reports rely on; disable it instead "

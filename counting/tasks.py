@@ -5,6 +5,7 @@ camera streams; its message is acknowledged on receipt (``acks_late=False``): if
 dies, recovery comes from the lease expiring and the supervisor dispatching again, never from
 broker redelivery. ``counting.streams_supervise`` (beat, every ~10 s, platform-wide) walks the
 tenants and dispatches a stream task for every enabled camera without a live lease.
+``counting.line_rollups_rebuild`` (short queue, on demand) repairs a range of line rollups.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 from django_tenants.utils import tenant_context
 
 from counting.leases import cameras_needing_runner
@@ -97,3 +99,15 @@ def health_sweep() -> int:
                     last_frame_at=health.last_frame_at))
                 marked += 1
     return marked
+
+
+@shared_task(name="counting.line_rollups_rebuild", ignore_result=False)
+def line_rollups_rebuild_task(camera_id: int, start: str, end: str) -> int:
+    """Short queue, in the task's tenant: recompute a camera's line rollups of [start, end)
+    (ISO 8601, aware) from its events (repair after restoring events, e.g. from a backup)."""
+    from counting.rollups import line_rollups_rebuild  # models: loaded once Django is set up
+
+    start_at, end_at = parse_datetime(start), parse_datetime(end)
+    if start_at is None or end_at is None:
+        raise ValueError("start and end must be ISO 8601 datetimes with a UTC offset")
+    return line_rollups_rebuild(camera_id=camera_id, start=start_at, end=end_at)

@@ -38,7 +38,6 @@ WINDOW_PARAMS = [
         "Bucket size (default hour). Ranges: minute <= 2 days, hour <= 93 days, "
         "day <= 1098 days.")),
 ]
-ID_PARAM = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 
 
 def _aware(value: datetime, tz: ZoneInfo) -> datetime:

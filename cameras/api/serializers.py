@@ -73,22 +73,6 @@ class CameraInputSerializer(serializers.Serializer):
         return dict(super().to_internal_value(data))
 
 
-class CameraHealthSerializer(serializers.Serializer):
-    """The latest stream health of a camera, as reported by its runner."""
-
-    camera = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=CameraStatus.choices)
-    reason = serializers.CharField(allow_blank=True)
-    last_frame_at = serializers.DateTimeField(allow_null=True)
-    fps_received = serializers.FloatField()
-    fps_analysed = serializers.FloatField()
-    frame_age_s = serializers.FloatField(allow_null=True)
-    frames_dropped = serializers.IntegerField()
-    events_lost = serializers.IntegerField()
-    reconnects = serializers.IntegerField()
-    updated_at = serializers.DateTimeField(allow_null=True)
-
-
 # --- Object permissions (per site or camera, granted to a user or a group) ----------------------
 class ObjectPermissionInputSerializer(serializers.Serializer):
     """Grant or revoke ``action`` on one site or camera to one user or group."""

@@ -22,7 +22,6 @@ from rest_framework.response import Response
 from cameras.api.errors import UpstreamError, UpstreamTimeoutError
 from cameras.api.filters import CameraFilter, SiteFilter
 from cameras.api.serializers import (
-    CameraHealthSerializer,
     CameraInputSerializer,
     CameraOutputSerializer,
     SiteInputSerializer,
@@ -44,7 +43,6 @@ from cameras.services import (
     site_delete,
     site_update,
 )
-from counting.selectors import camera_health_get_visible_to
 from tenants.rest.errors import ErrorSerializer
 from tenants.rest.mixins import StrictQueryParamsMixin
 
@@ -197,24 +195,6 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, pk: str | None = None) -> Response:
         return self._set_enabled(request, False)
-
-    @extend_schema(summary="Stream health of the camera, as its runner last reported it",
-                   responses=CameraHealthSerializer)
-    @action(detail=True, methods=["get"])
-    def health(self, request: Request, pk: str | None = None) -> Response:
-        camera = self.get_object()
-        health = camera_health_get_visible_to(user=request.user, camera_id=camera.pk)
-        if health is None:  # never run yet: report the camera's own status
-            body: dict[str, Any] = {
-                "camera": camera.pk, "state": camera.status, "reason": camera.status_reason,
-                "last_frame_at": None, "fps_received": 0.0, "fps_analysed": 0.0,
-                "frame_age_s": None, "frames_dropped": 0, "events_lost": 0, "reconnects": 0,
-                "updated_at": None}
-        else:
-            body = {str(name): getattr(health, str(name))
-                    for name in CameraHealthSerializer().fields}
-            body["camera"] = camera.pk
-        return Response(CameraHealthSerializer(body).data)
 
     @extend_schema(
         summary="A current frame of the camera as JPEG",

@@ -19,6 +19,7 @@ CELERY_TASK_ROUTES = {
     "counting.stream_run": {"queue": COUNTING_STREAMS_QUEUE},
     "counting.streams_supervise": {"queue": COUNTING_SHORT_QUEUE},
     "counting.health_sweep": {"queue": COUNTING_SHORT_QUEUE},
+    "counting.line_rollups_rebuild": {"queue": COUNTING_SHORT_QUEUE},
     "analytics.*": {"queue": COUNTING_SHORT_QUEUE},
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cameras.constants import CameraStatus
 from counting.constants import IGNORE_DETECTIONS_HELP, Direction
 from counting.models import CountEvent, CountingLine, Zone
 from tenants.rest.json_fields import (
@@ -94,3 +95,19 @@ class CountEventSerializer(serializers.ModelSerializer):
         fields = ["id", "camera", "line", "direction", "track_id", "occurred_at", "frame_index",
                   "score", "model_version", "rule_version", "recorded_at"]
         read_only_fields = fields
+
+
+class CameraHealthSerializer(serializers.Serializer):
+    """The latest stream health of a camera, as reported by its runner."""
+
+    camera = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=CameraStatus.choices)
+    reason = serializers.CharField(allow_blank=True)
+    last_frame_at = serializers.DateTimeField(allow_null=True)
+    fps_received = serializers.FloatField()
+    fps_analysed = serializers.FloatField()
+    frame_age_s = serializers.FloatField(allow_null=True)
+    frames_dropped = serializers.IntegerField()
+    events_lost = serializers.IntegerField()
+    reconnects = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(allow_null=True)

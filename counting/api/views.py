@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +19,7 @@ from cameras.models import Camera
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to, user_can
 from counting.api.filters import CountEventFilter, LineFilter, ZoneFilter
 from counting.api.serializers import (
+    CameraHealthSerializer,
     CountEventSerializer,
     LineInputSerializer,
     LineOutputSerializer,
@@ -28,6 +30,7 @@ from counting.api.serializers import (
 )
 from counting.models import CountEvent, CountingLine, Zone
 from counting.selectors import (
+    camera_health_get_visible_to,
     counting_line_list_visible_to,
     zone_list_visible_to,
 )
@@ -175,3 +178,32 @@ class CountEventViewSet(StrictQueryParamsMixin, mixins.ListModelMixin,
     def get_queryset(self) -> QuerySet[CountEvent]:
         cameras = camera_list_visible_to(user=self.request.user).values("pk")
         return CountEvent.objects.filter(camera__in=cameras)
+
+
+class CameraHealthViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
+    """``/cameras/{id}/health/``: the stream health of a camera, served here because counting
+    owns the health rows (its runner writes them); registered under the cameras prefix."""
+
+    queryset = Camera.objects.none()
+
+    def get_queryset(self) -> QuerySet[Camera]:
+        return camera_list_visible_to(user=self.request.user)
+
+    @extend_schema(summary="Stream health of the camera, as its runner last reported it",
+                   description="A camera whose stream never ran reports its own status.",
+                   responses=CameraHealthSerializer)
+    @action(detail=True, methods=["get"])
+    def health(self, request: Request, pk: str | None = None) -> Response:
+        camera = self.get_object()
+        health = camera_health_get_visible_to(user=request.user, camera_id=camera.pk)
+        if health is None:  # never run yet: report the camera's own status
+            body: dict[str, Any] = {
+                "camera": camera.pk, "state": camera.status, "reason": camera.status_reason,
+                "last_frame_at": None, "fps_received": 0.0, "fps_analysed": 0.0,
+                "frame_age_s": None, "frames_dropped": 0, "events_lost": 0, "reconnects": 0,
+                "updated_at": None}
+        else:
+            body = {str(name): getattr(health, str(name))
+                    for name in CameraHealthSerializer().fields}
+            body["camera"] = camera.pk
+        return Response(CameraHealthSerializer(body).data)

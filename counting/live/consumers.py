@@ -64,7 +64,8 @@ def _resolve(tenant: Any, user: Any, kind: str, pk: int,
 
 @database_sync_to_async
 def _snapshot(tenant: Any, camera_ids: list[int], site_tz: str) -> dict[str, Any]:
-    from analytics.live_totals import day_totals, local_today
+    from cameras.local_time import local_today
+    from counting.selectors import day_totals
 
     connection.set_tenant(tenant)
     try:

@@ -20,6 +20,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from cameras.local_time import local_today
+from counting.selectors import day_totals
 from tenants.redis_keys import redis_client, tenant_key
 
 logger = logging.getLogger(__name__)
@@ -114,8 +116,6 @@ def publish_camera_counts(*, schema: str, camera_id: int, site_id: int, site_tz:
     Called from ``transaction.on_commit`` of a ledger write. Failures are logged, never
     raised: live views resynchronise from the database, the ledger is the truth.
     """
-    from analytics.live_totals import day_totals, local_today
-
     try:
         day = local_today(site_tz=site_tz)
         totals = day_totals(camera_ids=[camera_id], site_tz=site_tz, day=day)[camera_id]

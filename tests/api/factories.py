@@ -10,9 +10,14 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from analytics.models import LineMinuteRollup, ZoneMinuteOccupancy
 from cameras.models import Camera, Site
-from counting.models import CountEvent, CountingLine, Zone
+from counting.models import (
+    CountEvent,
+    CountingLine,
+    LineMinuteRollup,
+    Zone,
+    ZoneMinuteOccupancy,
+)
 from tests.conftest import PASSWORD
 
 

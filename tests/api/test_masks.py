@@ -31,7 +31,7 @@ def test_a_mask_is_a_zone_that_ignores_detections(world_a: Any, api_client: Any,
         zones = list(Zone.objects.filter(pk__in=[mask.json()["id"], plain.json()["id"]])
                      .order_by("name"))
         _, counted, masks = engine_rules([], zones)
-        from analytics.live_totals import day_totals
+        from counting.selectors import day_totals
 
         totals = day_totals(camera_ids=[world_a.camera.pk], site_tz="UTC",
                             day=datetime.now(tz=UTC).date())

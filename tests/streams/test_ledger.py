@@ -8,11 +8,16 @@ from typing import Any
 import pytest
 from django.db.models import F
 
-from analytics.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 from cameras.services import camera_create, site_create
 from counting.leases import lease_acquire, lease_heartbeat, lease_release
 from counting.ledger import LedgerBatch, LedgerEvent, StaleLeaseError, ZoneMinute, ledger_write
-from counting.models import CameraLease, CountEvent
+from counting.models import (
+    CameraLease,
+    CountEvent,
+    LineHourRollup,
+    LineMinuteRollup,
+    ZoneMinuteOccupancy,
+)
 from counting.services import counting_line_create, zone_create
 
 T0 = datetime(2026, 3, 29, 0, 59, 58, tzinfo=UTC)  # a batch straddling a minute boundary
@@ -117,7 +122,7 @@ def test_a_released_lease_is_free_and_its_generation_cannot_write(rules: Any) ->
 
 
 def test_rollups_rebuilt_from_the_ledger_equal_the_incremental_ones(rules: Any) -> None:
-    from analytics.ledger_rollups import line_rollups_rebuild
+    from counting.rollups import line_rollups_rebuild
 
     camera, line, _ = rules
     taken = lease_acquire(camera_id=camera.pk, owner="w1", ttl_s=10)

@@ -1,0 +1,177 @@
+"""The rollups derived from the ledger: the one place that computes them.
+
+Crossings are bucketed per (line, UTC minute), minutes per (line, UTC hour); zone samples are
+kept per (zone, UTC minute). Two paths write them, both through the functions below:
+
+- the ledger transaction (:func:`counting.ledger.ledger_write`) *adds* the buckets of the events
+  it really inserted (``count = count + EXCLUDED.count``) and the batch's zone samples;
+- the repair path (:func:`line_rollups_rebuild`) *replaces* a range of line rollups by the
+  buckets of the stored events, e.g. after restoring events from a backup.
+
+So an hour is always the sum of its minutes, and a minute the count of its events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+
+from counting.constants import Direction
+from counting.models import (
+    CameraLease,
+    CountEvent,
+    LineHourRollup,
+    LineMinuteRollup,
+    ZoneMinuteOccupancy,
+)
+
+# (line id, start of the UTC minute or hour) -> [count in, count out]
+LineBuckets = dict[tuple[int, datetime], list[int]]
+# What a crossing contributes to the rollups: (line id, direction, aware time).
+Crossing = tuple[int, str, datetime]
+
+# Rows read per round trip when rebuilding from the events (a server-side cursor).
+REBUILD_CHUNK = 5000
+
+
+def minute_of(moment: datetime) -> datetime:
+    """The start of the UTC minute containing ``moment``."""
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour containing ``moment``."""
+    return minute_of(moment).replace(minute=0)
+
+
+@dataclass(slots=True)
+class ZoneMinute:
+    """Occupancy samples of one zone in one UTC minute, accumulated by the runner."""
+
+    zone_id: int
+    minute: datetime
+    samples: int = 0
+    occupancy_sum: float = 0.0
+    max_occupancy: int = 0
+    entries: int = 0
+    exits: int = 0
+
+    def add(self, occupancy: int, entries: int = 0, exits: int = 0) -> None:
+        """Add one analysed frame's occupancy and its entry/exit events."""
+        self.samples += 1
+        self.occupancy_sum += occupancy
+        self.max_occupancy = max(self.max_occupancy, occupancy)
+        self.entries += entries
+        self.exits += exits
+
+
+def line_minute_buckets(crossings: Iterable[Crossing]) -> LineBuckets:
+    """In/out counts per (line, UTC minute) of ``crossings``."""
+    buckets: LineBuckets = defaultdict(lambda: [0, 0])
+    for line_id, direction, occurred_at in crossings:
+        bucket = buckets[(line_id, minute_of(occurred_at))]
+        bucket[0 if direction == Direction.IN else 1] += 1
+    return dict(buckets)
+
+
+def line_hour_buckets(minutes: Mapping[tuple[int, datetime], Sequence[int]]) -> LineBuckets:
+    """In/out counts per (line, UTC hour): the sums of the given minute buckets."""
+    hours: LineBuckets = defaultdict(lambda: [0, 0])
+    for (line_id, minute), (count_in, count_out) in minutes.items():
+        hour = hours[(line_id, hour_of(minute))]
+        hour[0] += count_in
+        hour[1] += count_out
+    return dict(hours)
+
+
+def _line_rows_add(cursor: Any, *, model: type[LineMinuteRollup] | type[LineHourRollup],
+                   column: str, camera_id: int, rows: LineBuckets) -> None:
+    """Upsert ``rows`` into one line rollup table, adding to the counts already there."""
+    if not rows:
+        return
+    table = model._meta.db_table
+    params: list[object] = []
+    for (line_id, moment), (count_in, count_out) in sorted(rows.items()):
+        params.extend([line_id, camera_id, moment, count_in, count_out])
+    cursor.execute(
+        f"INSERT INTO {table} (line_id, camera_id, {column}, count_in, count_out) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        + f" ON CONFLICT (line_id, {column}) DO UPDATE SET "
+        f"count_in = {table}.count_in + EXCLUDED.count_in, "
+        f"count_out = {table}.count_out + EXCLUDED.count_out", params)
+
+
+def line_rollups_add(cursor: Any, *, camera_id: int, crossings: Iterable[Crossing]) -> None:
+    """Add ``crossings`` (newly stored events) to the camera's minute and hour rollups.
+
+    Called inside the ledger transaction with only the events it really inserted, so a
+    replayed event is never counted twice.
+    """
+    minutes = line_minute_buckets(crossings)
+    _line_rows_add(cursor, model=LineMinuteRollup, column="minute", camera_id=camera_id,
+                   rows=minutes)
+    _line_rows_add(cursor, model=LineHourRollup, column="hour", camera_id=camera_id,
+                   rows=line_hour_buckets(minutes))
+
+
+def zone_minutes_add(cursor: Any, *, camera_id: int, zones: Sequence[ZoneMinute]) -> None:
+    """Add zone samples to the camera's zone minute rows (sums add up, the maximum is kept)."""
+    if not zones:
+        return
+    params: list[object] = []
+    for z in sorted(zones, key=lambda z: (z.zone_id, z.minute)):
+        params.extend([z.zone_id, camera_id, minute_of(z.minute), z.samples, z.occupancy_sum,
+                       z.max_occupancy, z.entries, z.exits])
+    t = ZoneMinuteOccupancy._meta.db_table
+    cursor.execute(
+        f"INSERT INTO {t} (zone_id, camera_id, minute, samples, occupancy_sum, max_occupancy, "
+        "entries, exits) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(zones))
+        + f" ON CONFLICT (zone_id, minute) DO UPDATE SET samples = {t}.samples + "
+        f"EXCLUDED.samples, occupancy_sum = {t}.occupancy_sum + EXCLUDED.occupancy_sum, "
+        f"max_occupancy = GREATEST({t}.max_occupancy, EXCLUDED.max_occupancy), "
+        f"entries = {t}.entries + EXCLUDED.entries, exits = {t}.exits + EXCLUDED.exits",
+        params)
+
+
+def line_rollups_rebuild(*, camera_id: int, start: datetime, end: datetime) -> int:
+    """Replace the camera's line rollups of [start, end) (whole UTC minutes) by the buckets of
+    its events; returns the number of minute rollup rows written.
+
+    Hours overlapping the range are recomputed whole, as the sums of their minutes (the rebuilt
+    ones and those outside the range, which are kept).
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be aware datetimes")
+    first_minute, end_minute = minute_of(start), minute_of(end)
+    first_hour = hour_of(start)
+    end_hour = hour_of(end - timedelta(microseconds=1)) + timedelta(hours=1)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Lock the camera's lease row: a running writer cannot add events meanwhile.
+        cursor.execute(f"SELECT 1 FROM {CameraLease._meta.db_table} WHERE camera_id = %s "
+                       "FOR UPDATE", [camera_id])
+        LineMinuteRollup.objects.filter(camera_id=camera_id, minute__gte=first_minute,
+                                        minute__lt=end_minute).delete()
+        events = (CountEvent.objects
+                  .filter(camera_id=camera_id, occurred_at__gte=first_minute,
+                          occurred_at__lt=end_minute)
+                  .order_by()
+                  .values_list("line_id", "direction", "occurred_at")
+                  .iterator(chunk_size=REBUILD_CHUNK))
+        minutes = line_minute_buckets(events)
+        _line_rows_add(cursor, model=LineMinuteRollup, column="minute", camera_id=camera_id,
+                       rows=minutes)
+        LineHourRollup.objects.filter(camera_id=camera_id, hour__gte=first_hour,
+                                      hour__lt=end_hour).delete()
+        in_hours = (LineMinuteRollup.objects
+                    .filter(camera_id=camera_id, minute__gte=first_hour, minute__lt=end_hour)
+                    .values_list("line_id", "minute", "count_in", "count_out"))
+        hours = line_hour_buckets({(line_id, minute): (count_in, count_out)
+                                   for line_id, minute, count_in, count_out in in_hours})
+        _line_rows_add(cursor, model=LineHourRollup, column="hour", camera_id=camera_id,
+                       rows=hours)
+        return len(minutes)
