@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from counting.pipeline.types import Frame, ImageArray
 
@@ -173,6 +174,9 @@ class _LiveStream:
     def __init__(self, container: Any) -> None:
         self.container = container
         self._frames = self._decode(container, container.streams.video[0])
+        # One converter per connection: PyAV's per-frame to_ndarray() builds a new swscale
+        # context for every frame, which costs a third of the decode rate.
+        self._reformatter = VideoReformatter()
 
     @staticmethod
     def _decode(container: Any, stream: Any) -> Iterator[Any]:
@@ -190,8 +194,8 @@ class _LiveStream:
         except (StopIteration, av.error.FFmpegError, OSError):
             return None
         # Bicubic like OpenCV's FFmpeg backend, so live pixels equal file pixels.
-        image = frame.to_ndarray(format="bgr24", interpolation="BICUBIC")
-        return np.asarray(image, dtype=np.uint8)
+        bgr = self._reformatter.reformat(frame, format="bgr24", interpolation="BICUBIC")
+        return np.asarray(bgr.to_ndarray(), dtype=np.uint8)
 
     def close(self) -> None:
         try:

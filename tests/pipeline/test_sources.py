@@ -284,3 +284,22 @@ def test_the_stream_whitelist_makes_ffmpeg_refuse_local_files(small_video: Path)
     for uri in (f"file:{small_video}", str(small_video), f"concat:{small_video}"):
         with pytest.raises(av.error.FFmpegError):
             av.open(uri, options=stream_ffmpeg_options("rtsp://cam.example/s"), timeout=2)
+
+
+def test_live_decoding_gives_the_pixels_file_decoding_gives(pets_video: Path) -> None:
+    import av
+
+    from counting.pipeline.sources import _LiveStream
+
+    # given the first PETS frames read by the file source (OpenCV)
+    with FileSource(pets_video) as src:
+        expected = [f.image for f, _ in zip(src, range(20), strict=False)]
+    # when the same file is decoded by the live path's decoder (PyAV, its BGR conversion)
+    stream = _LiveStream(av.open(f"file:{pets_video}", options={"protocol_whitelist": "file"}))
+    try:
+        got = [stream.read() for _ in range(20)]
+    finally:
+        stream.close()
+    # then every frame has exactly the same pixels, so live counts match count_video's
+    assert all(g is not None and np.array_equal(g, e) for g, e in zip(got, expected,
+                                                                      strict=True))
