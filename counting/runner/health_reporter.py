@@ -60,6 +60,13 @@ class HealthReporter:
         return True
 
     def tick(self, source: LiveSource | None) -> None:
+        """Report the state and rates since the last tick."""
+        snapshot = self.measure(source)
+        health_report(camera_id=self.camera_id, snapshot=snapshot)
+
+    def measure(self, source: LiveSource | None) -> HealthSnapshot:
+        """The state (from the source's own health) and the rates since the last measure;
+        no I/O, so it can be taken on the loop's thread and reported elsewhere."""
         now_mono = time.monotonic()
         received = dropped = reconnects = 0
         if source is not None:
@@ -77,11 +84,14 @@ class HealthReporter:
         fps_analysed = (self.analysed - self._analysed_mark) / elapsed
         self._received_mark, self._analysed_mark = (received, now_mono), self.analysed
         age = (time.time() - self.last_frame_wall) if self.last_frame_wall else None
-        self.report(self.state, self.reason, fps_received=fps_received,
-                    fps_analysed=fps_analysed, frame_age_s=age, frames_dropped=dropped,
-                    reconnects=reconnects)
+        return self._snapshot(self.state, self.reason, fps_received=fps_received,
+                              fps_analysed=fps_analysed, frame_age_s=age,
+                              frames_dropped=dropped, reconnects=reconnects)
 
     def report(self, state: str, reason: str, **numbers: Any) -> None:
+        health_report(camera_id=self.camera_id,
+                      snapshot=self._snapshot(state, reason, **numbers))
+
+    def _snapshot(self, state: str, reason: str, **numbers: Any) -> HealthSnapshot:
         last = epoch_to_utc(self.last_frame_wall) if self.last_frame_wall else None
-        health_report(camera_id=self.camera_id, snapshot=HealthSnapshot(
-            state=state, reason=reason, last_frame_at=last, **numbers))
+        return HealthSnapshot(state=state, reason=reason, last_frame_at=last, **numbers)
