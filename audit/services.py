@@ -12,7 +12,6 @@ from audit.context import current_audit_context
 from audit.models import AuditEvent
 
 _UNSET: Any = object()
-REDACTED = "***"
 
 
 def to_json(values: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -170,12 +170,13 @@ def latency(cameras: int, seconds: float, rate: float) -> None:
 # -- capacity -----------------------------------------------------------------------------------
 def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any) -> None:
     sys.path.insert(0, str(REPO))
+    from cameras.streams import stream_ffmpeg_options
     from counting.pipeline import CountingEngine, LineSpec, create_detector, open_source
 
     detector = create_detector(model, threads=1)
     engine = CountingEngine(detector, lines=[LineSpec(key="1", name="l", start=(0.5, 0.0),
                                                       end=(0.5, 1.0))], detect_fps=fps)
-    source = open_source(url, live=True)
+    source = open_source(url, live=True, ffmpeg_options=stream_ffmpeg_options(url))
     ages: list[float] = []
     analysed = 0
     cpu_started = time.process_time()  # every thread of this process: decoding included

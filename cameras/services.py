@@ -178,3 +178,18 @@ def camera_delete(*, actor: Any, camera: Camera) -> None:
             "counting and keep its history.", code="conflict") from exc
     audit_record(action="camera.delete", target_type="cameras.camera", target_id=str(camera_id),
                  before=before, actor=actor)
+
+
+def camera_status_set(*, camera_id: int, status: str, reason: str = "") -> None:
+    """Mirror a stream's health state on the camera (``status``, ``status_reason``) so lists
+    of cameras show it without a join.
+
+    Written by the stream runner's health reports, not by a person: no audit event, and
+    ``updated_at`` is left alone because the runner watches it for edits of the camera's
+    stream settings (an update of the status must not look like one).
+    """
+    from cameras.constants import CameraStatus
+
+    if status not in CameraStatus.values:
+        raise ValueError(f"unknown camera status {status!r}")
+    Camera.objects.filter(pk=camera_id).update(status=status, status_reason=reason[:500])

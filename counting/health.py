@@ -3,7 +3,8 @@
 ``CameraHealth`` holds the latest numbers (one row per camera, upserted every few seconds);
 every state change and every gap (a crash, a takeover, a database outage that lost events) is
 appended to ``CameraHealthEvent``. The camera's own ``status``/``status_reason`` mirror the
-state so lists of cameras show it without a join.
+state so lists of cameras show it without a join; cameras owns that column and writes it
+(:func:`cameras.services.camera_status_set`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from cameras.models import Camera
+from cameras.services import camera_status_set
 from counting.models import CameraHealth, CameraHealthEvent
 
 
@@ -53,8 +54,8 @@ def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
             CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
                                              state=snapshot.state,
                                              reason=snapshot.reason[:500])
-            Camera.objects.filter(pk=camera_id).update(status=snapshot.state,
-                                                       status_reason=snapshot.reason[:500])
+            camera_status_set(camera_id=camera_id, status=snapshot.state,
+                              reason=snapshot.reason)
     return changed
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.db import models
 
+from cameras.constants import CameraStatus
 from cameras.models import Camera
-from counting.constants import IGNORE_DETECTIONS_HELP, Direction, HealthState
+from counting.constants import IGNORE_DETECTIONS_HELP, Direction
 
 
 class CameraRule(models.Model):
@@ -123,8 +124,8 @@ class CameraHealth(models.Model):
 
     camera = models.OneToOneField(Camera, on_delete=models.CASCADE, primary_key=True,
                                   related_name="health")
-    state = models.CharField(max_length=16, choices=HealthState.choices,
-                             default=HealthState.STARTING)
+    state = models.CharField(max_length=16, choices=CameraStatus.choices,
+                             default=CameraStatus.STARTING)
     reason = models.CharField(max_length=500, blank=True)
     last_frame_at = models.DateTimeField(null=True, blank=True)
     fps_received = models.FloatField(default=0.0)
@@ -144,7 +145,7 @@ class CameraHealthEvent(models.Model):
 
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="health_events")
     occurred_at = models.DateTimeField(db_index=True)
-    state = models.CharField(max_length=16, choices=HealthState.choices)
+    state = models.CharField(max_length=16, choices=CameraStatus.choices)
     reason = models.CharField(max_length=500, blank=True)
     gap_seconds = models.FloatField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)

@@ -78,8 +78,8 @@ def streams_supervise() -> dict[str, list[int]]:
 def health_sweep() -> int:
     """Beat (short queue): cameras shown online whose lease expired (their worker died and
     nobody took over yet) are marked offline, so health never claims a dead stream is live."""
+    from cameras.constants import CameraStatus
     from cameras.models import Camera
-    from counting.constants import HealthState
     from counting.health import HealthSnapshot, health_report
     from counting.models import CameraHealth
     from tenants.models import Tenant
@@ -90,11 +90,11 @@ def health_sweep() -> int:
         with tenant_context(tenant):
             orphans = set(cameras_needing_runner(ttl_s=ttl))
             enabled = set(Camera.objects.filter(enabled=True).values_list("pk", flat=True))
-            live_states = (HealthState.ONLINE, HealthState.FROZEN, HealthState.STARTING)
+            live_states = (CameraStatus.ONLINE, CameraStatus.FROZEN, CameraStatus.STARTING)
             for health in CameraHealth.objects.filter(camera_id__in=orphans & enabled,
                                                       state__in=live_states):
                 health_report(camera_id=health.camera_id, snapshot=HealthSnapshot(
-                    state=HealthState.OFFLINE, reason="no stream worker owns this camera "
+                    state=CameraStatus.OFFLINE, reason="no stream worker owns this camera "
                     "(its lease expired); waiting for the supervisor to restart it",
                     last_frame_at=health.last_frame_at))
                 marked += 1

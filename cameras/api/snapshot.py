@@ -1,28 +1,27 @@
 """One JPEG frame from a camera's stream, grabbed on demand with a short timeout.
 
-The URL is checked against the URL policy again right before connecting (its host may resolve
-elsewhere now than when it was saved), FFmpeg is limited to network protocols, and credentials
-travel only inside the URL handed to OpenCV, never in errors or logs.
+The camera is turned into something openable by :mod:`cameras.streams`, as for the stream
+runner: the URL is checked against the address policy again right before connecting (its host
+may resolve elsewhere now than when it was saved), FFmpeg gets the one protocol whitelist for
+this open only, and credentials travel only inside the URL handed to FFmpeg, never in errors or
+logs.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any
 
-from cameras.url_policy import StreamUrlRefused, validate_stream_url
+from cameras.streams import StreamTarget, camera_stream_target
+from cameras.url_policy import StreamUrlRefused
+
+if TYPE_CHECKING:
+    from cameras.models import Camera
 
 SNAPSHOT_TIMEOUT_S = 5.0
 JPEG_QUALITY = 85
 MAX_WIDTH = 1920
-_FFMPEG_OPTIONS = (
-    "protocol_whitelist;tcp,tls,rtp,udp,rtsp,rtsps,http,https,crypto|rtsp_transport;tcp"
-)
-_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-_OPEN_LOCK = threading.Lock()
 
 
 class SnapshotError(Exception):
@@ -42,43 +41,35 @@ class Snapshot:
     height: int
 
 
-def _with_credentials(url: str, username: str, password: str) -> str:
-    if not username:
-        return url
-    parts = urlsplit(url)
-    userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "")
-    return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
-
-
-def snapshot_grab(*, url: str, username: str = "", password: str = "",
-                  timeout_s: float = SNAPSHOT_TIMEOUT_S) -> Snapshot:
-    """Connect, read one frame and encode it as JPEG, or raise ``SnapshotError``."""
-    import cv2  # heavy: imported only when a snapshot is asked for
-
+def snapshot_grab(*, camera: Camera, timeout_s: float = SNAPSHOT_TIMEOUT_S) -> Snapshot:
+    """Connect to the camera, read one frame and encode it as JPEG, or raise
+    ``SnapshotError``."""
     try:
-        validate_stream_url(url)
+        target = camera_stream_target(camera=camera)
     except StreamUrlRefused as exc:
         raise SnapshotError(str(exc)) from exc
+    return snapshot_from_target(target=target, timeout_s=timeout_s)
+
+
+def snapshot_from_target(*, target: StreamTarget, timeout_s: float) -> Snapshot:
+    """Read the first frame of an already checked stream and encode it as JPEG."""
+    import av  # heavy: imported only when a snapshot is asked for
+    import cv2
+
     started = time.monotonic()
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout_s * 1000),
-              cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(timeout_s * 1000)]
-    with _OPEN_LOCK:  # the options travel through a process-wide environment variable
-        previous = os.environ.get(_ENV)
-        os.environ[_ENV] = _FFMPEG_OPTIONS
-        try:
-            capture = cv2.VideoCapture(_with_credentials(url, username, password),
-                                       cv2.CAP_FFMPEG, params)
-        finally:
-            if previous is None:
-                os.environ.pop(_ENV, None)
-            else:
-                os.environ[_ENV] = previous
+    image: Any = None
     try:
-        ok, image = (capture.read() if capture.isOpened() else (False, None))
-    finally:
-        capture.release()
+        with av.open(target.url, options=dict(target.options),
+                     timeout=(timeout_s, timeout_s)) as container:
+            if container.streams.video:
+                for frame in container.decode(container.streams.video[0]):
+                    # Bicubic as OpenCV's FFmpeg backend and the stream runner convert.
+                    image = frame.to_ndarray(format="bgr24", interpolation="BICUBIC")
+                    break
+    except (av.error.FFmpegError, OSError):
+        image = None
     elapsed = time.monotonic() - started
-    if not ok or image is None:
+    if image is None:
         timed_out = elapsed >= timeout_s * 0.9
         raise SnapshotError(
             "The camera did not send a frame in time." if timed_out else

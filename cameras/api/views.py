@@ -209,9 +209,7 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
     def snapshot(self, request: Request, pk: str | None = None) -> HttpResponse:
         camera = self.get_object()
         try:
-            shot = snapshot_grab(url=camera.stream_url, username=camera.username,
-                                 password=camera.password,
-                                 timeout_s=settings.API_SNAPSHOT_TIMEOUT_S)
+            shot = snapshot_grab(camera=camera, timeout_s=settings.API_SNAPSHOT_TIMEOUT_S)
         except SnapshotError as exc:
             if exc.timed_out:
                 raise UpstreamTimeoutError(str(exc)) from exc

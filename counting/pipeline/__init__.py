@@ -1,4 +1,4 @@
-"""The frame pipeline: pure Python (numpy, OpenCV; torch only inside the detector backends).
+"""The frame pipeline: pure Python (numpy, OpenCV, PyAV; torch only inside the detector backends).
 
 Nothing here imports Django, and importing this package never imports torch, onnx or
 onnxruntime: the detector backends import them when a detector is created.
@@ -9,8 +9,11 @@ Public API (stable; the stream runner builds on it)::
         open_source, create_detector, CountingEngine, LineSpec, ZoneSpec,
     )
 
-    source = open_source(url, live=True, open_timeout_s=10, read_timeout_s=10)
-    #   -> LiveSource (rtsp/rtsps/http/https only; reader thread keeping the newest frame,
+    source = open_source(url, live=True, open_timeout_s=10, read_timeout_s=10,
+                         ffmpeg_options={"protocol_whitelist": "rtsp,tcp,...", ...})
+    #   -> LiveSource (rtsp/rtsps/http/https only; the FFmpeg options of the open come from the
+    #      caller and must whitelist network protocols only (the project: cameras.streams);
+    #      reader thread keeping the newest frame,
     #      reconnect with capped exponential backoff, .health() -> SourceHealth, .close())
     #   open_source(path, live=False) -> FileSource (frame times are the file's PTS)
     #   raises SourceError subclasses: SourceNotFoundError, UnsupportedSourceError,

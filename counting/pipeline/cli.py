@@ -11,7 +11,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -141,12 +141,14 @@ def run_count_video(
     open_timeout_s: float = 10.0,
     ignore: Sequence[str] = (),
     input_size: int | None = DEFAULT_INPUT_SIZE,
+    ffmpeg_options: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Count a video file or a stream URL and return the summary dict (see ``--json``).
 
     ``max_seconds`` bounds a live stream (wall clock); files are read to the end. ``ignore``:
     regions whose detections are dropped (``--ignore``). ``input_size``: the detector's square
-    input side (``--input-size``; None for the model's own).
+    input side (``--input-size``; None for the model's own). ``ffmpeg_options``: how a stream
+    URL is opened (its protocol whitelist; ``manage.py count_video`` passes the project's).
     """
     line_specs, zone_specs = parse_rules(lines, zones)
     mask_specs = [parse_mask(t) for t in ignore]
@@ -169,6 +171,7 @@ def run_count_video(
             live=_is_url(source),
             open_timeout_s=open_timeout_s,
             read_timeout_s=open_timeout_s,
+            ffmpeg_options=ffmpeg_options,
         )
     except SourceError as exc:
         raise CountVideoError(str(exc)) from None

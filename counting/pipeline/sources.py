@@ -1,50 +1,50 @@
 """Frame sources: video files (read at their own pace) and live streams (newest frame only).
 
-Live streams (``rtsp``, ``rtsps``, ``http``/``https`` MJPEG or HLS) are decoded by OpenCV's
-FFmpeg backend with
+Live streams (``rtsp``, ``rtsps``, ``http``/``https`` MJPEG or HLS) are demuxed and decoded by
+FFmpeg through PyAV, with
 
-* FFmpeg's protocol whitelist (``OPENCV_FFMPEG_CAPTURE_OPTIONS``) so a stream cannot make
-  FFmpeg open local files or other protocols, and RTSP over TCP;
-* open and read timeouts (``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``);
+* the FFmpeg options the caller gives for that one open (``av.open(url, options=...)``): above
+  all a protocol whitelist, so a stream cannot make FFmpeg open local files or other
+  protocols. The caller decides them (the project: :mod:`cameras.streams`, which also checks
+  the address policy); a live source refuses to open without a ``protocol_whitelist`` or with
+  one that allows ``file``. Nothing process-wide (no environment variable) is changed;
+* open and read timeouts (PyAV's ``timeout=(open, read)``, FFmpeg's interrupt callback);
 * a reader thread that keeps only the newest frame, so analysis never lags behind the camera
   (older unconsumed frames are counted as dropped);
 * reconnection with capped exponential backoff, and health counters including a cheap
   frozen-stream detector (a CRC of a sparse pixel grid).
 
-Address policy (SSRF: private ranges, metadata endpoints) is enforced by the caller before a
-URL gets here; this module only refuses schemes other than the four above for live sources and
-accepts file paths only when opened with ``live=False``.
+Frames are converted to BGR with swscale's bicubic filter, as OpenCV's FFmpeg backend does, so
+a live frame has the same pixels as the same frame read from a file by :class:`FileSource`
+(checked on PETS H.264 and MJPEG: identical arrays).
+
+Video files are read by OpenCV's FFmpeg backend through an explicit ``file:`` URL: the name can
+never be taken for another protocol (``concat:``...), and FFmpeg's own default for the file
+protocol limits what a file may refer to (``file``, ``crypto``, ``data``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from counting.pipeline.types import Frame, ImageArray
 
 logger = logging.getLogger(__name__)
 
 LIVE_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
-LIVE_FFMPEG_OPTIONS = (
-    "protocol_whitelist;file,rtp,udp,tcp,tls,rtsp,rtsps,http,https,crypto,httpproxy"
-    "|rtsp_transport;tcp|fflags;nobuffer|flags;low_delay"
-)
-FILE_FFMPEG_OPTIONS = "protocol_whitelist;file"
-_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-# The options travel through a process-wide environment variable read during open().
-_OPEN_LOCK = threading.Lock()
 
 State = Literal["connecting", "streaming", "reconnecting", "frozen", "failed", "closed"]
 
@@ -58,11 +58,12 @@ class SourceNotFoundError(SourceError):
 
 
 class UnsupportedSourceError(SourceError):
-    """The URL scheme is not allowed (live: rtsp, rtsps, http, https only)."""
+    """The URL scheme is not allowed (live: rtsp, rtsps, http, https only), or the FFmpeg
+    options of a live open carry no protocol whitelist or one that allows local files."""
 
 
 class SourceOpenError(SourceError):
-    """OpenCV/FFmpeg could not open the source (unreachable, timeout, not a video)."""
+    """FFmpeg could not open the source (unreachable, timeout, not a video)."""
 
 
 class SourceReadError(SourceError):
@@ -80,26 +81,22 @@ def _redact(url: str) -> str:
     return url
 
 
-def _capture(
-    uri: str, options: str, open_timeout_s: float, read_timeout_s: float
-) -> cv2.VideoCapture:
-    params = [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-        int(open_timeout_s * 1000),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-        int(read_timeout_s * 1000),
-    ]
-    with _OPEN_LOCK:
-        previous = os.environ.get(_ENV)
-        os.environ[_ENV] = options
-        try:
-            cap = cv2.VideoCapture(uri, cv2.CAP_FFMPEG, params)
-        finally:
-            if previous is None:
-                os.environ.pop(_ENV, None)
-            else:
-                os.environ[_ENV] = previous
-    return cap
+def _file_capture(path: Path, timeout_s: float) -> cv2.VideoCapture:
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout_s * 1000),
+              cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(timeout_s * 1000)]
+    return cv2.VideoCapture(f"file:{path.resolve()}", cv2.CAP_FFMPEG, params)
+
+
+def _checked_live_options(options: Mapping[str, str] | None, url: str) -> dict[str, str]:
+    """The caller's FFmpeg options, refused when they would let FFmpeg read local files."""
+    whitelist = (options or {}).get("protocol_whitelist", "")
+    protocols = {p.strip().lower() for p in whitelist.split(",") if p.strip()}
+    if not protocols or "file" in protocols:
+        raise UnsupportedSourceError(
+            f"refusing to open {_redact(url)}: live streams need FFmpeg options with a "
+            "protocol_whitelist of network protocols only (no 'file'); see cameras.streams"
+        )
+    return dict(options or {})
 
 
 class FileSource:
@@ -109,7 +106,7 @@ class FileSource:
         self.path = Path(path)
         if not self.path.is_file():
             raise SourceNotFoundError(f"video file not found: {self.path}")
-        self._cap = _capture(str(self.path), FILE_FFMPEG_OPTIONS, open_timeout_s, open_timeout_s)
+        self._cap = _file_capture(self.path, open_timeout_s)
         if not self._cap.isOpened():
             raise SourceOpenError(f"cannot decode video file {self.path} (not a supported video?)")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 0.0
@@ -171,6 +168,42 @@ def frame_fingerprint(image: ImageArray) -> int:
     return zlib.crc32(np.ascontiguousarray(grid).data)
 
 
+class _LiveStream:
+    """One open connection: the PyAV container and the iterator of its decoded frames."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self._frames = self._decode(container, container.streams.video[0])
+        # One converter per connection: PyAV's per-frame to_ndarray() builds a new swscale
+        # context for every frame, which costs a third of the decode rate.
+        self._reformatter = VideoReformatter()
+
+    @staticmethod
+    def _decode(container: Any, stream: Any) -> Iterator[Any]:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue  # one damaged packet: the decoder resynchronises on the next ones
+            yield from frames
+
+    def read(self) -> ImageArray | None:
+        """The next decoded frame as BGR, or None when the stream ended, failed or timed out."""
+        try:
+            frame = next(self._frames)
+        except (StopIteration, av.error.FFmpegError, OSError):
+            return None
+        # Bicubic like OpenCV's FFmpeg backend, so live pixels equal file pixels.
+        bgr = self._reformatter.reformat(frame, format="bgr24", interpolation="BICUBIC")
+        return np.asarray(bgr.to_ndarray(), dtype=np.uint8)
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        except (av.error.FFmpegError, OSError):  # already broken: nothing left to release
+            pass
+
+
 class LiveSource:
     """A live stream read by a background thread that keeps only the newest frame.
 
@@ -179,11 +212,15 @@ class LiveSource:
     (``backoff_initial_s`` doubling up to ``backoff_max_s``); ``max_reconnects`` consecutive
     failures (None: unlimited) end the iteration with :class:`SourceReadError`. ``close()``
     stops the thread promptly (at most one open/read timeout while FFmpeg is blocked).
+    ``ffmpeg_options`` are given to FFmpeg on every (re)open; they must carry a
+    ``protocol_whitelist`` without ``file``.
     """
 
     def __init__(
         self,
         url: str,
+        *,
+        ffmpeg_options: Mapping[str, str] | None,
         open_timeout_s: float = 10.0,
         read_timeout_s: float = 10.0,
         backoff_initial_s: float = 1.0,
@@ -197,6 +234,7 @@ class LiveSource:
                 f"unsupported stream scheme {scheme or '(none)'!r} in {_redact(url)}; "
                 f"use one of {', '.join(sorted(LIVE_SCHEMES))} (files need live=False)"
             )
+        self.ffmpeg_options = _checked_live_options(ffmpeg_options, url)
         self.url = url
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
@@ -218,17 +256,24 @@ class LiveSource:
         self._thread = threading.Thread(target=self._run, name="live-source", daemon=True)
         self._thread.start()
 
-    def _open(self) -> cv2.VideoCapture:
+    def _open(self) -> _LiveStream:
         started = time.monotonic()
-        cap = _capture(self.url, LIVE_FFMPEG_OPTIONS, self.open_timeout_s, self.read_timeout_s)
-        if not cap.isOpened():
-            cap.release()
+        container: Any = None
+        try:
+            container = av.open(self.url, options=dict(self.ffmpeg_options),
+                                timeout=(self.open_timeout_s, self.read_timeout_s))
+            if not container.streams.video:
+                raise ValueError("no video stream")
+            stream = _LiveStream(container)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            if container is not None:
+                container.close()
             waited = time.monotonic() - started
             raise SourceOpenError(
                 f"cannot open stream {_redact(self.url)} after {waited:.1f}s (unreachable, "
                 f"timed out after {self.open_timeout_s:g}s, wrong credentials or not a video)"
-            )
-        return cap
+            ) from exc
+        return stream
 
     def _set_state(self, state: State, reason: str) -> None:
         with self._cond:
@@ -236,7 +281,7 @@ class LiveSource:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        cap: cv2.VideoCapture | None = self._cap
+        cap: _LiveStream | None = self._cap
         failures = 0
         while not self._stop.is_set():
             if cap is None:
@@ -255,11 +300,11 @@ class LiveSource:
                 with self._cond:
                     self._reconnects += 1
                 self._set_state("streaming", "reconnected")
-            ok, image = cap.read()
+            image = cap.read()
             if self._stop.is_set():
                 break
-            if not ok or image is None:
-                cap.release()
+            if image is None:
+                cap.close()
                 cap = None
                 failures += 1
                 self._set_state("reconnecting", "read failed or timed out; reconnecting")
@@ -268,9 +313,9 @@ class LiveSource:
                     break
                 continue
             failures = 0
-            self._publish(np.asarray(image, dtype=np.uint8))
+            self._publish(image)
         if cap is not None:
-            cap.release()
+            cap.close()
 
     def _publish(self, image: ImageArray) -> None:
         now = time.time()
@@ -351,9 +396,11 @@ def open_source(
     live: bool = True,
     open_timeout_s: float = 10.0,
     read_timeout_s: float = 10.0,
+    ffmpeg_options: Mapping[str, str] | None = None,
     **live_options: float | int | None,
 ) -> FileSource | LiveSource:
-    """Open a live stream (``live=True``: rtsp/rtsps/http/https URLs only) or a video file
+    """Open a live stream (``live=True``: rtsp/rtsps/http/https URLs only, opened with
+    ``ffmpeg_options``, which must carry a network-only protocol whitelist) or a video file
     (``live=False``: a local path). Raises a :class:`SourceError` subclass on failure."""
     if not live:
         text = str(uri)
@@ -364,6 +411,7 @@ def open_source(
         return FileSource(text, open_timeout_s=open_timeout_s)
     return LiveSource(
         str(uri),
+        ffmpeg_options=ffmpeg_options,
         open_timeout_s=open_timeout_s,
         read_timeout_s=read_timeout_s,
         **live_options,  # type: ignore[arg-type]

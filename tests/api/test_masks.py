@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from counting.models import Zone
-from counting.runner.rules import engine_rules
+from counting.runner.rule_specs import engine_rules
 
 SIGN = [[0.0, 0.15], [0.1, 0.15], [0.1, 0.3], [0.0, 0.3]]
 

@@ -134,3 +134,38 @@ def test_the_url_policy_is_checked_again_at_connect_time(world_a: Any, in_tenant
     # then no connection is made and the policy's reason is given
     assert response.status_code == 502
     assert "a loopback address" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("url", [
+    "file:///etc/passwd",  # a local file
+    "/etc/passwd",  # a path where a URL is expected
+    "concat:http://127.0.0.1/a|file:///etc/passwd",  # an FFmpeg pseudo-protocol
+])
+@override_settings(CAMERA_URL_ALLOW_LOOPBACK=True)
+def test_a_snapshot_never_opens_local_files(world_a: Any, in_tenant: Any, api_client: Any,
+                                            url: str) -> None:
+    # given a camera whose stored URL points at a local file (written past the validators)
+    camera = _camera_at(world_a, in_tenant, url)
+    # when a snapshot is asked for
+    response = api_client("a", world_a.owner).get(f"/api/v1/cameras/{camera.pk}/snapshot/")
+    # then it is refused by the URL policy, before FFmpeg sees it
+    assert response.status_code == 502
+    assert response.content[:3] != b"\xff\xd8\xff"
+
+
+def test_the_snapshot_opener_makes_ffmpeg_refuse_local_files(tmp_path: Any) -> None:
+    from cameras.api.snapshot import SnapshotError, snapshot_from_target
+    from cameras.streams import StreamTarget, stream_ffmpeg_options
+
+    # given a real local video that FFmpeg could decode
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 4.0, (64, 48))
+    for _ in range(4):
+        writer.write(np.full((48, 64, 3), 128, np.uint8))
+    writer.release()
+    # when the snapshot opener is handed it with the options every stream open uses
+    target = StreamTarget(url=f"file:{video}",
+                          options=stream_ffmpeg_options("http://cam.example/video.mjpg"))
+    # then FFmpeg refuses the file protocol and no frame comes back
+    with pytest.raises(SnapshotError, match="could not be reached"):
+        snapshot_from_target(target=target, timeout_s=2.0)

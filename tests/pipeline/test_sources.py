@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cameras.streams import stream_ffmpeg_options
 from counting.pipeline.sources import (
     FileSource,
     LiveSource,
@@ -119,9 +120,9 @@ def test_open_times_out_on_a_silent_server(silent_server: int, scheme: str) -> N
     started = time.monotonic()
     # when opened with a 1 s timeout then opening fails with a clear error
     with pytest.raises(SourceOpenError, match="timed out after 1s"):
-        open_source(
-            f"{scheme}://127.0.0.1:{silent_server}/stream", open_timeout_s=1.0, read_timeout_s=1.0
-        )
+        url = f"{scheme}://127.0.0.1:{silent_server}/stream"
+        open_source(url, open_timeout_s=1.0, read_timeout_s=1.0,
+                    ffmpeg_options=stream_ffmpeg_options(url))
     # (generous bound: only that it does not hang for FFmpeg's own default minutes)
     assert time.monotonic() - started < 10.0
 
@@ -183,7 +184,8 @@ def mjpeg_server() -> Iterator[ThreadingHTTPServer]:
 def test_live_mjpeg_keeps_only_the_newest_frame(mjpeg_server: ThreadingHTTPServer) -> None:
     # given a 30 fps MJPEG stream
     url = f"http://127.0.0.1:{mjpeg_server.server_address[1]}/video.mjpg"
-    src = open_source(url, live=True, open_timeout_s=5, read_timeout_s=5)
+    src = open_source(url, live=True, open_timeout_s=5, read_timeout_s=5,
+                      ffmpeg_options=stream_ffmpeg_options(url))
     assert isinstance(src, LiveSource)
     try:
         first = src.read(timeout_s=5)
@@ -212,7 +214,8 @@ def test_live_frozen_stream_is_detected(mjpeg_server: ThreadingHTTPServer) -> No
     _MJPEGHandler.frozen_after = 3
     try:
         url = f"http://127.0.0.1:{mjpeg_server.server_address[1]}/video.mjpg"
-        with LiveSource(url, open_timeout_s=5, read_timeout_s=5, frozen_after_s=0.5) as src:
+        with LiveSource(url, ffmpeg_options=stream_ffmpeg_options(url), open_timeout_s=5,
+                        read_timeout_s=5, frozen_after_s=0.5) as src:
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and not src.health().frozen:
                 src.read(timeout_s=1)
@@ -229,7 +232,8 @@ def test_live_source_reconnects_after_a_drop(mjpeg_server: ThreadingHTTPServer) 
     try:
         url = f"http://127.0.0.1:{mjpeg_server.server_address[1]}/video.mjpg"
         with LiveSource(
-            url, open_timeout_s=5, read_timeout_s=2, backoff_initial_s=0.05, backoff_max_s=0.2
+            url, ffmpeg_options=stream_ffmpeg_options(url), open_timeout_s=5, read_timeout_s=2,
+            backoff_initial_s=0.05, backoff_max_s=0.2
         ) as src:
             deadline = time.monotonic() + 10
             received = 0
@@ -250,3 +254,52 @@ def test_frame_fingerprint_changes_with_content() -> None:
     b[::16, ::16] = 1
     assert frame_fingerprint(a) == frame_fingerprint(a.copy())
     assert frame_fingerprint(a) != frame_fingerprint(b)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        None,  # no options at all: FFmpeg would accept every protocol
+        {"rtsp_transport": "tcp"},  # options without a whitelist
+        {"protocol_whitelist": ""},  # an empty whitelist is no whitelist
+        {"protocol_whitelist": "http,tcp,FILE"},  # a whitelist that lets FFmpeg read files
+    ],
+)
+def test_live_source_refuses_options_that_allow_local_files(options: dict[str, str] | None
+                                                            ) -> None:
+    # given a live URL and FFmpeg options without a network-only whitelist
+    # when opened then it is refused before any connection is made
+    with pytest.raises(UnsupportedSourceError, match="protocol_whitelist"):
+        LiveSource("http://127.0.0.1:9/video.mjpg", ffmpeg_options=options, open_timeout_s=1)
+
+
+def test_the_stream_whitelist_makes_ffmpeg_refuse_local_files(small_video: Path) -> None:
+    import av
+
+    # given a local video that FFmpeg opens when the file protocol is allowed
+    with av.open(f"file:{small_video}", options={"protocol_whitelist": "file"}) as container:
+        assert container.streams.video
+    # when it is opened with the options every live open uses
+    # then FFmpeg itself refuses the file protocol
+    for uri in (f"file:{small_video}", str(small_video), f"concat:{small_video}"):
+        with pytest.raises(av.error.FFmpegError):
+            av.open(uri, options=stream_ffmpeg_options("rtsp://cam.example/s"), timeout=2)
+
+
+def test_live_decoding_gives_the_pixels_file_decoding_gives(pets_video: Path) -> None:
+    import av
+
+    from counting.pipeline.sources import _LiveStream
+
+    # given the first PETS frames read by the file source (OpenCV)
+    with FileSource(pets_video) as src:
+        expected = [f.image for f, _ in zip(src, range(20), strict=False)]
+    # when the same file is decoded by the live path's decoder (PyAV, its BGR conversion)
+    stream = _LiveStream(av.open(f"file:{pets_video}", options={"protocol_whitelist": "file"}))
+    try:
+        got = [stream.read() for _ in range(20)]
+    finally:
+        stream.close()
+    # then every frame has exactly the same pixels, so live counts match count_video's
+    assert all(g is not None and np.array_equal(g, e) for g, e in zip(got, expected,
+                                                                      strict=True))

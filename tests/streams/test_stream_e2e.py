@@ -130,8 +130,8 @@ def test_live_stream_counts_equal_count_video_on_the_same_frames(
 def test_disabling_a_camera_stops_its_stream_within_5s_and_releases_the_lease(
         pets_video: Path, worker: Any, stream_tenant: Any, streams_queue: str, settings: Any,
         allow_loopback: None) -> None:
+    from cameras.constants import CameraStatus
     from cameras.services import camera_update
-    from counting.constants import HealthState
 
     with camera_simulator(pets_video, frames=100) as url:
         # given a camera started by the beat supervisor task itself (platform-wide, no
@@ -151,6 +151,6 @@ def test_disabling_a_camera_stops_its_stream_within_5s_and_releases_the_lease(
                  interval=0.1, message="the lease to be released")
         assert time.monotonic() - disabled_at <= 6.0
         health = health_of(stream_tenant, camera.pk)
-        assert health.state == HealthState.DISABLED
+        assert health.state == CameraStatus.DISABLED
         # and the worker process is still alive to serve other cameras
         assert worker.poll() is None

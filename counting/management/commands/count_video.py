@@ -12,6 +12,7 @@ from typing import Any, get_args
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cameras.streams import stream_ffmpeg_options
 from counting.pipeline.cli import (
     IGNORE_HELP,
     LINE_HELP,
@@ -108,6 +109,7 @@ class Command(BaseCommand):
                 device=getattr(settings, "COUNTING_DEVICE", None),
                 progress=not options["json"],
                 max_seconds=options["max_seconds"],
+                ffmpeg_options=stream_ffmpeg_options(options["source"]),
             )
         except CountVideoError as exc:
             raise CommandError(str(exc)) from exc

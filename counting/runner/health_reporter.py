@@ -1,0 +1,97 @@
+"""What the runner tells the camera's health: state, reason, rates, frame age, gaps."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cameras.constants import CameraStatus
+from counting.health import (
+    HealthSnapshot,
+    health_gap_record,
+    health_last_frame_at,
+    health_report,
+)
+from counting.pipeline.sources import LiveSource
+from counting.runner.frames import epoch_to_utc
+
+
+class HealthReporter:
+    """Keeps the stream's state and counters and reports them to :mod:`counting.health`.
+
+    The loop tells it about frames (``frame_seen``, ``frame_analysed``); ``tick`` (every few
+    seconds) derives the state from the source's own health and reports rates since the last
+    tick; ``state_change`` reports a connection change at once.
+    """
+
+    def __init__(self, *, camera_id: int) -> None:
+        self.camera_id = camera_id
+        self.state: str = CameraStatus.STARTING
+        self.reason = ""
+        self.analysed = 0
+        self.last_frame_wall: float | None = None
+        self._analysed_mark = 0
+        self._received_mark = (0, time.monotonic())
+
+    def frame_seen(self, wall_time: float) -> None:
+        self.last_frame_wall = wall_time
+
+    def frame_analysed(self) -> None:
+        self.analysed += 1
+
+    def takeover_gap_record(self, *, previous_owner: str, generation: int) -> None:
+        """Record the processing gap a takeover ends (nothing when the lease was free)."""
+        if not previous_owner:
+            return  # the lease was free or released cleanly: no one was interrupted
+        last = health_last_frame_at(camera_id=self.camera_id)
+        gap = (datetime.now(tz=UTC) - last).total_seconds() if last else None
+        health_gap_record(
+            camera_id=self.camera_id, state=CameraStatus.STARTING,
+            reason=f"taken over from {previous_owner} after its heartbeat stopped",
+            gap_seconds=gap,
+            details={"previous_owner": previous_owner, "generation": generation})
+
+    def changed(self, state: str, reason: str) -> bool:
+        """Remember a new state; True when it differs from the last one."""
+        if (state, reason) == (self.state, self.reason):
+            return False
+        self.state, self.reason = state, reason
+        return True
+
+    def tick(self, source: LiveSource | None) -> None:
+        """Report the state and rates since the last tick."""
+        snapshot = self.measure(source)
+        health_report(camera_id=self.camera_id, snapshot=snapshot)
+
+    def measure(self, source: LiveSource | None) -> HealthSnapshot:
+        """The state (from the source's own health) and the rates since the last measure;
+        no I/O, so it can be taken on the loop's thread and reported elsewhere."""
+        now_mono = time.monotonic()
+        received = dropped = reconnects = 0
+        if source is not None:
+            h = source.health()
+            received, dropped, reconnects = h.frames_received, h.frames_dropped, h.reconnects
+            if h.state in ("reconnecting", "failed"):
+                self.state, self.reason = CameraStatus.OFFLINE, h.reason or h.state
+            elif h.frozen:
+                self.state, self.reason = CameraStatus.FROZEN, h.reason
+            else:
+                self.state, self.reason = CameraStatus.ONLINE, "streaming"
+        last_received, last_mark = self._received_mark
+        elapsed = max(1e-6, now_mono - last_mark)
+        fps_received = max(0, received - last_received) / elapsed
+        fps_analysed = (self.analysed - self._analysed_mark) / elapsed
+        self._received_mark, self._analysed_mark = (received, now_mono), self.analysed
+        age = (time.time() - self.last_frame_wall) if self.last_frame_wall else None
+        return self._snapshot(self.state, self.reason, fps_received=fps_received,
+                              fps_analysed=fps_analysed, frame_age_s=age,
+                              frames_dropped=dropped, reconnects=reconnects)
+
+    def report(self, state: str, reason: str, **numbers: Any) -> None:
+        health_report(camera_id=self.camera_id,
+                      snapshot=self._snapshot(state, reason, **numbers))
+
+    def _snapshot(self, state: str, reason: str, **numbers: Any) -> HealthSnapshot:
+        last = epoch_to_utc(self.last_frame_wall) if self.last_frame_wall else None
+        return HealthSnapshot(state=state, reason=reason, last_frame_at=last, **numbers)

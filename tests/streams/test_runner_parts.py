@@ -1,0 +1,342 @@
+"""The stream runner's parts, each alone: lease keeper, rules loader, stop check, ledger
+flusher, live publisher, health reporter, frame results and the stream connection."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from cameras.constants import CameraStatus
+from cameras.models import Camera
+from cameras.services import camera_create, camera_status_set, camera_update, site_create
+from counting.ledger import LedgerEvent
+from counting.models import CameraHealth, CameraHealthEvent, CameraLease, CountEvent
+from counting.pipeline.engine import CountingEngine
+from counting.pipeline.types import CrossingEvent, FrameResult, ZoneEvent, ZoneState
+from counting.runner.buffer import LedgerBuffer
+from counting.runner.config import RunnerConfig
+from counting.runner.connection import StreamConnection
+from counting.runner.db_guard import DatabaseGuard
+from counting.runner.flusher import LedgerFlusher
+from counting.runner.frames import frame_result_buffer
+from counting.runner.health_reporter import HealthReporter
+from counting.runner.lease import LeaseKeeper, LeaseLostError
+from counting.runner.publisher import LivePublisher
+from counting.runner.rules_loader import RulesLoader
+from counting.runner.stop import StopCheck, stream_stop_flag_clear, stream_stop_request
+from counting.services import counting_line_create, zone_create
+
+T0 = datetime(2026, 3, 29, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def camera(tenant_a: Any, in_tenant: Any) -> Iterator[Camera]:
+    with in_tenant(tenant_a):
+        site = site_create(actor=None, name="Parts site")
+        yield camera_create(actor=None, site=site, name="Parts cam",
+                            stream_url="rtsp://10.9.9.9/")
+
+
+class RecordingPublisher(LivePublisher):
+    """A publisher that records what it would send instead of sending it."""
+
+    def __init__(self, camera: Camera) -> None:
+        super().__init__(schema="tenant_a", camera=camera)
+        self.sent: list[tuple[list[LedgerEvent], dict[int, int]]] = []
+
+    def publish(self, events: list[LedgerEvent]) -> None:
+        self.published_occupancy = dict(self.occupancy)
+        self.sent.append((list(events), dict(self.occupancy)))
+
+
+# -- lease keeper ------------------------------------------------------------------------------
+def test_lease_keeper_holds_heartbeats_loses_and_releases(camera: Camera) -> None:
+    # given a keeper that takes a free lease
+    first = LeaseKeeper(camera_id=camera.pk, owner="w1", ttl_s=30)
+    taken = first.acquire()
+    assert taken is not None and taken.previous_owner == ""
+    assert first.generation == taken.generation >= 1
+    # then another owner cannot take it while it is live, and the heartbeat goes through
+    assert LeaseKeeper(camera_id=camera.pk, owner="w2", ttl_s=30).acquire() is None
+    first.heartbeat()
+    # when its heartbeat goes stale and another owner takes over
+    CameraLease.objects.filter(camera_id=camera.pk).update(heartbeat_at=datetime(2020, 1, 1,
+                                                                                  tzinfo=UTC))
+    second = LeaseKeeper(camera_id=camera.pk, owner="w2", ttl_s=30)
+    again = second.acquire()
+    assert again is not None and again.previous_owner == "w1"
+    assert second.generation == first.generation + 1
+    # then the first keeper's heartbeat says it lost the camera, and it cannot release it
+    with pytest.raises(LeaseLostError):
+        first.heartbeat()
+    assert first.release() is False
+    # and the owner's release frees it at once
+    assert second.release() is True
+    assert CameraLease.objects.get(camera_id=camera.pk).owner == ""
+
+
+# -- rules loader ------------------------------------------------------------------------------
+def test_rules_loader_applies_stored_rules_only_when_they_change(camera: Camera) -> None:
+    # given a camera with a line, a counted zone and a mask
+    line = counting_line_create(actor=None, camera=camera, name="Door", x1=0.5, y1=0, x2=0.5,
+                                y2=1)
+    zone = zone_create(actor=None, camera=camera, name="Hall", points=[[0, 0], [1, 0], [1, 1]])
+    zone_create(actor=None, camera=camera, name="Poster", points=[[0, 0], [0.1, 0], [0, 0.1]],
+                ignore_detections=True)
+    engine = CountingEngine(None)
+    loader = RulesLoader(camera_id=camera.pk, engine=engine)
+    # when loaded
+    assert loader.reload(force=True) is True
+    # then the engine counts the line and the zone; the mask counts nothing
+    assert [c.spec.key for c in engine.lines] == [str(line.pk)]
+    assert [z.spec.key for z in engine.zones] == [str(zone.pk)]
+    assert loader.counted_zones == {zone.pk}
+    # and polling again without a change applies nothing
+    version = engine.rule_set_version
+    assert loader.reload() is False
+    assert engine.rule_set_version == version
+    # when a line is added, it is applied at the next poll
+    added = counting_line_create(actor=None, camera=camera, name="Gate", x1=0, y1=0.5, x2=1,
+                                 y2=0.5)
+    assert loader.reload() is True
+    assert [c.spec.key for c in engine.lines] == [str(line.pk), str(added.pk)]
+
+
+# -- stop check --------------------------------------------------------------------------------
+def test_stop_check_verdicts_and_camera_edits(camera: Camera) -> None:
+    schema = "tenant_a"
+    changes: list[Camera] = []
+    check = StopCheck(schema=schema, camera_id=camera.pk, camera_stamp=camera.updated_at,
+                      on_camera_change=changes.append)
+    # given an enabled, unchanged camera: go on
+    assert check.check() is None and changes == []
+    # when its detect_fps is edited: go on, and the edit is handed over once
+    camera_update(actor=None, camera=camera, detect_fps=3.0)
+    assert check.check() is None
+    assert [c.detect_fps for c in changes] == [3.0]
+    assert check.check() is None and len(changes) == 1
+    # when a stop is requested (Redis flag): stop
+    stream_stop_request(schema=schema, camera_id=camera.pk)
+    try:
+        assert check.check() == "stopped"
+    finally:
+        stream_stop_flag_clear(schema=schema, camera_id=camera.pk)
+    # when disabled, then deleted
+    Camera.objects.filter(pk=camera.pk).update(enabled=False)
+    assert check.check() == "disabled"
+    Camera.objects.filter(pk=camera.pk).delete()
+    assert check.check() == "deleted"
+
+
+# -- ledger flusher and live publisher -----------------------------------------------------------
+def test_flusher_writes_fenced_batches_publishes_after_commit_and_reports_losses(
+        camera: Camera, django_capture_on_commit_callbacks: Any) -> None:
+    # given a lease, a buffer holding three crossings, and a loss from an earlier overflow
+    line = counting_line_create(actor=None, camera=camera, name="Door", x1=0.5, y1=0, x2=0.5,
+                                y2=1)
+    keeper = LeaseKeeper(camera_id=camera.pk, owner="w1", ttl_s=30)
+    assert keeper.acquire() is not None
+    buffer = LedgerBuffer(camera_id=camera.pk, generation=keeper.generation, max_events=100)
+    for track in (1, 2, 3):
+        buffer.add_event(LedgerEvent(line_id=line.pk, direction="in", track_id=track,
+                                     occurred_at=T0, frame_index=track))
+    buffer.lost = 4
+    publisher = RecordingPublisher(camera)
+    publisher.occupancy_set(7, 2)
+    publisher.published_occupancy = {7: 2}  # already shown: only commits publish below
+    flusher = LedgerFlusher(buffer=buffer, publisher=publisher,
+                            guard=DatabaseGuard(camera_id=camera.pk), batch_events=2)
+    assert flusher.due()  # a full batch waits
+    # when flushed (not final)
+    with django_capture_on_commit_callbacks(execute=True):
+        flusher.flush()
+    # then the events are stored in batches of two, each published after its commit
+    assert CountEvent.objects.filter(camera=camera).count() == 3
+    assert [(len(events), zones) for events, zones in publisher.sent] == [(2, {7: 2}),
+                                                                          (1, {7: 2})]
+    # and the loss is counted once in the camera's health
+    assert CameraHealth.objects.get(camera_id=camera.pk).events_lost == 4
+    # when flushed as the run ends: what came since is written
+    buffer.add_event(LedgerEvent(line_id=line.pk, direction="out", track_id=4,
+                                 occurred_at=T0, frame_index=4))
+    with django_capture_on_commit_callbacks(execute=True):
+        flusher.flush(final=True)
+    assert CountEvent.objects.filter(camera=camera).count() == 4
+    assert len(buffer) == 0
+    assert CameraHealth.objects.get(camera_id=camera.pk).events_lost == 4
+    # when only the occupancy changes, a flush publishes it without events
+    publisher.occupancy_set(7, 0)
+    flusher.flush()
+    assert publisher.sent[-1] == ([], {7: 0})
+
+
+def test_publisher_forgets_zones_that_no_longer_count(camera: Camera) -> None:
+    publisher = RecordingPublisher(camera)
+    publisher.occupancy_set(1, 3)
+    publisher.occupancy_set(2, 1)
+    publisher.zones_keep({2})
+    publisher.publish_occupancy_if_changed()
+    assert publisher.sent == [([], {2: 1})]
+    publisher.publish_occupancy_if_changed()  # nothing new: nothing sent
+    assert len(publisher.sent) == 1
+
+
+# -- frames --------------------------------------------------------------------------------------
+def test_an_analysed_frame_becomes_ledger_events_and_zone_samples() -> None:
+    # given a frame result with one crossing and a zone with one entry
+    crossing = CrossingEvent(line_key="5", line_name="Door", track_id=9, direction="in",
+                             time=T0.timestamp() + 0.5, frame_index=42, score=0.8,
+                             rule_version="r1")
+    entry = ZoneEvent(zone_key="7", zone_name="Hall", track_id=9, kind="enter",
+                      time=T0.timestamp(), frame_index=42, dwell=0.0, rule_version="z1")
+    zone = ZoneState(key="7", name="Hall", occupancy=2, entries=1, exits=0, events=(entry,))
+    result = FrameResult(frame_index=42, time=T0.timestamp(), analysed=True,
+                         events=(crossing,), zones=(zone,))
+    buffer = LedgerBuffer(camera_id=1, generation=1, max_events=10)
+    # when buffered
+    occupancy = frame_result_buffer(result=result, frame_time=T0.timestamp(), buffer=buffer,
+                                    model_version="m")
+    # then the crossing is a ledger event in UTC and the zone a sample of its minute
+    assert list(buffer.events) == [LedgerEvent(
+        line_id=5, direction="in", track_id=9, occurred_at=T0.replace(microsecond=500000),
+        frame_index=42, score=0.8, model_version="m", rule_version="r1")]
+    (bucket,) = buffer.zones.values()
+    assert (bucket.zone_id, bucket.minute, bucket.entries, bucket.max_occupancy) == (7, T0, 1, 2)
+    assert occupancy == {7: 2}
+
+
+# -- health reporter -----------------------------------------------------------------------------
+def test_health_reporter_mirrors_state_changes_on_the_camera(camera: Camera) -> None:
+    reporter = HealthReporter(camera_id=camera.pk)
+    stamp = Camera.objects.get(pk=camera.pk).updated_at
+    # a takeover from nobody records no gap; from a dead owner it does
+    reporter.takeover_gap_record(previous_owner="", generation=1)
+    assert not CameraHealthEvent.objects.filter(camera_id=camera.pk).exists()
+    reporter.takeover_gap_record(previous_owner="host:1:ab", generation=2)
+    gap = CameraHealthEvent.objects.get(camera_id=camera.pk)
+    assert gap.details == {"previous_owner": "host:1:ab", "generation": 2}
+    # a state change is remembered once
+    assert reporter.changed(CameraStatus.ONLINE, "streaming") is True
+    assert reporter.changed(CameraStatus.ONLINE, "streaming") is False
+    # a tick without a source reports the remembered state with zero rates
+    reporter.frame_analysed()
+    reporter.tick(None)
+    health = CameraHealth.objects.get(camera_id=camera.pk)
+    assert (health.state, health.reason, health.fps_received) == ("online", "streaming", 0.0)
+    assert health.fps_analysed > 0
+    # and the camera shows it, through its own service, without looking edited
+    camera.refresh_from_db()
+    assert (camera.status, camera.status_reason) == ("online", "streaming")
+    assert camera.updated_at == stamp
+
+
+def test_camera_status_set_refuses_unknown_states(camera: Camera) -> None:
+    with pytest.raises(ValueError, match="unknown camera status"):
+        camera_status_set(camera_id=camera.pk, status="sleeping")
+    camera_status_set(camera_id=camera.pk, status=CameraStatus.FROZEN, reason="x" * 600)
+    camera.refresh_from_db()
+    assert (camera.status, len(camera.status_reason)) == ("frozen", 500)
+
+
+# -- stream connection ---------------------------------------------------------------------------
+class _Mjpeg(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for i in range(200):
+                ok, jpg = cv2.imencode(".jpg", np.full((48, 64, 3), i % 250, np.uint8))
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                 + str(len(jpg)).encode() + b"\r\n\r\n" + jpg.tobytes()
+                                 + b"\r\n")
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def mjpeg_port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Mjpeg)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def _config() -> RunnerConfig:
+    config = RunnerConfig.from_settings()
+    config.open_timeout_s = config.read_timeout_s = 3.0
+    return config
+
+
+def _read_until(connection: StreamConnection, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frame = connection.read()
+        if frame is not None:
+            return frame
+    return None
+
+
+def test_connection_opens_through_cameras_streams_and_reads_frames(
+        camera: Camera, mjpeg_port: int, settings: Any) -> None:
+    # given a camera streaming MJPEG from loopback, allowed on this deployment
+    settings.CAMERA_URL_ALLOW_LOOPBACK = True
+    Camera.objects.filter(pk=camera.pk).update(
+        stream_url=f"http://127.0.0.1:{mjpeg_port}/video.mjpg")
+    camera.refresh_from_db()
+    states: list[tuple[str, str]] = []
+    opened: list[bool] = []
+    connection = StreamConnection(camera=camera, config=_config(),
+                                  stop_event=threading.Event(),
+                                  on_state=lambda s, r: states.append((s, r)),
+                                  on_open=lambda: opened.append(True))
+    try:
+        # when read until a frame arrives
+        frame = _read_until(connection, 10)
+        # then the stream opened (online, sampler reset) and frames are BGR images
+        assert frame is not None and frame.image.shape == (48, 64, 3)
+        assert states == [("online", "streaming")] and opened == [True]
+        # when the camera's URL is edited, the source is dropped and reopened
+        edited = Camera.objects.get(pk=camera.pk)
+        edited.stream_url = f"http://127.0.0.1:{mjpeg_port}/other.mjpg"
+        connection.camera_change(edited)
+        assert connection.source is None
+        assert states[-1] == ("offline", "stream settings changed; reconnecting")
+        assert _read_until(connection, 10) is not None
+        assert states[-1] == ("online", "streaming")
+    finally:
+        connection.close()
+
+
+def test_connection_reports_a_refused_url_as_an_error_and_backs_off(
+        camera: Camera, settings: Any) -> None:
+    # given a camera on loopback, which this deployment refuses
+    settings.CAMERA_URL_ALLOW_LOOPBACK = False
+    Camera.objects.filter(pk=camera.pk).update(stream_url="http://127.0.0.1:9/video.mjpg")
+    camera.refresh_from_db()
+    states: list[tuple[str, str]] = []
+    connection = StreamConnection(camera=camera, config=_config(),
+                                  stop_event=threading.Event(),
+                                  on_state=lambda s, r: states.append((s, r)),
+                                  on_open=lambda: None)
+    # when the loop reads
+    assert _read_until(connection, 2) is None
+    connection.close()
+    # then the camera is in error with the policy's reason, and no source was opened
+    assert states and states[0][0] == "error"
+    assert states[0][1].startswith("stream URL refused: ") and "loopback" in states[0][1]
+    assert connection.source is None
