@@ -331,3 +331,42 @@ def lease_row_locked_for(schema: str, camera_id: int, seconds: float) -> threadi
     if failure:
         raise failure[0]
     return thread
+
+
+MARKER_VARIABLE = "CHAOS_RUN_MARKER"
+
+
+def processes_marked(marker: str) -> list[int]:
+    """Pids of live processes whose environment has ``CHAOS_RUN_MARKER=<marker>``: everything a
+    test started with that variable, and every child of those, however deep (the environment
+    is inherited), even after a parent died and the child was re-parented."""
+    needle = f"{MARKER_VARIABLE}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # gone, or not ours
+        if state != "Z" and needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(marker: str, timeout_s: float) -> list[int]:
+    """Wait for every marked process to end; returns those still alive after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while (alive := processes_marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def kill_marked(marker: str) -> None:
+    """SIGKILL whatever is left of a test's processes (clean-up after a failed assertion)."""
+    for pid in processes_marked(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
