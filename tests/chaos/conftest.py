@@ -27,6 +27,7 @@ from tests.chaos.reference import pets_segment
 from tests.conftest import SHARED_DIR
 from tests.streams.conftest import (  # noqa: F401 - fixtures shared with the stream tests
     PETS,
+    allow_loopback,
     live_db,
     stream_tenant,
     streams_queue,
