@@ -34,9 +34,11 @@ def test_database_url() -> str:
 
 @contextmanager
 def celery_worker(queues: str | None = None, concurrency: int = 1,
-                  extra_env: dict[str, str] | None = None,
+                  extra_env: dict[str, str] | None = None, app: str = "config",
                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``celery worker`` on ``queues`` (a private queue if None); yields (queue, process).
+
+    ``app`` is the ``-A`` module: a test may name a module that adds its own tasks to the app.
 
     Each worker gets its own node name, so several may share a queue like stream nodes in
     production; its output is appended to var/worker-<queue>.log.
@@ -47,7 +49,7 @@ def celery_worker(queues: str | None = None, concurrency: int = 1,
     log = open(REPO_ROOT / "var" / f"worker-{queue}.log", "ab")  # noqa: SIM115
     node = f"{queue}-{uuid.uuid4().hex[:6]}@%h"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", node,
+        [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-n", node,
          "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "--pool", "prefork",
          "--without-gossip", "--without-mingle", "-l", "INFO"],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

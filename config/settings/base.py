@@ -105,13 +105,58 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/peoplecount")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
-# A partitioned network must fail a connection attempt quickly, not hang a stream runner.
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
-    "DATABASE_CONNECT_TIMEOUT", default=3)
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+# Every network call has a bound (issue 16). The server-side timeouts travel in the libpq
+# startup packet (``options=-c ...``), so they hold from the first statement of every connection
+# of every process; 0 disables one. Migrations replace the first three with their own
+# DATABASE_MIGRATE_* values (tenants/db_timeouts.py), so a long migration is not killed by the
+# web's statement timeout.
+DATABASE_TIMEOUTS_MS = {
+    # A query running longer than this is cancelled by the server.
+    "statement_timeout": _ms(env.float("DATABASE_STATEMENT_TIMEOUT_S", default=30.0)),
+    # A statement waiting this long for a lock (a row another transaction holds) fails at once
+    # with "canceling statement due to lock timeout" instead of hanging its caller.
+    "lock_timeout": _ms(env.float("DATABASE_LOCK_TIMEOUT_S", default=5.0)),
+    # A transaction left open and idle this long (a stuck process) is ended by the server,
+    # releasing its locks.
+    "idle_in_transaction_session_timeout": _ms(
+        env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_S", default=60.0)),
+}
+DATABASE_MIGRATE_TIMEOUTS_MS = {
+    "statement_timeout": _ms(env.float("DATABASE_MIGRATE_STATEMENT_TIMEOUT_S", default=0.0)),
+    "lock_timeout": _ms(env.float("DATABASE_MIGRATE_LOCK_TIMEOUT_S", default=0.0)),
+    "idle_in_transaction_session_timeout": _ms(
+        env.float("DATABASE_MIGRATE_IDLE_IN_TRANSACTION_TIMEOUT_S", default=0.0)),
+}
+DATABASES["default"].setdefault("OPTIONS", {}).update({
+    # A partitioned network must fail a connection attempt quickly, not hang a stream runner.
+    "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=3),
+    "options": " ".join(f"-c {name}={value}" for name, value in DATABASE_TIMEOUTS_MS.items()),
+    # TCP keepalives find a peer that vanished (host down, cable cut) on an idle connection:
+    # first probe after `idle` s, then every `interval` s, dead after `count` unanswered.
+    "keepalives": 1,
+    "keepalives_idle": env.int("DATABASE_KEEPALIVES_IDLE_S", default=10),
+    "keepalives_interval": env.int("DATABASE_KEEPALIVES_INTERVAL_S", default=5),
+    "keepalives_count": env.int("DATABASE_KEEPALIVES_COUNT", default=3),
+    # Data sent and not acknowledged for this long (a partition in the middle of a query) closes
+    # the connection; keepalives alone only cover idle connections.
+    "tcp_user_timeout": _ms(env.float("DATABASE_TCP_USER_TIMEOUT_S", default=30.0)),
+})
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# A Redis that is down fails a connect within REDIS_CONNECT_TIMEOUT_S; one that stops answering
+# (frozen, partitioned) fails a command within REDIS_SOCKET_TIMEOUT_S instead of blocking its
+# caller without end. Connections idle longer than the health-check interval are pinged first.
+REDIS_CONNECT_TIMEOUT_S = env.float("REDIS_CONNECT_TIMEOUT_S", default=2.0)
+REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=2.0)
+REDIS_HEALTH_CHECK_INTERVAL_S = env.int("REDIS_HEALTH_CHECK_INTERVAL_S", default=30)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -119,14 +164,34 @@ CACHES = {
         # Every cache key starts with the tenant schema: camera 1 exists in every tenant.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pc"),
+        # Passed to redis-py's connection pool. The cache only feeds throttling, which lets
+        # requests through when it fails (tenants/accounts/throttling.py), so keep these short.
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT_S", default=1.0),
+            "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT_S", default=1.0),
+            "health_check_interval": REDIS_HEALTH_CHECK_INTERVAL_S,
+        },
     }
 }
+
+# channels_redis blocks in BZPOPMIN for up to 5 s (RedisChannelLayer.brpop_timeout) while a
+# consumer waits for a message, so its socket timeout must be longer than that.
+CHANNELS_REDIS_SOCKET_TIMEOUT_S = env.float("CHANNELS_REDIS_SOCKET_TIMEOUT_S", default=10.0)
+
+
+def channels_redis_host(url: str) -> dict[str, object]:
+    """One channels_redis host entry: its URL with the connection timeouts."""
+    return {"address": url, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S,
+            "socket_timeout": CHANNELS_REDIS_SOCKET_TIMEOUT_S,
+            "health_check_interval": REDIS_HEALTH_CHECK_INTERVAL_S}
+
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [env.str("CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/2")],
+            "hosts": [channels_redis_host(
+                env.str("CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/2"))],
             "prefix": env.str("CHANNELS_PREFIX", default="asgi"),
         },
     }
@@ -143,6 +208,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Bounds on the broker and result-backend calls: a publish to an unreachable RabbitMQ fails
+# after the connect timeout instead of hanging the caller; heartbeats find a dead broker
+# connection of a worker.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT_S", default=4.0)
+CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT_S", default=30)
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_CONNECT_TIMEOUT_S
+CELERY_REDIS_SOCKET_TIMEOUT = REDIS_SOCKET_TIMEOUT_S
 
 # --- Auth, passwords, sessions ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -64,5 +64,9 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "ENUM_NAME_OVERRIDES": {"CameraStatusEnum": "cameras.constants.CameraStatus"},
 }
 
+# While the throttle cache (Redis) is unavailable, requests go through unthrottled with an
+# X-Throttle-Degraded header; the cache is retried (and a warning logged) this often.
+API_THROTTLE_CACHE_RETRY_S = _env.float("API_THROTTLE_CACHE_RETRY_S", default=5.0)
+
 # Seconds a snapshot request waits for the camera (connect and first frame).
 API_SNAPSHOT_TIMEOUT_S = _env.float("API_SNAPSHOT_TIMEOUT_S", default=5.0)

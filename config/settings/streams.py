@@ -61,3 +61,12 @@ COUNTING_FROZEN_AFTER_S = env.float("COUNTING_FROZEN_AFTER_S", default=20.0)
 COUNTING_DETECTOR_BACKEND = env.str("COUNTING_DETECTOR_BACKEND", default="torch")
 # An open live-counts WebSocket re-checks its user's permission this often (seconds).
 LIVE_PERMISSION_RECHECK_S = env.float("LIVE_PERMISSION_RECHECK_S", default=30.0)
+
+# Shutdown: the stream loops' flag is set on SIGTERM/Ctrl-C (counting/runner/shutdown.py, imported
+# by every Celery process before its pool forks); a stream task has this long to flush and
+# release its lease before its process exits hard.
+CELERY_IMPORTS = ("counting.runner.shutdown",)
+COUNTING_SHUTDOWN_GRACE_S = env.float("COUNTING_SHUTDOWN_GRACE_S", default=6.0)
+# Celery's own bound on a cold shutdown (second Ctrl-C, SIGQUIT): tasks get this long.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT_S",
+                                                default=2.0)

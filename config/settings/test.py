@@ -3,7 +3,7 @@
 import os
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHES, CHANNEL_LAYERS, DATABASES, env
+from config.settings.base import CACHES, CHANNEL_LAYERS, DATABASES, channels_redis_host, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
@@ -12,7 +12,7 @@ CACHES["default"]["LOCATION"] = env.str("TEST_CACHE_URL", default="redis://127.0
 # Processes a test starts (servers, workers) are given the same prefix through the environment.
 CACHES["default"]["KEY_PREFIX"] = env.str("TEST_CACHE_KEY_PREFIX", default=f"pc-test-{os.getpid()}")
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [  # type: ignore[index]
-    env.str("TEST_CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/12")
+    channels_redis_host(env.str("TEST_CHANNELS_REDIS_URL", default="redis://127.0.0.1:6379/12"))
 ]
 CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/13")
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)

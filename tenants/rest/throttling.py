@@ -1,14 +1,80 @@
-"""Request rates per user, per token and per anonymous address, within each tenant."""
+"""Request rates per user, per token and per anonymous address, within each tenant.
+
+The rates live in the cache (Redis). When the cache is down or does not answer, throttling
+degrades explicitly instead of failing the request with a 500: the request is let through,
+the response carries ``X-Throttle-Degraded: cache unavailable``, a warning is logged once per
+``API_THROTTLE_CACHE_RETRY_S``, and the cache is not asked again until that interval has passed
+(so a frozen Redis costs one cache timeout per interval, not one per request).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
+import redis
+from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants.db import current_schema
+
+logger = logging.getLogger(__name__)
+
+DEGRADED_HEADER = "X-Throttle-Degraded"
+DEGRADED_VALUE = "cache unavailable"
+# What a cache client raises when its server is down, refuses or stops answering.
+CACHE_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+
+class CacheOutage:
+    """Process-wide memory of a failed throttle cache: until ``retry_at`` the cache is skipped.
+
+    One per process (every throttle class and thread shares it), so an outage is noticed by the
+    first request that hits it and logged once per interval, not once per request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retry_at = 0.0
+        self.last_warning_at: float | None = None
+
+    def active(self) -> bool:
+        return time.monotonic() < self.retry_at
+
+    def failed(self, exc: BaseException) -> None:
+        interval = float(getattr(settings, "API_THROTTLE_CACHE_RETRY_S", 5.0))
+        now = time.monotonic()
+        with self._lock:
+            self.retry_at = now + interval
+            warn = self.last_warning_at is None or now - self.last_warning_at >= interval
+            if warn:
+                self.last_warning_at = now
+        if warn:
+            logger.warning("API throttling degraded: the cache is unavailable (%s: %s); "
+                           "requests are let through unthrottled, next try in %.0f s",
+                           type(exc).__name__, exc, interval)
+
+    def recovered(self) -> None:
+        with self._lock:
+            was_down = self.last_warning_at is not None
+            self.retry_at = 0.0
+            self.last_warning_at = None
+        if was_down:
+            logger.warning("API throttling restored: the cache answers again")
+
+
+cache_outage = CacheOutage()
+
+
+def _mark_degraded(view: Any) -> None:
+    # APIView.finalize_response copies view.headers (a fresh dict per request) onto the response.
+    headers = getattr(view, "headers", None)
+    if isinstance(headers, dict):
+        headers[DEGRADED_HEADER] = DEGRADED_VALUE
 
 
 class _TenantRateThrottle(SimpleRateThrottle):
@@ -30,6 +96,22 @@ class _TenantRateThrottle(SimpleRateThrottle):
 
     def key_for(self, kind: str, ident: object) -> str:
         return f"throttle:{current_schema()}:{self.scope}:{kind}:{ident}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None or self.get_cache_key(request, view) is None:
+            return True  # this throttle does not apply: the cache is not involved
+        if cache_outage.active():
+            _mark_degraded(view)
+            return True
+        try:
+            allowed = super().allow_request(request, view)
+        except CACHE_ERRORS as exc:
+            cache_outage.failed(exc)
+            _mark_degraded(view)
+            return True
+        if cache_outage.last_warning_at is not None:
+            cache_outage.recovered()
+        return allowed
 
 
 class UserRateThrottle(_TenantRateThrottle):

@@ -1,0 +1,131 @@
+"""The yardstick of every chaos case: ``count_video`` on the very frames the live stream played.
+
+A case ends with :func:`compare_counts`: per line and direction, the stored counts against
+count_video's, where whatever is missing must equal what the system itself reported as lost
+(``CameraHealth.events_lost``), within the jitter a live stream has even without faults (see
+tests/streams/test_stream_e2e.py: the first frame is FFmpeg's probe, tracks pending at the end,
+reception-time jitter), and nothing may be counted twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The two lines of tests/streams/conftest.py::make_camera, in count_video's spec format.
+PETS_LINES = ("east-west:0.5,0,0.5,1", f"north-south:0,{200 / 360},1,{200 / 360}")
+
+Counts = dict[str, dict[str, int]]
+
+
+def pets_segment(source: Path, path: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``source`` as a near-lossless MJPG file, so that the
+    camera simulator and count_video decode identical frames."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = None
+    try:
+        for _ in range(frames):
+            ok, image = cap.read()
+            if not ok:
+                raise ValueError(f"{source} has fewer than {frames} frames")
+            if writer is None:
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                                         (image.shape[1], image.shape[0]))
+                writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+            writer.write(image)
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    return path
+
+
+def reference_counts(video: Path, lines: tuple[str, ...] = PETS_LINES,
+                     detect_fps: float | None = None) -> Counts:
+    """Run ``manage.py count_video --json`` (the settings' model, backend default and input
+    size, one thread) and return in/out per line name."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    options: dict[str, Any] = {"line": list(lines), "json": True, "threads": 1, "stdout": out}
+    if detect_fps is not None:
+        options["detect_fps"] = detect_fps
+    call_command("count_video", str(video), **options)
+    result = json.loads(out.getvalue())
+    return {line["name"]: {"in": int(line["in"]), "out": int(line["out"])}
+            for line in result["lines"]}
+
+
+@dataclass(frozen=True)
+class CountComparison:
+    """Stored counts against the reference, and what the system said it lost."""
+
+    stored: Counts
+    reference: Counts
+    reported_lost: int
+    jitter: int  # crossings a fault-free live stream may differ by over the whole clip
+    missing: int = field(init=False)  # reference crossings not stored
+    extra: int = field(init=False)  # stored crossings beyond the reference (doubles)
+
+    def __post_init__(self) -> None:
+        missing = extra = 0
+        for name, directions in self.reference.items():
+            for direction, want in directions.items():
+                got = self.stored.get(name, {}).get(direction, 0)
+                missing += max(0, want - got)
+                extra += max(0, got - want)
+        for name, directions in self.stored.items():  # lines the reference never saw
+            if name not in self.reference:
+                extra += sum(directions.values())
+        object.__setattr__(self, "missing", missing)
+        object.__setattr__(self, "extra", extra)
+
+    @property
+    def unexplained_loss(self) -> int:
+        """Crossings missing beyond those the system reported as lost (silent losses)."""
+        return self.missing - self.reported_lost
+
+    def problems(self) -> list[str]:
+        """Why the stored counts are not explained by the reported losses (empty if they are)."""
+        found = []
+        if self.extra > self.jitter:
+            found.append(f"{self.extra} crossings stored beyond count_video's (doubled?), "
+                         f"more than the {self.jitter} a live stream may differ by")
+        if abs(self.unexplained_loss) > self.jitter:
+            found.append(f"{self.missing} crossings missing but {self.reported_lost} reported "
+                         f"lost (difference {self.unexplained_loss}, allowed {self.jitter})")
+        return found
+
+    def __str__(self) -> str:
+        return (f"stored={self.stored} reference={self.reference} missing={self.missing} "
+                f"extra={self.extra} reported_lost={self.reported_lost} jitter={self.jitter}")
+
+
+def compare_counts(*, stored: Counts, reference: Counts, reported_lost: int,
+                   frames_dropped: int = 0) -> CountComparison:
+    """Compare as tests/streams/test_stream_e2e.py does without faults: two crossings of
+    jitter over the clip, two more if live sampling dropped frames."""
+    jitter = 2 + (2 if frames_dropped else 0)
+    return CountComparison(stored=stored, reference=reference, reported_lost=reported_lost,
+                           jitter=jitter)
+
+
+def assert_counts_explained(comparison: CountComparison, context: str = "") -> None:
+    problems = comparison.problems()
+    assert not problems, f"{'; '.join(problems)}\n{comparison}\n{context}"
+
+
+def camera_outcome(tenant: Any, camera_id: int) -> tuple[Counts, int, int]:
+    """Stored counts per line and direction, events reported lost, frames dropped."""
+    from tests.streams.conftest import health_of, line_counts
+
+    health = health_of(tenant, camera_id)
+    lost = int(health.events_lost) if health is not None else 0
+    dropped = int(health.frames_dropped) if health is not None else 0
+    return line_counts(tenant, camera_id), lost, dropped
