@@ -20,6 +20,10 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
 
 
+# Normalises an address as the inet column returns it (IPv6 compressed, lowercase).
+_IP_FIELD = models.GenericIPAddressField()
+
+
 class _ChainField(models.CharField):  # type: ignore[type-arg]
     """A chain column the database fills on INSERT (audit_admin.chain_link()) and returns."""
 
@@ -77,8 +81,7 @@ class AuditEvent(models.Model):
             self.occurred_at = timezone.now()
         # The values exactly as the database will return them (inet, jsonb), so that the hash
         # computed now is the one a later check recomputes from the stored row.
-        ip_field = self._meta.get_field("ip")
-        self.ip = ip_field.to_python(self.ip) if self.ip else None
+        self.ip = _IP_FIELD.to_python(self.ip) if self.ip else None
         self.content_hash = content_hash({name: getattr(self, name) for name in CONTENT_FIELDS})
         super().save(*args, **kwargs)
 

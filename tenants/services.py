@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from audit.export import audit_export_schema
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN, Role
 from tenants.db import connection
 from tenants.models import Domain, Plan, Tenant
@@ -144,6 +145,8 @@ def tenant_delete(*, slug: str) -> None:
         raise ValidationError({"slug": [f"No tenant with slug '{slug}'."]})
     if tenant.schema_name == "public":
         raise ValidationError({"slug": ["The public schema cannot be deleted."]})
+    # The audit trail outlives the schema: exported (and verifiable) before the drop.
+    audit_export_schema(schema=tenant.schema_name)
     with schema_context("public"):
         _remove_tenant(tenant)
         from audit.services import audit_record
