@@ -50,8 +50,9 @@ class Command(BaseCommand):
                 if missing:
                     raise CommandError(f"No tenant with slug {', '.join(sorted(missing))}.")
             schemas = [tenant.schema_name for tenant in tenants]
-            if not options["tenant"] and "public" not in schemas:
-                schemas.insert(0, "public")
+            if not options["tenant"]:
+                # The platform's own trail first, whether or not the public tenant row exists.
+                schemas = ["public"] + [schema for schema in schemas if schema != "public"]
             for schema in schemas:
                 failures += self._report(schema, audit_verify_schema(schema=schema))
         if failures:
