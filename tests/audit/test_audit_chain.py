@@ -10,16 +10,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import uuid
-
 import psycopg
-from psycopg.types.json import Jsonb
 import pytest
 from django.core.management import CommandError, call_command
+from psycopg.types.json import Jsonb
 
 from audit.chain import GENESIS, chain_verify, content_hash, link_hash
 
