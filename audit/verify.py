@@ -71,6 +71,15 @@ def retired_head(schema: str) -> tuple[int, str, str] | None:
     return (int(row[0]), str(row[1]), row[2].isoformat()) if row else None
 
 
+def retired_heads() -> list[tuple[str, int, str, str, str]]:
+    """Every audit table dropped with its schema: (schema, seq, hash, dropped_at, dropped_by)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT schema_name, seq, hash, dropped_at, dropped_by "
+                       "FROM audit_admin.retired_chain ORDER BY id")
+        return [(str(schema), int(seq), str(digest), dropped_at.isoformat(), str(by))
+                for schema, seq, digest, dropped_at, by in cursor.fetchall()]
+
+
 def export_read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """Header, events and trailer of an export file (audit/export.py)."""
     header: dict[str, Any] = {}

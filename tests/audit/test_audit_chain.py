@@ -209,6 +209,10 @@ def test_a_deleted_tenant_leaves_a_verifiable_export(live_db: None, settings: An
     assert ok, output
     assert output.startswith(f"ok {export}: 4 events, head seq 4 ")
     assert "matches the head recorded when the schema was dropped" in output
+    # and the whole platform's check lists the dropped trail's last head
+    ok, output = verify()
+    assert ok, output
+    assert f"dropped {slug} at " in output and f"head seq 4 {lines[-1]['hash'][:16]}" in output
 
     # and an export edited afterwards fails, naming the event
     lines[2]["after"] = {"n": 7}

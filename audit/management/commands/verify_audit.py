@@ -4,7 +4,8 @@
     manage.py verify_audit --tenant acme        # one tenant ("public" for the platform's)
     manage.py verify_audit --file var/audit-exports/acme-20261205T090000Z.jsonl
 
-Prints one line per trail; exits with status 1 naming the first bad event if any check fails.
+Prints one line per trail (and, without --tenant, the last head of every trail dropped with
+its tenant); exits with status 1 naming the first bad event if any check fails.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.chain import ChainReport
-from audit.verify import audit_verify_file, audit_verify_schema
+from audit.verify import audit_verify_file, audit_verify_schema, retired_heads
 from tenants.db import connection
 
 
@@ -55,6 +56,11 @@ class Command(BaseCommand):
                 schemas = ["public"] + [schema for schema in schemas if schema != "public"]
             for schema in schemas:
                 failures += self._report(schema, audit_verify_schema(schema=schema))
+            if not options["tenant"]:
+                # Trails of deleted tenants: their exports must end at these heads.
+                for schema, seq, digest, dropped_at, by in retired_heads():
+                    self.stdout.write(f"dropped {schema} at {dropped_at} by {by}: head seq "
+                                      f"{seq} {digest[:16]} (check its export with --file)")
         if failures:
             raise CommandError(f"{failures} audit trail(s) failed verification.")
 
