@@ -40,6 +40,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 pytest: install services system-deps
+	@bash scripts/db_create.sh
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest
 
 test: lint typecheck pytest

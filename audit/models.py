@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from django.db import models
+from django.utils import timezone
+
+from audit.chain import CONTENT_FIELDS, content_hash
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
@@ -17,14 +20,34 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
 
 
+# Normalises an address as the inet column returns it (IPv6 compressed, lowercase).
+_IP_FIELD = models.GenericIPAddressField()
+
+
+class _ChainField(models.CharField):  # type: ignore[type-arg]
+    """A chain column the database fills on INSERT (audit_admin.chain_link()) and returns."""
+
+    db_returning = True
+
+
+class _ChainSeqField(models.BigIntegerField):  # type: ignore[type-arg]
+    """The event's position in its schema's chain, set by the database on INSERT."""
+
+    db_returning = True
+
+
 class AuditEvent(models.Model):
     """Who did what to which object, when, from where, with the values before and after.
 
-    Append-only in code (``save`` refuses updates, ``delete`` refuses) and in the database
-    (a trigger rejects UPDATE and DELETE on the table).
+    Append-only in code (``save`` refuses updates, ``delete`` refuses) and in the database:
+    the application's role may only SELECT and INSERT (the table belongs to a role nobody logs
+    in as) and triggers refuse UPDATE, DELETE and TRUNCATE even to the owner. Tamper-evident:
+    each event carries the hash of its content and is linked by the database to the previous
+    event of its schema (``seq``, ``prev_hash``, ``hash``; see audit/chain.py).
     """
 
-    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Not auto_now_add: the time is part of the content hash, computed before the INSERT.
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     # No foreign key: the trail outlives users and never changes when they are deleted.
     actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     actor_name = models.CharField(max_length=254, blank=True)
@@ -36,12 +59,17 @@ class AuditEvent(models.Model):
     target_repr = models.CharField(max_length=200, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, editable=False)
+    seq = _ChainSeqField(editable=False)
+    prev_hash = _ChainField(max_length=64, editable=False)
+    hash = _ChainField(max_length=64, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id", "occurred_at"])]
+        constraints = [models.UniqueConstraint(fields=["seq"], name="audit_event_seq_unique")]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action}"
@@ -49,6 +77,12 @@ class AuditEvent(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise PermissionError("Audit events are append-only and cannot be changed.")
+        if self.occurred_at is None:
+            self.occurred_at = timezone.now()
+        # The values exactly as the database will return them (inet, jsonb), so that the hash
+        # computed now is the one a later check recomputes from the stored row.
+        self.ip = _IP_FIELD.to_python(self.ip) if self.ip else None
+        self.content_hash = content_hash({name: getattr(self, name) for name in CONTENT_FIELDS})
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]

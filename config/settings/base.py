@@ -102,7 +102,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 # --- Data stores ------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/peoplecount")}
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://peoplecount@127.0.0.1:5432/peoplecount")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 
@@ -295,6 +295,11 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+
+# Where a tenant's audit trail is exported (JSON Lines with its hash chain) before its schema is
+# dropped; `manage.py verify_audit --file` checks an export.
+AUDIT_EXPORT_DIR = Path(env.str("AUDIT_EXPORT_DIR",
+                                default=str(BASE_DIR / "var" / "audit-exports")))
 
 # The demo camera reads the local simulator (scripts/camera_simulator.py) started by `make run`.
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")

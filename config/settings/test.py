@@ -1,6 +1,8 @@
 """Test settings: the real PostgreSQL, Redis and RabbitMQ, separate databases and key prefixes."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import CACHES, CHANNEL_LAYERS, DATABASES, channels_redis_host, env
@@ -20,5 +22,11 @@ LOG_LEVEL = "WARNING"
 # Several test runs on one machine (developers side by side) each need their own database, so
 # the default name carries the process id of the test run.
 DATABASES["default"]["TEST"] = {
-    "NAME": env.str("TEST_DATABASE_NAME", default=f"test_peoplecount_{os.getpid()}")
+    "NAME": env.str("TEST_DATABASE_NAME", default=f"test_peoplecount_{os.getpid()}"),
+    # Cloned from the template scripts/db_create.sh prepares (the audit roles' objects), as the
+    # application's own, non-superuser role.
+    "TEMPLATE": env.str("TEST_DATABASE_TEMPLATE", default="peoplecount_template"),
 }
+# Tenants deleted by tests export their audit trail here, not into the working tree.
+AUDIT_EXPORT_DIR = Path(env.str("TEST_AUDIT_EXPORT_DIR", default=str(
+    Path(tempfile.gettempdir()) / f"peoplecount-test-audit-exports-{os.getpid()}")))

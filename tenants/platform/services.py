@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from audit.export import audit_export_schema
 from audit.services import audit_record
 from tenants.accounts.roles import roles_sync
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN, Role
@@ -141,6 +142,8 @@ def tenant_delete(*, slug: str) -> None:
         raise ValidationError({"slug": [f"No tenant with slug '{slug}'."]})
     if tenant.schema_name == "public":
         raise ValidationError({"slug": ["The public schema cannot be deleted."]})
+    # The audit trail outlives the schema: exported (and verifiable) before the drop.
+    audit_export_schema(schema=tenant.schema_name)
     with schema_context("public"):
         _remove_tenant(tenant)
         audit_record(action="tenant.delete", target_type="tenants.tenant", target_id=str(tenant.pk),
