@@ -29,7 +29,7 @@ def main() -> None:
     from django_tenants.utils import tenant_context
 
     from audit.services import audit_record
-    from tenants.services import public_tenant_ensure, tenant_create, tenant_delete
+    from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
 
     public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
     slug = f"bench_{uuid.uuid4().hex[:8]}"

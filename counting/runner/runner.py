@@ -46,6 +46,7 @@ from counting.runner.health_reporter import HealthReporter
 from counting.runner.lease import LeaseKeeper, LeaseLostError
 from counting.runner.publisher import LivePublisher
 from counting.runner.rules_loader import RulesLoader
+from counting.runner.shutdown import shutdown_requested
 from counting.runner.stop import StopCheck, stream_stop_flag_clear
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,8 @@ class _Parts:
 class StreamRunner:
     """Processes one camera of the current tenant until stopped, disabled or taken over.
 
-    ``run()`` returns why it ended: "disabled", "deleted", "stopped", "detector-error",
-    "lease-held" (someone else owns the camera) or "lease-lost" (taken over while running).
+    ``run()`` returns why it ended: "disabled", "deleted", "stopped", "worker-shutdown",
+    "detector-error", "lease-held" (someone else owns the camera) or "lease-lost" (taken over while running).
     """
 
     def __init__(self, *, camera_id: int, schema: str, owner: str | None = None,
@@ -191,6 +192,8 @@ class StreamRunner:
             now = time.monotonic()
             if self.stop_event.is_set():
                 return "stopped"
+            if shutdown_requested.is_set():
+                return "worker-shutdown"
             if now >= due["stop"]:
                 due["stop"] = now + cfg.stop_poll_s
                 verdict = guard.run(parts.stop.check)
@@ -235,23 +238,17 @@ class StreamRunner:
 def run_camera_stream(*, camera_id: int, schema: str) -> str:
     """Run the camera's stream in the current tenant until it ends; returns why it ended.
 
-    SIGTERM (a worker shutting down) stops the loop cleanly: the last batch is written and the
-    lease released, so another node takes the camera at its supervisor's next tick.
+    A worker shutting down (SIGTERM, Ctrl-C) sets :data:`shutdown_requested`
+    (counting/runner/shutdown.py, which owns the signal handling): the loop sees it within one
+    iteration, writes the last batch and releases the lease, so another node takes the camera
+    at its supervisor's next tick. No handler is installed here: a handler that set an Event
+    could deadlock on the Event's own lock held by the loop's wait.
     """
-    import signal
-
     runner = StreamRunner(camera_id=camera_id, schema=schema)
-    previous: Any = None
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
     try:
         outcome = runner.run()
     except SourceError as exc:  # defensive: sources report through health, not exceptions
         logger.error("camera %s: source error %s", camera_id, exc)
         outcome = "error"
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
     logger.info("camera %s: stream ended (%s)", camera_id, outcome)
     return outcome
