@@ -183,9 +183,9 @@ def _row(conn: psycopg.Connection[Any], slug: str, ident: int) -> dict[str, Any]
 def test_a_deleted_tenant_leaves_a_verifiable_export(live_db: None, settings: Any,
                                                      tmp_path: Path) -> None:
     from django_tenants.utils import tenant_context
-    from tenants.platform.services import tenant_create, tenant_delete
 
     from audit.services import audit_record
+    from tenants.platform.services import tenant_create, tenant_delete
     from tests.conftest import PASSWORD
 
     settings.AUDIT_EXPORT_DIR = tmp_path
