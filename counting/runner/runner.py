@@ -71,7 +71,8 @@ class StreamRunner:
     """Processes one camera of the current tenant until stopped, disabled or taken over.
 
     ``run()`` returns why it ended: "disabled", "deleted", "stopped", "worker-shutdown",
-    "detector-error", "lease-held" (someone else owns the camera) or "lease-lost" (taken over while running).
+    "detector-error", "lease-held" (someone else owns the camera) or "lease-lost" (taken over
+    while running).
     """
 
     def __init__(self, *, camera_id: int, schema: str, owner: str | None = None,
