@@ -23,7 +23,7 @@ SLACK_S = 2.0
 @pytest.fixture(autouse=True)
 def _fresh_throttle_outage() -> Iterator[None]:
     """The outage memory is process-wide: start and leave each test with a healthy one."""
-    from tenants.accounts.throttling import cache_outage
+    from tenants.rest.throttling import cache_outage
 
     cache_outage.recovered()
     yield
@@ -145,7 +145,7 @@ def test_the_api_answers_with_throttling_degraded_while_the_cache_is_unavailable
     else:
         private_redis.freeze()
     # when the camera list is asked for three times
-    caplog.set_level(logging.WARNING, logger="tenants.accounts.throttling")
+    caplog.set_level(logging.WARNING, logger="tenants.rest.throttling")
     started = time.monotonic()
     responses = [client.get("/api/v1/cameras/") for _ in range(3)]
     elapsed = time.monotonic() - started
