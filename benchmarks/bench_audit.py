@@ -12,7 +12,6 @@ import argparse
 import os
 import statistics
 import time
-import uuid
 
 
 def main() -> None:
@@ -24,48 +23,38 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import transaction
     from django_tenants.utils import tenant_context
 
     from audit.services import audit_record
-    from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
+    from benchmarks.throwaway import throwaway_tenant
 
-    public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
-    slug = f"bench_{uuid.uuid4().hex[:8]}"
-    tenant = tenant_create(name=slug, slug=slug, domain=f"{slug.replace('_', '-')}.localhost",
-                           owner_email=f"o@{slug.replace('_', '-')}.test",
-                           owner_password="Bench-Password-123").tenant
-    try:
-        with tenant_context(tenant):
-            per_round = args.events // args.rounds
-            micros: list[float] = []
-            for _ in range(args.rounds):
-                start = time.perf_counter()
-                for i in range(per_round):
-                    with transaction.atomic():
-                        audit_record(action="bench.event", target_type="bench.thing",
-                                     target_id=str(i), before={"name": "old", "n": i},
-                                     after={"name": "new", "n": i + 1, "ratio": 0.25})
-                micros.append((time.perf_counter() - start) / per_round * 1e6)
-            print(f"audit_record, one event per transaction: median {statistics.median(micros):.0f}"
-                  f" us/event (rounds: {', '.join(f'{m:.0f}' for m in micros)})")
-            # The same writes inside one transaction: the cost of audit_record itself, without
-            # the commit's fsync that dominates the line above.
+    with throwaway_tenant() as tenant, tenant_context(tenant):
+        per_round = args.events // args.rounds
+        micros: list[float] = []
+        for _ in range(args.rounds):
             start = time.perf_counter()
-            with transaction.atomic():
-                for i in range(per_round):
+            for i in range(per_round):
+                with transaction.atomic():
                     audit_record(action="bench.event", target_type="bench.thing",
                                  target_id=str(i), before={"name": "old", "n": i},
                                  after={"name": "new", "n": i + 1, "ratio": 0.25})
-            inside = (time.perf_counter() - start) / per_round * 1e6
-            print(f"audit_record, {per_round} events in one transaction: {inside:.0f} us/event")
-            verify = _verify_seconds(slug)
-            if verify is not None:
-                print(f"verify_audit --tenant: {(args.events + per_round) / verify:,.0f} events/s")
-    finally:
-        connection.set_schema_to_public()
-        tenant_delete(slug=slug)
+            micros.append((time.perf_counter() - start) / per_round * 1e6)
+        print(f"audit_record, one event per transaction: median {statistics.median(micros):.0f}"
+              f" us/event (rounds: {', '.join(f'{m:.0f}' for m in micros)})")
+        # The same writes inside one transaction: the cost of audit_record itself, without
+        # the commit's fsync that dominates the line above.
+        start = time.perf_counter()
+        with transaction.atomic():
+            for i in range(per_round):
+                audit_record(action="bench.event", target_type="bench.thing",
+                             target_id=str(i), before={"name": "old", "n": i},
+                             after={"name": "new", "n": i + 1, "ratio": 0.25})
+        inside = (time.perf_counter() - start) / per_round * 1e6
+        print(f"audit_record, {per_round} events in one transaction: {inside:.0f} us/event")
+        verify = _verify_seconds(tenant.slug)
+        if verify is not None:
+            print(f"verify_audit --tenant: {(args.events + per_round) / verify:,.0f} events/s")
 
 
 def _verify_seconds(slug: str) -> float | None:

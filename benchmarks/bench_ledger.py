@@ -13,7 +13,6 @@ import argparse
 import io
 import os
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 
@@ -26,83 +25,73 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.db import connection, transaction
     from django_tenants.utils import tenant_context
 
+    from benchmarks.throwaway import throwaway_tenant
     from cameras.models import Camera, Site
     from counting.leases import lease_acquire
     from counting.ledger import LedgerBatch, LedgerEvent, idempotency_key, ledger_write
     from counting.models import CountingLine
-    from tenants.platform.services import public_tenant_ensure, tenant_create, tenant_delete
 
-    public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
-    slug = f"bench_{uuid.uuid4().hex[:8]}"
-    tenant = tenant_create(name=slug, slug=slug, domain=f"{slug.replace('_', '-')}.localhost",
-                           owner_email=f"o@{slug.replace('_', '-')}.test",
-                           owner_password="Bench-Password-123").tenant
-    try:
-        with tenant_context(tenant):
-            site = Site.objects.create(name="b")
-            camera = Camera.objects.create(site=site, name="b", stream_url="rtsp://10.0.0.1/")
-            lines = [CountingLine.objects.create(camera=camera, name=f"l{i}", x1=0, y1=0, x2=1,
-                                                 y2=1) for i in range(2)]
-            taken = lease_acquire(camera_id=camera.pk, owner="bench", ttl_s=3600)
-            assert taken is not None
-            t0 = datetime.now(tz=UTC)
+    with throwaway_tenant() as tenant, tenant_context(tenant):
+        site = Site.objects.create(name="b")
+        camera = Camera.objects.create(site=site, name="b", stream_url="rtsp://10.0.0.1/")
+        lines = [CountingLine.objects.create(camera=camera, name=f"l{i}", x1=0, y1=0, x2=1,
+                                             y2=1) for i in range(2)]
+        taken = lease_acquire(camera_id=camera.pk, owner="bench", ttl_s=3600)
+        assert taken is not None
+        t0 = datetime.now(tz=UTC)
 
-            def events(batch: int) -> tuple[LedgerEvent, ...]:
-                return tuple(LedgerEvent(
-                    line_id=lines[i % 2].pk, direction="in" if i % 3 else "out",
-                    track_id=batch * 100000 + i,
-                    occurred_at=t0 + timedelta(milliseconds=batch * 1000 + i), frame_index=i)
-                    for i in range(args.batch_size))
+        def events(batch: int) -> tuple[LedgerEvent, ...]:
+            return tuple(LedgerEvent(
+                line_id=lines[i % 2].pk, direction="in" if i % 3 else "out",
+                track_id=batch * 100000 + i,
+                occurred_at=t0 + timedelta(milliseconds=batch * 1000 + i), frame_index=i)
+                for i in range(args.batch_size))
 
-            started = time.perf_counter()
-            for b in range(args.batches):
-                ledger_write(LedgerBatch(camera_id=camera.pk, generation=taken.generation,
-                                         seq=b + 1, events=events(b)))
-            insert_s = time.perf_counter() - started
-            started = time.perf_counter()
-            for b in range(args.batches):  # replays: every event is a duplicate
-                ledger_write(LedgerBatch(camera_id=camera.pk, generation=taken.generation,
-                                         seq=args.batches + b + 1, events=events(b)))
-            replay_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for b in range(args.batches):
+            ledger_write(LedgerBatch(camera_id=camera.pk, generation=taken.generation,
+                                     seq=b + 1, events=events(b)))
+        insert_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for b in range(args.batches):  # replays: every event is a duplicate
+            ledger_write(LedgerBatch(camera_id=camera.pk, generation=taken.generation,
+                                     seq=args.batches + b + 1, events=events(b)))
+        replay_s = time.perf_counter() - started
 
-            started = time.perf_counter()
-            for b in range(args.batches, 2 * args.batches):
-                buf = io.StringIO()
-                for e in events(b):
-                    key = idempotency_key(camera_id=camera.pk, line_id=e.line_id,
-                                          track_id=e.track_id, direction=e.direction,
-                                          occurred_at=e.occurred_at, generation=taken.generation)
-                    buf.write(f"{camera.pk}\t{e.line_id}\t{e.direction}\t{e.track_id}\t"
-                              f"{e.occurred_at.isoformat()}\t{e.frame_index}\t0\t\t\t"
-                              f"{taken.generation}\t{key}\t{t0.isoformat()}\n")
-                cols = ("camera_id, line_id, direction, track_id, occurred_at, frame_index, "
-                        "score, model_version, rule_version, lease_generation, "
-                        "idempotency_key, recorded_at")
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS ev_copy ON COMMIT DELETE "
-                                   f"ROWS AS SELECT {cols} FROM counting_countevent WITH NO DATA")
-                    with cursor.cursor.copy(f"COPY ev_copy ({cols}) FROM STDIN") as copy:
-                        copy.write(buf.getvalue())
-                    cursor.execute(f"INSERT INTO counting_countevent ({cols}) SELECT {cols} "
-                                   "FROM ev_copy ON CONFLICT (idempotency_key) DO NOTHING "
-                                   "RETURNING line_id, direction, occurred_at")
-                    cursor.fetchall()  # rollups would follow as in the chosen path
-            copy_s = time.perf_counter() - started
-        n = args.batches * args.batch_size
-        print(f"events per batch: {args.batch_size}, batches: {args.batches}")
-        print(f"chosen  multi-row INSERT ON CONFLICT + rollups + fence: {n / insert_s:,.0f} "
-              f"events/s ({insert_s / args.batches * 1000:.1f} ms/batch)")
-        print(f"replay  (all duplicates)                             : {n / replay_s:,.0f} "
-              f"events/s")
-        print(f"reject  COPY to temp + INSERT SELECT (no rollups)    : {n / copy_s:,.0f} "
-              f"events/s ({copy_s / args.batches * 1000:.1f} ms/batch)")
-    finally:
-        connection.set_schema_to_public()
-        tenant_delete(slug=slug)
+        started = time.perf_counter()
+        for b in range(args.batches, 2 * args.batches):
+            buf = io.StringIO()
+            for e in events(b):
+                key = idempotency_key(camera_id=camera.pk, line_id=e.line_id,
+                                      track_id=e.track_id, direction=e.direction,
+                                      occurred_at=e.occurred_at, generation=taken.generation)
+                buf.write(f"{camera.pk}\t{e.line_id}\t{e.direction}\t{e.track_id}\t"
+                          f"{e.occurred_at.isoformat()}\t{e.frame_index}\t0\t\t\t"
+                          f"{taken.generation}\t{key}\t{t0.isoformat()}\n")
+            cols = ("camera_id, line_id, direction, track_id, occurred_at, frame_index, "
+                    "score, model_version, rule_version, lease_generation, "
+                    "idempotency_key, recorded_at")
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS ev_copy ON COMMIT DELETE "
+                               f"ROWS AS SELECT {cols} FROM counting_countevent WITH NO DATA")
+                with cursor.cursor.copy(f"COPY ev_copy ({cols}) FROM STDIN") as copy:
+                    copy.write(buf.getvalue())
+                cursor.execute(f"INSERT INTO counting_countevent ({cols}) SELECT {cols} "
+                               "FROM ev_copy ON CONFLICT (idempotency_key) DO NOTHING "
+                               "RETURNING line_id, direction, occurred_at")
+                cursor.fetchall()  # rollups would follow as in the chosen path
+        copy_s = time.perf_counter() - started
+    n = args.batches * args.batch_size
+    print(f"events per batch: {args.batch_size}, batches: {args.batches}")
+    print(f"chosen  multi-row INSERT ON CONFLICT + rollups + fence: {n / insert_s:,.0f} "
+          f"events/s ({insert_s / args.batches * 1000:.1f} ms/batch)")
+    print(f"replay  (all duplicates)                             : {n / replay_s:,.0f} "
+          f"events/s")
+    print(f"reject  COPY to temp + INSERT SELECT (no rollups)    : {n / copy_s:,.0f} "
+          f"events/s ({copy_s / args.batches * 1000:.1f} ms/batch)")
 
 
 if __name__ == "__main__":
