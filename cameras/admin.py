@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.text import Truncator
 from guardian.admin import GuardedModelAdmin
 from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
@@ -60,12 +62,54 @@ class AuditedGuardedModelAdmin(GuardedModelAdmin):
         return _audited_perms_form(GroupObjectPermissionsForm, request.user)
 
 
+# Names may be 200 characters long: lists and drop-downs show the start and the full name on hover.
+LIST_NAME_CHARS = 60
+CHOICE_NAME_CHARS = 80
+
+
+def short_name(value: str, chars: int = LIST_NAME_CHARS) -> str:
+    """``value`` cut to ``chars`` characters with an ellipsis when longer."""
+    return Truncator(value).chars(chars)
+
+
+def _name_cell(value: str) -> str:
+    return format_html('<span title="{}">{}</span>', value, short_name(value))
+
+
+class SiteChoiceField(forms.ModelChoiceField):
+    """The site drop-down: long names are shortened so the form stays usable."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{short_name(obj.name, CHOICE_NAME_CHARS)} ({obj.timezone})"
+
+
+class SiteListFilter(admin.SimpleListFilter):
+    """The camera list's "by site" filter, with long site names shortened."""
+
+    title = "site"
+    parameter_name = "site__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(pk), short_name(name)) for pk, name in
+                Site.objects.order_by("name", "id").values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(site_id=int(value))
+        return queryset
+
+
+SITE_FIELDS = ["name", "address", "timezone", "opening_hours"]
+CAMERA_FIELDS = ["site", "name", "stream_url", "username", "detect_fps", "enabled"]
+
+
 class SiteForm(forms.ModelForm):
     """Validates timezone and opening hours with the services' rules."""
 
     class Meta:
         model = Site
-        fields = ["name", "address", "timezone", "opening_hours"]
+        fields = SITE_FIELDS
 
     def clean_timezone(self) -> str:
         return validate_timezone(self.cleaned_data["timezone"])
@@ -79,11 +123,19 @@ class SiteAdmin(AuditedGuardedModelAdmin):
     """Sites; the 'Object permissions' button grants view/change per user or group."""
 
     form = SiteForm
-    list_display = ("name", "timezone", "address")
+    list_display = ("display_name", "timezone", "display_address")
     search_fields = ("name", "address")
 
+    @admin.display(description="name", ordering="name")
+    def display_name(self, obj: Site) -> str:
+        return _name_cell(obj.name)
+
+    @admin.display(description="address", ordering="address")
+    def display_address(self, obj: Site) -> str:
+        return _name_cell(obj.address)
+
     def save_model(self, request: HttpRequest, obj: Site, form: Any, change: bool) -> None:
-        data = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        data = {k: form.cleaned_data[k] for k in SITE_FIELDS if k in form.cleaned_data}
         if change:
             saved = services.site_update(actor=request.user, site=obj, **data)
         else:
@@ -100,9 +152,11 @@ class CameraForm(forms.ModelForm):
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
                                help_text="Leave empty to keep the stored password.")
 
+    site = SiteChoiceField(queryset=Site.objects.all())
+
     class Meta:
         model = Camera
-        fields = ["site", "name", "stream_url", "username", "detect_fps", "enabled"]
+        fields = CAMERA_FIELDS
 
     def clean_stream_url(self) -> str:
         return validate_camera_url(self.cleaned_data["stream_url"])
@@ -113,13 +167,26 @@ class CameraAdmin(AuditedGuardedModelAdmin):
     """Cameras; writes go through the camera services so they are validated and audited."""
 
     form = CameraForm
-    list_display = ("name", "site", "enabled", "status", "detect_fps")
-    list_filter = ("enabled", "status", "site")
+    list_display = ("display_name", "display_site", "enabled", "status", "detect_fps")
+    list_filter = ("enabled", "status", SiteListFilter)
     search_fields = ("name",)
     readonly_fields = ("status", "status_reason")
 
+    list_select_related = ("site",)
+
+    @admin.display(description="name", ordering="name")
+    def display_name(self, obj: Camera) -> str:
+        return _name_cell(obj.name)
+
+    @admin.display(description="site", ordering="site__name")
+    def display_site(self, obj: Camera) -> str:
+        return _name_cell(obj.site.name)
+
     def save_model(self, request: HttpRequest, obj: Camera, form: Any, change: bool) -> None:
-        data = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        # Only the form's own fields: the admin's generated form also lists the read-only
+        # ``status`` and ``status_reason``, which are never in cleaned_data (the KeyError of
+        # issue 13).
+        data = {k: form.cleaned_data[k] for k in CAMERA_FIELDS if k in form.cleaned_data}
         password = form.cleaned_data.get("password")
         try:
             if change:

@@ -9,8 +9,10 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
 from audit.services import audit_record
+from tenants.accounts.roles import user_role
 from tenants.accounts.users import user_values
 from tenants.admin_sites import tenant_admin_site
+from tenants.constants import Role
 
 
 class TenantUserAdmin(UserAdmin):
@@ -24,6 +26,13 @@ class TenantUserAdmin(UserAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        # The role decides admin access, as in user_create/user_update: an Owner or Manager
+        # given the group here must be able to enter the admin (issue 13), a Viewer must not.
+        user = form.instance
+        staff = user_role(user) in (Role.OWNER, Role.MANAGER)
+        if not user.is_superuser and user.is_staff != staff:
+            user.is_staff = staff
+            user.save(update_fields=["is_staff"])
         before = getattr(request, "_audit_user_before", None)
         after = user_values(form.instance)
         if before != after:

@@ -39,6 +39,10 @@ class TenantCreateForm(forms.ModelForm):
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
+                if field in self.errors:
+                    # Already refused by the field itself (e.g. "This field is required."):
+                    # the service's message would only quote the empty value again.
+                    continue
                 self.add_error(field if field in self.fields else None, errors)
         return data
 
