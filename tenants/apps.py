@@ -7,3 +7,6 @@ class TenantsConfig(AppConfig):
 
     name = "tenants"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenants import security_checks  # noqa: F401  (registers the deploy checks)

@@ -15,6 +15,9 @@ if _env_file.exists():
     env.read_env(str(_env_file))
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me-0123456789")
+# Earlier secret keys, still accepted for signatures, sessions and API tokens while they are
+# rotated out (a token verified under one is re-hashed under SECRET_KEY).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[".localhost", "localhost", "127.0.0.1"])
 
@@ -59,6 +62,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
+# Development convenience only: production forces it off (an unknown host would otherwise be
+# served the platform admin), and `check --deploy` fails while it is on (tenants.E105).
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = env.bool("SHOW_PUBLIC_IF_NO_TENANT_FOUND", default=True)
 PUBLIC_DOMAIN = env.str("PUBLIC_DOMAIN", default="localhost")
 
@@ -247,8 +252,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
 # --- Product settings ---------------------------------------------------------------------------
-# Encryption keys (Fernet, urlsafe base64 of 32 bytes) for camera credentials; first one encrypts,
-# all decrypt, so keys can be rotated by prepending a new one.
+# Keys for camera credentials (urlsafe base64 of >= 32 random bytes; cameras/crypto.py derives
+# the cipher keys with HKDF). The first encrypts, all decrypt: rotate by prepending a new key,
+# running `manage.py rotate_camera_keys`, then removing the old one.
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtb25seS1rZXktZG8tbm90LXVzZS1pbi1wcm9kIQ=="]
 )

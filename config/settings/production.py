@@ -34,6 +34,8 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is not set.")
 
 CAMERA_URL_ALLOW_LOOPBACK = False
+# Only the public tenant's own domains reach the platform admin; any other unknown host is a 404.
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

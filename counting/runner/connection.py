@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from cameras.constants import CameraStatus
+from cameras.crypto import SecretUndecryptable
 from cameras.models import Camera
 from cameras.streams import camera_stream_target
 from cameras.url_policy import StreamUrlRefused
@@ -147,8 +148,9 @@ class StreamConnection:
             self.on_state(CameraStatus.ONLINE, "streaming")
         elif opener.refused is not None:
             self._offline(f"stream URL refused: {opener.refused}", error=True)
-        else:
-            self._offline(str(opener.error or "could not open the stream"))
+        else:  # a password no configured key decrypts needs a person: error, not offline
+            self._offline(str(opener.error or "could not open the stream"),
+                          error=isinstance(opener.error, SecretUndecryptable))
 
     def _offline(self, reason: str, error: bool = False) -> None:
         self._next_open = time.monotonic() + self._backoff

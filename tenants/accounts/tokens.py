@@ -32,9 +32,21 @@ class IssuedToken:
     plaintext: str
 
 
-def token_hash(secret: str) -> str:
+def token_hash(secret: str, *, key: str | None = None) -> str:
     """HMAC-SHA256 of the secret under the deployment's secret key (hex)."""
-    return hmac.new(settings.SECRET_KEY.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    key = settings.SECRET_KEY if key is None else key
+    return hmac.new(key.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def _hash_matches(stored: str, plaintext: str) -> tuple[bool, bool]:
+    """(matches, under the current key). Keys in ``SECRET_KEY_FALLBACKS`` still verify, so that
+    rotating ``SECRET_KEY`` does not invalidate every token at once."""
+    if hmac.compare_digest(stored, token_hash(plaintext)):
+        return True, True
+    for old_key in getattr(settings, "SECRET_KEY_FALLBACKS", None) or ():
+        if hmac.compare_digest(stored, token_hash(plaintext, key=old_key)):
+            return True, False
+    return False, False
 
 
 def _values(token: ApiToken) -> dict[str, Any]:
@@ -90,11 +102,19 @@ def token_authenticate(plaintext: str) -> ApiToken | None:
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or len(parts[1]) > 16:
         return None
     token = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
-    if token is None or not hmac.compare_digest(token.secret_hash, token_hash(plaintext)):
+    if token is None:
+        return None
+    matches, current = _hash_matches(token.secret_hash, plaintext)
+    if not matches:
         return None
     now = timezone.now()
     if token.revoked_at is not None or token.expires_at <= now or not token.user.is_active:
         return None
+    if not current:
+        # Verified under a fallback key: store the hash under the current key, so the token
+        # keeps working once the old key leaves SECRET_KEY_FALLBACKS.
+        token.secret_hash = token_hash(plaintext)
+        ApiToken.objects.filter(pk=token.pk).update(secret_hash=token.secret_hash)
     # Write last_used_at at most once a minute: authentication must not write on every request.
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -13,7 +13,8 @@ from tests.conftest import REPO_ROOT
 SECRETS = {
     "DJANGO_SECRET_KEY": "p" * 20 + "-Very-Long-Random-Production-Secret-Key-0123456789",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/peoplecount",
-    "FIELD_ENCRYPTION_KEYS": "bG9jYWwtb25seS1rZXktZG8tbm90LXVzZS1pbi1wcm9kIQ==",
+    # a key of its own: the development default is a published placeholder (tenants.E103)
+    "FIELD_ENCRYPTION_KEYS": "hBv2Dk9uQm2WzS9x3r5J6wYb1cT8eN0pLa4KfG7iXoU=",
     "DJANGO_ALLOWED_HOSTS": ".example.com",
 }
 
