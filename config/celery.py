@@ -8,8 +8,10 @@ in ``tenants.tasks`` so that apps use them without importing ``config``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from kombu import Queue
+from celery.app.amqp import AMQP
+from kombu import Connection, Queue
 from tenant_schemas_celery.app import CeleryApp
 
 from tenants.tasks import RequireTenantTask
@@ -20,7 +22,32 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-app = CeleryApp("peoplecount", task_cls=RequireTenantTask)
+class CappedBackoffConnection(Connection):
+    """A broker connection whose reconnect waits never exceed ``CELERY_BROKER_RECONNECT_MAX_S``.
+
+    A worker's consumer (and beat) reconnect through ``ensure_connection`` with kombu's defaults
+    (2 s, +2 s per try, up to 30 s between tries) and Celery has no setting for them: after a
+    RabbitMQ restart of a minute a worker could stay away half a minute longer than the broker.
+    """
+
+    def _ensure_connection(self, errback: Any = None, max_retries: int | None = None,
+                           interval_start: float = 2, interval_step: float = 2,
+                           interval_max: float = 30, *args: Any, **kwargs: Any) -> Any:
+        from django.conf import settings
+
+        cap = float(getattr(settings, "CELERY_BROKER_RECONNECT_MAX_S", 5.0))
+        return super()._ensure_connection(
+            errback, max_retries, min(interval_start, cap), min(interval_step, cap),
+            min(interval_max, cap), *args, **kwargs)
+
+
+class CappedBackoffAMQP(AMQP):
+    """Celery's AMQP helper, making :class:`CappedBackoffConnection` connections."""
+
+    Connection = CappedBackoffConnection
+
+
+app = CeleryApp("peoplecount", task_cls=RequireTenantTask, amqp=CappedBackoffAMQP)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("streams"), Queue("short"))
 app.conf.task_default_queue = "default"

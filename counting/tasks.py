@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from celery import shared_task
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django_tenants.utils import tenant_context
+from kombu.exceptions import OperationalError
 
 from counting.leases import cameras_needing_runner
 from tenants.db import current_schema
@@ -39,25 +41,89 @@ def dispatch_key(schema: str, camera_id: int) -> str:
     return tenant_key(schema, "camera", camera_id, "stream-dispatched")
 
 
+class BrokerUnavailableError(RuntimeError):
+    """A stream task could not be published (RabbitMQ down or restarting) after the brief
+    retries of ``CELERY_TASK_PUBLISH_RETRY_POLICY``; the supervisor tries again next tick."""
+
+
+class DispatchMarkers:
+    """The Redis markers of one supervisor tick, degrading to "no markers" when Redis fails.
+
+    Redis down or frozen must not stop streams from being restarted: without a marker a camera
+    may get a second task in the queue while the first waits for a worker, which is harmless
+    (a task finding the lease held returns at once, and queued tasks expire). After the first
+    Redis error the tick stops asking Redis, so a frozen Redis costs one socket timeout per
+    tick, not one per camera.
+    """
+
+    def __init__(self, schema: str, ttl_s: float) -> None:
+        self.schema = schema
+        self.ttl_s = max(1, int(ttl_s))
+        self.client: redis.Redis | None = redis_client()
+        self.degraded = False
+
+    def claim(self, camera_id: int) -> bool:
+        """True if a task may be sent for the camera (no marker yet, or Redis unavailable)."""
+        if self.client is None:
+            return True
+        try:
+            return bool(self.client.set(dispatch_key(self.schema, camera_id), "1", nx=True,
+                                        ex=self.ttl_s))
+        except redis.RedisError as exc:
+            self._degrade(exc)
+            return True
+
+    def release(self, camera_id: int) -> None:
+        """Remove the marker of a task that was not sent, so the next tick sends it."""
+        if self.client is None:
+            return
+        try:
+            self.client.delete(dispatch_key(self.schema, camera_id))
+        except redis.RedisError as exc:
+            self._degrade(exc)
+
+    def _degrade(self, exc: Exception) -> None:
+        logger.warning("supervisor: Redis unavailable (%s); dispatching %s's streams without "
+                       "markers this tick", exc, self.schema)
+        self.client = None
+        self.degraded = True
+
+
 def streams_dispatch_for_current_tenant() -> list[int]:
     """Send a stream task for each enabled camera of the current tenant without a live lease;
-    returns the camera ids dispatched."""
+    returns the camera ids dispatched.
+
+    Raises :class:`BrokerUnavailableError` when RabbitMQ refuses a publish (the camera's marker
+    is removed first, so the next tick sends it again).
+    """
     schema = current_schema()
     ttl = settings.COUNTING_LEASE_TTL_S
-    client = redis_client()
+    markers = DispatchMarkers(schema, ttl)
     sent: list[int] = []
     for camera_id in cameras_needing_runner(ttl_s=ttl):
-        if not client.set(dispatch_key(schema, camera_id), "1", nx=True, ex=max(1, int(ttl))):
+        if not markers.claim(camera_id):
             continue
-        stream_run.apply_async(args=[camera_id], queue=settings.COUNTING_STREAMS_QUEUE,
-                               expires=max(30.0, 3 * settings.COUNTING_SUPERVISOR_INTERVAL_S))
+        try:
+            stream_run.apply_async(args=[camera_id], queue=settings.COUNTING_STREAMS_QUEUE,
+                                   expires=max(30.0, 3 * settings.COUNTING_SUPERVISOR_INTERVAL_S))
+        except (OperationalError, OSError) as exc:
+            markers.release(camera_id)
+            raise BrokerUnavailableError(
+                f"stream task of camera {camera_id} not sent ({exc}); sent before it: {sent}"
+            ) from exc
         sent.append(camera_id)
     return sent
 
 
 @shared_task(name="counting.streams_supervise", base=PlatformTask, ignore_result=True)
 def streams_supervise() -> dict[str, list[int]]:
-    """Beat: for every active tenant, dispatch the streams that have no live owner."""
+    """Beat: for every active tenant, dispatch the streams that have no live owner.
+
+    Suspended tenants (``is_active`` False) are skipped: their streams stop (the runners check
+    the tenant) and are not restarted until the tenant is reactivated. When the broker refuses
+    a publish the tick ends there (every further publish would wait as long, in vain); the
+    next tick, once RabbitMQ is back, dispatches whatever is still without an owner.
+    """
     from tenants.models import Tenant
 
     dispatched: dict[str, list[int]] = {}
@@ -65,6 +131,10 @@ def streams_supervise() -> dict[str, list[int]]:
         try:
             with tenant_context(tenant):
                 sent = streams_dispatch_for_current_tenant()
+        except BrokerUnavailableError as exc:
+            logger.warning("supervisor: RabbitMQ unavailable, tick ended at tenant %s: %s; "
+                           "the next tick catches up", tenant.schema_name, exc)
+            break
         except Exception:  # one broken tenant must not stop the others' streams
             logger.exception("supervisor: tenant %s skipped", tenant.schema_name)
             continue

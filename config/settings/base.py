@@ -218,6 +218,20 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # connection of a worker.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT_S", default=4.0)
 CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT_S", default=30)
+# A RabbitMQ restart never ends a worker or beat: they reconnect without end (Celery's default
+# gives up after 100 tries), waiting at most CELERY_BROKER_RECONNECT_MAX_S between two tries
+# (kombu's own default grows to 30 s; config/celery.py applies the cap), so a worker is back
+# within seconds of the broker. Running stream tasks go on meanwhile: they were acknowledged on
+# receipt, and the worker's consumer reconnecting does not touch its pool.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_RECONNECT_MAX_S = env.float("CELERY_BROKER_RECONNECT_MAX_S", default=5.0)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A publish (supervisor, services) to a broker that is down is retried briefly, then fails: the
+# caller goes on and tries again later; it never waits for the broker to come back.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 1.0}
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_CONNECT_TIMEOUT_S
 CELERY_REDIS_SOCKET_TIMEOUT = REDIS_SOCKET_TIMEOUT_S
 
