@@ -1,7 +1,11 @@
 """Bucketed count and occupancy series from the rollups, in a site's local time.
 
-Hourly and daily line counts read the UTC hour rollups when every bucket boundary is a whole
-UTC hour, and the minute rollups otherwise (timezones such as +05:30).
+Hourly and daily line counts read every UTC hour that lies whole inside one bucket from the hour
+rollups, and only the hours that a local bucket boundary cuts (every local midnight at +05:30 or
++05:45) from the minute rollups: a three-year daily series reads about 83 rows a day per line
+instead of 1440. Minute series read the minute rollups. A series that could read more rows than
+the caller allows is refused before it runs, and the database time is bounded (``SET LOCAL
+statement_timeout``).
 
 Buckets are generated in the site's timezone and their boundaries converted to UTC, then the
 UTC minute rollups are summed per bucket in SQL (``width_bucket`` over the boundaries). So a
@@ -17,13 +21,14 @@ with different offsets in autumn), and buckets without data are returned as zero
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from counting.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 
@@ -35,6 +40,7 @@ MAX_RANGE: dict[str, timedelta] = {
     "hour": timedelta(days=93),
     "day": timedelta(days=1098),
 }
+HOUR = timedelta(hours=1)
 
 
 class SeriesRangeError(ValueError):
@@ -43,6 +49,58 @@ class SeriesRangeError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SeriesTooLargeError(Exception):
+    """The series could read more rollup rows than the tenant's plan allows per query."""
+
+    def __init__(self, *, rows: int, limit: int) -> None:
+        super().__init__(
+            f"This query could read up to {rows:,} stored rows; the limit is {limit:,} per "
+            "query. Shorten the range, use a larger bucket (day instead of hour), or ask for "
+            "one camera or line instead of a whole site.")
+        self.rows = rows
+        self.limit = limit
+
+
+class SeriesTimeoutError(Exception):
+    """The database did not finish the series within the allowed time."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(
+            f"The query took longer than {timeout_ms / 1000:g} s and was stopped. Try again "
+            "shortly, or shorten the range or use a larger bucket.")
+        self.timeout_ms = timeout_ms
+
+
+# SQLSTATE of "canceling statement due to statement timeout" and "... lock timeout".
+_TIMEOUT_STATES = frozenset({"57014", "55P03"})
+
+
+@contextmanager
+def statement_timeout(timeout_ms: int | None) -> Iterator[None]:
+    """Run the block in a transaction (or savepoint) whose statements stop after
+    ``timeout_ms`` (``SET LOCAL``); a stop raises :class:`SeriesTimeoutError`.
+
+    Leaving the block restores the previous value, so an enclosing transaction keeps its own.
+    """
+    if timeout_ms is None:
+        yield
+        return
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('statement_timeout')")
+                row = cursor.fetchone()
+                previous = str(row[0]) if row else "0"
+                cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            yield
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) in _TIMEOUT_STATES:
+            raise SeriesTimeoutError(int(timeout_ms)) from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -113,41 +171,137 @@ def bucket_bounds(*, bucket: Bucket, start: datetime, end: datetime,
     return bounds
 
 
+def _edges(bounds: list[tuple[datetime, datetime]]) -> list[datetime]:
+    return [lower for lower, _ in bounds] + [bounds[-1][1]]
+
+
+def _on_hour(moment: datetime) -> bool:
+    utc = moment.astimezone(UTC)
+    return utc.minute == 0 and utc.second == 0 and utc.microsecond == 0
+
+
+def partial_hours(bounds: list[tuple[datetime, datetime]]) -> list[datetime]:
+    """The UTC hours that a bucket boundary cuts (+05:30: the hour of every local midnight).
+
+    Only these hours are read from the minute rollups; every other hour of the range lies whole
+    inside one bucket and is read from the hour rollups.
+    """
+    hours = {edge.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+             for edge in _edges(bounds) if not _on_hour(edge)}
+    return sorted(hours)
+
+
+def _overlap_minutes(hour: datetime, start: datetime, end: datetime) -> int:
+    lower, upper = max(hour, start), min(hour + HOUR, end)
+    return max(0, int((upper - lower).total_seconds() // 60))
+
+
+def series_rows_estimate(*, keys: int, bucket: Bucket,
+                         bounds: list[tuple[datetime, datetime]]) -> int:
+    """An upper bound of the rollup rows a series of ``keys`` lines or zones reads."""
+    start, end = bounds[0][0].astimezone(UTC), bounds[-1][1].astimezone(UTC)
+    minutes = int((end - start).total_seconds() // 60)
+    if bucket == "minute":
+        return keys * minutes
+    cut = sum(_overlap_minutes(hour, start, end) for hour in partial_hours(bounds))
+    return keys * ((minutes - cut) // 60 + cut)
+
+
+def _thresholds(bounds: list[tuple[datetime, datetime]]) -> list[float]:
+    return [edge.timestamp() for edge in _edges(bounds)]
+
+
+def _fetch(sql: str, params: list[Any]) -> dict[int, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(row[0]): tuple(row[1:]) for row in cursor.fetchall()}
+
+
 def _sum_per_bucket(table: str, key_column: str, keys: Sequence[int],
                     bounds: list[tuple[datetime, datetime]], aggregates: str,
                     time_column: str = "minute") -> dict[int, tuple]:
-    thresholds = [b[0].timestamp() for b in bounds] + [bounds[-1][1].timestamp()]
+    """Aggregates of every row of ``table`` in the range, per bucket (``width_bucket``)."""
     sql = (
         f"SELECT width_bucket(extract(epoch FROM {time_column})::float8, %s::float8[]) "
         f"AS bucket, {aggregates} FROM {connection.ops.quote_name(table)} "
         f"WHERE {key_column} = ANY(%s) AND {time_column} >= %s AND {time_column} < %s "
         "GROUP BY bucket"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [thresholds, list(keys), bounds[0][0], bounds[-1][1]])
-        return {int(row[0]): tuple(row[1:]) for row in cursor.fetchall()}
+    return _fetch(sql, [_thresholds(bounds), list(keys), bounds[0][0], bounds[-1][1]])
 
 
-def _on_utc_hours(bounds: list[tuple[datetime, datetime]]) -> bool:
-    """True when every bucket boundary is a whole UTC hour (not so for +05:30, +05:45...)."""
-    edges = [lower for lower, _ in bounds] + [bounds[-1][1]]
-    return all(edge.astimezone(UTC).minute == 0 and edge.second == 0
-               and edge.microsecond == 0 for edge in edges)
+def _sum_whole_hours(line_ids: Sequence[int], bounds: list[tuple[datetime, datetime]],
+                     cut: list[datetime]) -> dict[int, tuple]:
+    """In/out per bucket from the hour rollups, leaving out the hours a boundary cuts."""
+    table = connection.ops.quote_name(LineHourRollup._meta.db_table)
+    sql = (
+        "SELECT width_bucket(extract(epoch FROM hour)::float8, %s::float8[]) AS bucket, "
+        f"SUM(count_in), SUM(count_out) FROM {table} "
+        "WHERE line_id = ANY(%s) AND hour >= %s AND hour < %s "
+        "AND NOT (hour = ANY(%s::timestamptz[])) GROUP BY bucket"
+    )
+    return _fetch(sql, [_thresholds(bounds), list(line_ids), bounds[0][0], bounds[-1][1], cut])
+
+
+def _sum_cut_hours(line_ids: Sequence[int], bounds: list[tuple[datetime, datetime]],
+                   cut: list[datetime]) -> dict[int, tuple]:
+    """In/out per bucket from the minute rollups of the cut hours only.
+
+    ``LATERAL`` makes one index range scan of ``(line, minute)`` per cut hour, so a three-year
+    daily series at +05:30 reads about 60 minute rows a day instead of 1440.
+    """
+    table = connection.ops.quote_name(LineMinuteRollup._meta.db_table)
+    sql = (
+        "SELECT width_bucket(extract(epoch FROM m.minute)::float8, %s::float8[]) AS bucket, "
+        "SUM(m.count_in), SUM(m.count_out) FROM unnest(%s::timestamptz[]) AS cut(hour) "
+        f"CROSS JOIN LATERAL (SELECT minute, count_in, count_out FROM {table} "
+        "WHERE line_id = ANY(%s) AND minute >= GREATEST(cut.hour, %s) "
+        "AND minute < LEAST(cut.hour + interval '1 hour', %s)) AS m GROUP BY bucket"
+    )
+    return _fetch(sql, [_thresholds(bounds), cut, list(line_ids), bounds[0][0], bounds[-1][1]])
+
+
+def _add(left: dict[int, tuple], right: dict[int, tuple]) -> dict[int, tuple]:
+    total = dict(left)
+    for index, (count_in, count_out) in right.items():
+        had_in, had_out = total.get(index, (0, 0))
+        total[index] = (int(had_in or 0) + int(count_in or 0),
+                        int(had_out or 0) + int(count_out or 0))
+    return total
+
+
+def _line_sums(line_ids: Sequence[int], bucket: Bucket,
+               bounds: list[tuple[datetime, datetime]]) -> dict[int, tuple]:
+    if bucket == "minute":
+        return _sum_per_bucket(LineMinuteRollup._meta.db_table, "line_id", line_ids, bounds,
+                               "SUM(count_in), SUM(count_out)")
+    # An hour rollup is the sum of its minutes (counting/rollups.py keeps it so), so whole hours
+    # come from the hours and only the hours a local boundary cuts come from the minutes.
+    cut = partial_hours(bounds)
+    sums = _sum_whole_hours(line_ids, bounds, cut)
+    return _add(sums, _sum_cut_hours(line_ids, bounds, cut)) if cut else sums
+
+
+def _check_rows(estimate: int, max_rows: int | None) -> None:
+    if max_rows is not None and estimate > max_rows:
+        raise SeriesTooLargeError(rows=estimate, limit=max_rows)
 
 
 def line_count_series(*, line_ids: Sequence[int], bucket: Bucket, start: datetime,
-                      end: datetime, tz: ZoneInfo) -> list[CountPoint]:
-    """Sum of in/out counts of ``line_ids`` per bucket, zero-filled."""
+                      end: datetime, tz: ZoneInfo, max_rows: int | None = None,
+                      timeout_ms: int | None = None) -> list[CountPoint]:
+    """Sum of in/out counts of ``line_ids`` per bucket, zero-filled.
+
+    ``max_rows`` refuses (:class:`SeriesTooLargeError`) a series that could read more rollup
+    rows; ``timeout_ms`` bounds the database time (:class:`SeriesTimeoutError`).
+    """
     bounds = bucket_bounds(bucket=bucket, start=start, end=end, tz=tz)
-    if not line_ids:
-        sums: dict[int, tuple] = {}
-    elif bucket != "minute" and _on_utc_hours(bounds):
-        # Whole-hour offsets (most timezones): the hour rollups hold the same sums, 60x smaller.
-        sums = _sum_per_bucket(LineHourRollup._meta.db_table, "line_id", line_ids, bounds,
-                               "SUM(count_in), SUM(count_out)", time_column="hour")
-    else:
-        sums = _sum_per_bucket(LineMinuteRollup._meta.db_table, "line_id", line_ids, bounds,
-                               "SUM(count_in), SUM(count_out)")
+    sums: dict[int, tuple] = {}
+    if line_ids:
+        _check_rows(series_rows_estimate(keys=len(line_ids), bucket=bucket, bounds=bounds),
+                    max_rows)
+        with statement_timeout(timeout_ms):
+            sums = _line_sums(line_ids, bucket, bounds)
     points = []
     for index, (lower, upper) in enumerate(bounds, start=1):
         count_in, count_out = sums.get(index, (0, 0))
@@ -157,13 +311,22 @@ def line_count_series(*, line_ids: Sequence[int], bucket: Bucket, start: datetim
 
 
 def zone_occupancy_series(*, zone_ids: Sequence[int], bucket: Bucket, start: datetime,
-                          end: datetime, tz: ZoneInfo) -> list[OccupancyPoint]:
-    """Average and maximum occupancy, entries and exits of ``zone_ids`` per bucket."""
+                          end: datetime, tz: ZoneInfo, max_rows: int | None = None,
+                          timeout_ms: int | None = None) -> list[OccupancyPoint]:
+    """Average and maximum occupancy, entries and exits of ``zone_ids`` per bucket.
+
+    ``max_rows`` and ``timeout_ms`` as in :func:`line_count_series` (zones have minutes only).
+    """
     bounds = bucket_bounds(bucket=bucket, start=start, end=end, tz=tz)
-    sums = _sum_per_bucket(
-        ZoneMinuteOccupancy._meta.db_table, "zone_id", zone_ids, bounds,
-        "SUM(samples), SUM(occupancy_sum), MAX(max_occupancy), SUM(entries), SUM(exits)",
-    ) if zone_ids else {}
+    sums: dict[int, tuple] = {}
+    if zone_ids:
+        _check_rows(series_rows_estimate(keys=len(zone_ids), bucket="minute", bounds=bounds),
+                    max_rows)
+        with statement_timeout(timeout_ms):
+            sums = _sum_per_bucket(
+                ZoneMinuteOccupancy._meta.db_table, "zone_id", zone_ids, bounds,
+                "SUM(samples), SUM(occupancy_sum), MAX(max_occupancy), SUM(entries), "
+                "SUM(exits)")
     points = []
     for index, (lower, upper) in enumerate(bounds, start=1):
         samples, total, peak, entries, exits = sums.get(index, (0, 0.0, 0, 0, 0))

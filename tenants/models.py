@@ -5,14 +5,34 @@ from __future__ import annotations
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
+# The fair shares a plan sets and a tenant may override.
+QUOTA_FIELDS = ("fps_quota", "lines_per_camera_quota", "zones_per_camera_quota",
+                "websocket_quota", "query_rows_quota")
+_PLANS = "Empty: the plan's value."
+
 
 class Plan(models.Model):
-    """A commercial plan: how many cameras a tenant may connect and how long counts are kept."""
+    """A commercial plan: how many cameras a tenant may connect, how long counts are kept, and
+    its fair share of the platform (analysed frames, lines and zones per camera, live
+    connections, query size)."""
 
     code = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
     camera_quota = models.PositiveIntegerField(default=10)
     retention_days = models.PositiveIntegerField(default=400)
+    # Fair shares of the platform. A tenant's field of the same name overrides its plan's.
+    fps_quota = models.PositiveIntegerField(
+        "analysed frames per second", default=100,
+        help_text="Sum of detect_fps over the tenant's enabled cameras.")
+    lines_per_camera_quota = models.PositiveIntegerField("counting lines per camera", default=20)
+    zones_per_camera_quota = models.PositiveIntegerField("zones per camera", default=10)
+    websocket_quota = models.PositiveIntegerField(
+        "live connections", default=100,
+        help_text="Live-count WebSockets the tenant may have open at one time.")
+    query_rows_quota = models.PositiveIntegerField(
+        "rows per count query", default=2_000_000,
+        help_text="Stored rows one counts or occupancy query may read; larger queries are "
+                  "refused with advice to shorten them.")
 
     def __str__(self) -> str:
         return self.name
@@ -28,6 +48,17 @@ class Tenant(TenantMixin):
     camera_quota = models.PositiveIntegerField(default=10)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Overrides of the plan's fair shares: empty (NULL) means "the plan's".
+    fps_quota = models.PositiveIntegerField("analysed frames per second", null=True, blank=True,
+                                            help_text=_PLANS)
+    lines_per_camera_quota = models.PositiveIntegerField("counting lines per camera", null=True,
+                                                         blank=True, help_text=_PLANS)
+    zones_per_camera_quota = models.PositiveIntegerField("zones per camera", null=True,
+                                                         blank=True, help_text=_PLANS)
+    websocket_quota = models.PositiveIntegerField("live connections", null=True, blank=True,
+                                                  help_text=_PLANS)
+    query_rows_quota = models.PositiveIntegerField("rows per count query", null=True,
+                                                   blank=True, help_text=_PLANS)
 
     auto_create_schema = True
     auto_drop_schema = True
@@ -37,6 +68,20 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    def quota(self, name: str) -> int:
+        """The tenant's effective quota ``name`` (one of QUOTA_FIELDS): its own value when set,
+        else its plan's, else the plan default."""
+        if name not in QUOTA_FIELDS:
+            raise ValueError(f"unknown quota {name!r}")
+        own = getattr(self, name)
+        if own is not None:
+            return int(own)
+        if self.plan_id is not None and self.plan is not None:
+            return int(getattr(self.plan, name))
+        field = Plan._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        return int(field.get_default())
 
 
 class Domain(DomainMixin):

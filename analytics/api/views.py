@@ -1,6 +1,9 @@
-"""``/counts/`` and ``/occupancy/``: series over the minute rollups in the site's timezone.
+"""``/counts/`` and ``/occupancy/``: series over the rollups in the site's timezone.
 
-A scope (site, camera, line, zone) the user may not view is a 404, like any object.
+A scope (site, camera, line, zone) the user may not view is a 404, like any object. A series
+that could read more stored rows than the tenant's plan allows (``query_rows_quota``) is a 400
+``query_too_large`` saying how to shrink it; one the database does not finish within
+``SERIES_STATEMENT_TIMEOUT_S`` is a 503 ``query_timeout``.
 """
 
 from __future__ import annotations
@@ -9,25 +12,34 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.api.errors import QueryTimeoutError, QueryTooLargeError
 from analytics.api.serializers import (
     CountSeriesSerializer,
     CountsQuerySerializer,
     OccupancyQuerySerializer,
     OccupancySeriesSerializer,
 )
-from analytics.series import SeriesRangeError, line_count_series, zone_occupancy_series
+from analytics.series import (
+    SeriesRangeError,
+    SeriesTimeoutError,
+    SeriesTooLargeError,
+    line_count_series,
+    zone_occupancy_series,
+)
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to, site_get_visible_to
 from counting.selectors import (
     counting_line_get_visible_to,
     counting_line_list_visible_to,
     zone_get_visible_to,
 )
+from tenants.db import connection
 from tenants.rest.mixins import StrictQueryParamsMixin
 
 WINDOW_PARAMS = [
@@ -46,6 +58,26 @@ def _aware(value: datetime, tz: ZoneInfo) -> datetime:
 
 def _timezone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def _limits() -> dict[str, int | None]:
+    """The current tenant's row quota per query and the series' statement timeout."""
+    tenant = getattr(connection, "tenant", None)
+    quota = getattr(tenant, "quota", None)
+    return {"max_rows": quota("query_rows_quota") if callable(quota) else None,
+            "timeout_ms": int(settings.SERIES_STATEMENT_TIMEOUT_S * 1000) or None}
+
+
+def _series(function: Any, **kwargs: Any) -> Any:
+    """Run a series function; range, size and time errors become API errors."""
+    try:
+        return function(**kwargs, **_limits())
+    except SeriesRangeError as exc:
+        raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+    except SeriesTooLargeError as exc:
+        raise QueryTooLargeError(str(exc)) from exc
+    except SeriesTimeoutError as exc:
+        raise QueryTimeoutError(str(exc)) from exc
 
 
 class CountsView(StrictQueryParamsMixin, APIView):
@@ -90,12 +122,9 @@ class CountsView(StrictQueryParamsMixin, APIView):
             line_ids = [line.pk]
             scope, tz_name = {"type": "line", "id": line.pk}, line.camera.site.timezone
         tz = _timezone(tz_name)
-        try:
-            points = line_count_series(line_ids=line_ids, bucket=values["bucket"],
-                                       start=_aware(values["start"], tz),
-                                       end=_aware(values["end"], tz), tz=tz)
-        except SeriesRangeError as exc:
-            raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+        points = _series(line_count_series, line_ids=line_ids, bucket=values["bucket"],
+                         start=_aware(values["start"], tz), end=_aware(values["end"], tz),
+                         tz=tz)
         body: dict[str, Any] = {
             "scope": scope, "timezone": tz_name, "bucket": values["bucket"],
             "start": points[0].start, "end": points[-1].end, "results": points,
@@ -124,12 +153,9 @@ class OccupancyView(StrictQueryParamsMixin, APIView):
             raise exceptions.NotFound("No such zone.")
         tz_name = zone.camera.site.timezone
         tz = _timezone(tz_name)
-        try:
-            points = zone_occupancy_series(zone_ids=[zone.pk], bucket=values["bucket"],
-                                           start=_aware(values["start"], tz),
-                                           end=_aware(values["end"], tz), tz=tz)
-        except SeriesRangeError as exc:
-            raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+        points = _series(zone_occupancy_series, zone_ids=[zone.pk], bucket=values["bucket"],
+                         start=_aware(values["start"], tz), end=_aware(values["end"], tz),
+                         tz=tz)
         body = {"scope": {"type": "zone", "id": zone.pk}, "timezone": tz_name,
                 "bucket": values["bucket"], "start": points[0].start, "end": points[-1].end,
                 "results": points}

@@ -70,3 +70,7 @@ API_THROTTLE_CACHE_RETRY_S = _env.float("API_THROTTLE_CACHE_RETRY_S", default=5.
 
 # Seconds a snapshot request waits for the camera (connect and first frame).
 API_SNAPSHOT_TIMEOUT_S = _env.float("API_SNAPSHOT_TIMEOUT_S", default=5.0)
+
+# Database time one /counts/ or /occupancy/ query may take (SET LOCAL statement_timeout); a
+# slower one is stopped and answered 503 query_timeout. 0 keeps the connection's own timeout.
+SERIES_STATEMENT_TIMEOUT_S = _env.float("SERIES_STATEMENT_TIMEOUT_S", default=5.0)
