@@ -8,4 +8,7 @@ class CountingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from counting import checks  # noqa: F401  (registers the start-up checks)
+        from counting import (
+            checks,  # noqa: F401  (registers the start-up checks)
+            tenant_streams,  # noqa: F401  (stops streams of suspended tenants)
+        )

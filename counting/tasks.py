@@ -31,8 +31,14 @@ logger = logging.getLogger(__name__)
 def stream_run(camera_id: int) -> str:
     """Process one camera of the task's tenant until it is disabled, stopped or taken over."""
     from counting.runner import run_camera_stream
+    from tenants.models import Tenant
 
-    return run_camera_stream(camera_id=camera_id, schema=current_schema())
+    schema = current_schema()
+    if not Tenant.objects.filter(schema_name=schema, is_active=True).exists():
+        logger.info("camera %s: tenant %s is suspended or deleted; stream not started",
+                    camera_id, schema)
+        return "tenant-inactive"
+    return run_camera_stream(camera_id=camera_id, schema=schema)
 
 
 def dispatch_key(schema: str, camera_id: int) -> str:

@@ -14,7 +14,13 @@ from django.http import HttpRequest
 
 from tenants.admin_sites import platform_admin_site
 from tenants.models import Domain, Plan, Tenant
-from tenants.platform.services import tenant_create, tenant_delete, tenant_validate_new
+from tenants.platform.services import (
+    tenant_create,
+    tenant_delete,
+    tenant_reactivate,
+    tenant_suspend,
+    tenant_validate_new,
+)
 
 
 class TenantCreateForm(forms.ModelForm):
@@ -73,9 +79,11 @@ class TenantAdmin(admin.ModelAdmin):
                     "owner_password"]
         return ["name", "slug", "schema_name", "plan", "camera_quota", "is_active", "created_at"]
 
+    actions = ["suspend_selected", "reactivate_selected"]
+
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            self._save_change(request, obj, form)
             return
         data = form.cleaned_data
         try:
@@ -90,8 +98,56 @@ class TenantAdmin(admin.ModelAdmin):
             return
         obj.pk = result.tenant.pk
 
+    def _save_change(self, request: HttpRequest, obj: Tenant, form: Any) -> None:
+        """Other fields are saved as edited; "active" goes through the suspend and reactivate
+        services (audit, streams stopped), never straight to the row."""
+        wanted = obj.is_active
+        toggled = "is_active" in form.changed_data
+        if toggled:
+            obj.is_active = not wanted  # the stored value: the service changes it
+        obj.save()
+        if toggled:
+            self._set_active(request, obj, active=wanted)
+
+    def _set_active(self, request: HttpRequest, tenant: Tenant, *, active: bool) -> bool:
+        try:
+            if active:
+                return tenant_reactivate(tenant=tenant)
+            return tenant_suspend(tenant=tenant, reason="platform admin")
+        except ValidationError as exc:
+            messages.error(request, f"{tenant.name}: {'; '.join(exc.messages)}")
+            return False
+
+    @admin.action(description="Suspend selected tenants (their streams stop, their users are "
+                              "refused; data is kept)", permissions=["change"])
+    def suspend_selected(self, request: HttpRequest, queryset: Any) -> None:
+        done = [t.name for t in queryset if self._set_active(request, t, active=False)]
+        if done:
+            messages.success(request, f"Suspended: {', '.join(done)}.")
+        else:
+            messages.info(request, "No tenant was suspended (already suspended).")
+
+    @admin.action(description="Reactivate selected tenants", permissions=["change"])
+    def reactivate_selected(self, request: HttpRequest, queryset: Any) -> None:
+        done = [t.name for t in queryset if self._set_active(request, t, active=True)]
+        if done:
+            messages.success(request, f"Reactivated: {', '.join(done)}. Their enabled cameras "
+                                      "start again within seconds.")
+        else:
+            messages.info(request, "No tenant was reactivated (already active).")
+
     def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
         tenant_delete(slug=obj.slug)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """The bulk "delete selected tenants" action: each through ``tenant_delete`` (streams
+        stopped, audit trail exported, schema, domains and Redis keys removed), never a bare
+        ``DELETE`` of the rows."""
+        for tenant in list(queryset):
+            try:
+                tenant_delete(slug=tenant.slug)
+            except ValidationError as exc:
+                messages.error(request, f"{tenant.name} not deleted: {'; '.join(exc.messages)}")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_superuser)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN, Role
 from tenants.db import connection
 from tenants.models import Domain, Plan, Tenant
 from tenants.redis_keys import tenant_redis_keys_delete
+from tenants.signals import tenant_deleting, tenant_suspended
 
 logger = logging.getLogger(__name__)
 
@@ -135,18 +137,60 @@ def _remove_tenant(tenant: Tenant) -> None:
     tenant_redis_keys_delete(schema_name=tenant.schema_name)
 
 
+def tenant_suspend(*, tenant: Tenant, reason: str = "") -> bool:
+    """Suspend a tenant: its domains answer "suspended", its streams stop within seconds (the
+    runners check the tenant; ``tenant_suspended`` asks them at once) and the supervisor starts
+    none until it is reactivated. Its data stays. Returns False if it was already suspended."""
+    if tenant.schema_name == "public":
+        raise ValidationError({"tenant": ["The public tenant cannot be suspended."]})
+    with transaction.atomic():
+        updated = Tenant.objects.filter(pk=tenant.pk, is_active=True).update(is_active=False)
+        tenant.is_active = False
+        if not updated:
+            return False
+        audit_record(action="tenant.suspend", target=tenant, before={"is_active": True},
+                     after={"is_active": False, "reason": reason})
+        transaction.on_commit(lambda: tenant_suspended.send(sender=Tenant, tenant=tenant))
+    logger.info("Suspended tenant %s%s", tenant.slug, f" ({reason})" if reason else "")
+    return True
+
+
+def tenant_reactivate(*, tenant: Tenant) -> bool:
+    """Reactivate a suspended tenant: its domains answer again and the supervisor restarts its
+    enabled cameras at its next tick. Returns False if it was active already."""
+    with transaction.atomic():
+        updated = Tenant.objects.filter(pk=tenant.pk, is_active=False).update(is_active=True)
+        tenant.is_active = True
+        if not updated:
+            return False
+        audit_record(action="tenant.reactivate", target=tenant, before={"is_active": False},
+                     after={"is_active": True})
+    logger.info("Reactivated tenant %s", tenant.slug)
+    return True
+
+
 def tenant_delete(*, slug: str) -> None:
-    """Drop a tenant: its schema with every row in it, its domains and its cache and Redis keys."""
+    """Drop a tenant: its schema with every row in it, its domains and its cache and Redis keys.
+
+    The tenant is first made inactive (no new request, no stream restarted) and its running
+    streams are stopped (``tenant_deleting``: they flush and release their leases, waited for
+    up to ``TENANT_DELETE_STOP_WAIT_S``), so nothing writes into a schema being dropped.
+    """
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         raise ValidationError({"slug": [f"No tenant with slug '{slug}'."]})
     if tenant.schema_name == "public":
         raise ValidationError({"slug": ["The public schema cannot be deleted."]})
+    tenant_pk = tenant.pk  # Model.delete() sets pk to None: the audit event needs it
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    tenant.is_active = False
+    tenant_deleting.send(sender=Tenant, tenant=tenant,
+                         wait_s=float(getattr(settings, "TENANT_DELETE_STOP_WAIT_S", 12.0)))
     # The audit trail outlives the schema: exported (and verifiable) before the drop.
     audit_export_schema(schema=tenant.schema_name)
     with schema_context("public"):
         _remove_tenant(tenant)
-        audit_record(action="tenant.delete", target_type="tenants.tenant", target_id=str(tenant.pk),
+        audit_record(action="tenant.delete", target_type="tenants.tenant", target_id=str(tenant_pk),
                      before={"name": tenant.name, "slug": slug})
     logger.info("Deleted tenant %s", slug)
 
