@@ -14,3 +14,25 @@ IGNORE_DETECTIONS_HELP = (
     "Mask: ignore whatever is detected with its feet inside (a sign, a mannequin, a poster the "
     "detector takes for a person). A mask counts nothing and has no occupancy."
 )
+
+
+class HealthCondition(models.TextChoices):
+    """Whether a camera's frames are being analysed, told apart from the stream's state.
+
+    ``ok``: every frame due is analysed and stored in time. ``degraded``: frames are analysed
+    but something beside the loop fails (the database, Redis, the lease heartbeat), so counts
+    wait in the runner's buffer or live views pause. ``stalled``: frames are not analysed
+    (source offline or frozen, runner gone); the seconds are recorded as a gap.
+    """
+
+    OK = "ok", "OK"
+    DEGRADED = "degraded", "Degraded"
+    STALLED = "stalled", "Stalled"
+
+
+class GapCause(models.TextChoices):
+    """Why a camera's frames were not analysed for a while (a :class:`CameraGap`)."""
+
+    SOURCE = "source", "Source offline or frozen"
+    RUNNER = "runner", "No runner (crashed, killed or taken over)"
+    LOOP = "loop", "Frame loop blocked"

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.services import camera_status_set
-from counting.models import CameraHealth, CameraHealthEvent
+from counting.constants import HealthCondition
+from counting.models import CameraGap, CameraHealth, CameraHealthEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class HealthSnapshot:
     frame_age_s: float | None = None
     frames_dropped: int = 0
     reconnects: int = 0
+    condition: str = HealthCondition.OK
+    condition_reason: str = ""
 
 
 def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
@@ -49,6 +52,8 @@ def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
         health.frame_age_s = snapshot.frame_age_s
         health.frames_dropped = snapshot.frames_dropped
         health.reconnects = snapshot.reconnects
+        health.condition = snapshot.condition
+        health.condition_reason = snapshot.condition_reason[:500]
         health.save()
         if changed:
             CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
@@ -82,3 +87,23 @@ def health_last_frame_at(*, camera_id: int) -> datetime | None:
     """When the camera's last frame was seen by any runner (None if never)."""
     return (CameraHealth.objects.filter(camera_id=camera_id)
             .values_list("last_frame_at", flat=True).first())
+
+
+def health_gap_open(*, camera_id: int, started_at: datetime, cause: str, reason: str,
+                    generation: int = 0, ended_at: datetime | None = None) -> int:
+    """Record a gap in the camera's analysis (open while ``ended_at`` is None); returns its id.
+
+    An open gap of the camera from an earlier run (its runner died before closing it) is
+    closed at ``started_at`` first, so at most one gap per camera is open.
+    """
+    CameraGap.objects.filter(camera_id=camera_id, ended_at__isnull=True).update(
+        ended_at=started_at)
+    gap = CameraGap.objects.create(camera_id=camera_id, started_at=started_at,
+                                   ended_at=ended_at, cause=cause, reason=reason[:500],
+                                   lease_generation=generation)
+    return int(gap.pk)
+
+
+def health_gap_close(*, gap_id: int, ended_at: datetime) -> None:
+    """The camera's frames are analysed again from ``ended_at``."""
+    CameraGap.objects.filter(pk=gap_id, ended_at__isnull=True).update(ended_at=ended_at)

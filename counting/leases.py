@@ -7,16 +7,33 @@ the generation inside its transaction (:mod:`counting.ledger`), so a runner that
 
 All times come from PostgreSQL's ``now()`` so that clocks of worker nodes never matter.
 Queries run in the current tenant schema (the caller has set it).
+
+Takeover needs the owner to be *silent*, not merely slow. The owner holds a session-level
+advisory lock (key: the tenant schema and the camera) on the connection it heartbeats from,
+for as long as it runs. A taker needs both that lock and a heartbeat older than the TTL. A
+heartbeat that is late because its UPDATE waits behind a locked row, or a stalled network, still
+leaves the owner's session (and its lock) alive, so nobody takes over. When the owner's process
+dies, PostgreSQL ends its session and frees the lock; the heartbeat then ages past the TTL and
+the camera can be taken. A session that stays alive without its process ever heartbeating
+again (a frozen host behind a proxy) is ended by a taker with ``pg_terminate_backend`` once the
+heartbeat is older than ``force_after_s`` (90 s by default).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+# The advisory lock of a camera's lease: two int4 keys, the tenant schema's hash and the camera.
+_LOCK_KEYS = "hashtext('counting-lease:' || current_schema()), %s"
 
 
 @dataclass(frozen=True)
@@ -33,30 +50,87 @@ def runner_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def lease_acquire(*, camera_id: int, owner: str, ttl_s: float) -> LeaseTaken | None:
-    """Take the camera's lease if it is free, released or stale; None when someone else holds
-    a live one. Bumps the generation (the fencing token) on every successful take."""
+def lease_acquire(*, camera_id: int, owner: str, ttl_s: float,
+                  force_after_s: float | None = None) -> LeaseTaken | None:
+    """Take the camera's lease if it is free, released, or stale *and* its owner's session is
+    gone (the advisory lock is free); None when someone else holds it. On success this
+    connection holds the lease's advisory lock until :func:`lease_unlock` (or until the
+    session ends). Bumps the generation (the fencing token) on every successful take.
+
+    With ``force_after_s``, an owner whose heartbeat is older than that but whose session
+    still holds the lock is ended with ``pg_terminate_backend`` (its process is frozen or cut
+    off: a live runner heartbeats every few seconds).
+    """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO counting_cameralease (camera_id, owner, generation, last_batch_seq) "
             "VALUES (%s, '', 0, 0) ON CONFLICT (camera_id) DO NOTHING", [camera_id])
         # Lock the row so the previous owner is read consistently with the takeover.
         cursor.execute(
-            "SELECT owner FROM counting_cameralease WHERE camera_id = %s FOR UPDATE",
-            [camera_id])
-        row = cursor.fetchone()
-        previous = row[0] if row else ""
+            "SELECT owner, heartbeat_at IS NULL OR heartbeat_at < now() - make_interval("
+            "secs => %s), heartbeat_at IS NOT NULL AND heartbeat_at < now() - make_interval("
+            "secs => %s) FROM counting_cameralease WHERE camera_id = %s FOR UPDATE",
+            [ttl_s, force_after_s if force_after_s is not None else 1e9, camera_id])
+        previous, stale, force = cursor.fetchone()
+        if previous and previous != owner and not stale:
+            return None  # a live owner
+        if not lease_lock_try(camera_id=camera_id):
+            if not (previous and force):
+                return None  # the owner's session is alive: slow, not silent
+            if not _lease_lock_force(camera_id=camera_id):
+                return None
         cursor.execute(
             "UPDATE counting_cameralease SET owner = %s, generation = generation + 1, "
             "acquired_at = now(), heartbeat_at = now(), last_batch_seq = 0 "
-            "WHERE camera_id = %s AND (owner = '' OR owner = %s OR heartbeat_at IS NULL "
-            "OR heartbeat_at < now() - make_interval(secs => %s)) RETURNING generation",
-            [owner, camera_id, owner, ttl_s])
+            "WHERE camera_id = %s RETURNING generation", [owner, camera_id])
         taken = cursor.fetchone()
-    if taken is None:
-        return None
     return LeaseTaken(generation=int(taken[0]), previous_owner=previous if previous != owner
                       else "")
+
+
+def lease_lock_try(*, camera_id: int) -> bool:
+    """Take the lease's advisory lock on this connection's session (True if held now)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pg_try_advisory_lock({_LOCK_KEYS})", [camera_id])
+        return bool(cursor.fetchone()[0])
+
+
+def lease_unlock(*, camera_id: int) -> None:
+    """Free the lease's advisory lock held by this session (every hold of it)."""
+    with connection.cursor() as cursor:
+        for _ in range(100):  # session locks are re-entrant: free each hold
+            cursor.execute(f"SELECT pg_advisory_unlock({_LOCK_KEYS})", [camera_id])
+            if not cursor.fetchone()[0]:
+                return
+
+
+def lease_lock_holder(*, camera_id: int) -> int | None:
+    """The backend pid of the session holding the lease's advisory lock (None if free)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = hashtext('counting-lease:' || current_schema())::oid "
+            "AND objid = %s::oid AND objsubid = 2", [camera_id])
+        row = cursor.fetchone()
+        return int(row[0]) if row else None
+
+
+def _lease_lock_force(*, camera_id: int) -> bool:
+    """End the session that holds the lease's lock (its owner stopped heartbeating long ago)
+    and take the lock; False if it cannot be had within about two seconds."""
+    pid = lease_lock_holder(camera_id=camera_id)
+    if pid is not None:
+        logger.warning("camera %s: ending database session %s, which holds the lease's lock "
+                       "without heartbeating", camera_id, pid)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if lease_lock_try(camera_id=camera_id):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def lease_heartbeat(*, camera_id: int, owner: str, generation: int) -> bool:
@@ -71,13 +145,15 @@ def lease_heartbeat(*, camera_id: int, owner: str, generation: int) -> bool:
 
 def lease_release(*, camera_id: int, owner: str, generation: int) -> bool:
     """Give the lease up (clean stop) so the camera can be taken at once; keeps the generation
-    so that a later owner still gets a higher one."""
+    so that a later owner still gets a higher one. Frees this session's advisory lock too."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE counting_cameralease SET owner = '', heartbeat_at = NULL "
             "WHERE camera_id = %s AND owner = %s AND generation = %s", [camera_id, owner,
                                                                        generation])
-        return bool(cursor.rowcount == 1)
+        released = bool(cursor.rowcount == 1)
+    lease_unlock(camera_id=camera_id)
+    return released
 
 
 def cameras_needing_runner(*, ttl_s: float) -> list[int]:

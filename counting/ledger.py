@@ -153,6 +153,60 @@ def _insert_events(cursor: object, batch: LedgerBatch, events: Sequence[LedgerEv
     return [by_key[r[0]] for r in cursor.fetchall()]  # type: ignore[attr-defined]
 
 
+@dataclass(slots=True)
+class LateWriteResult:
+    """Outcome of :func:`ledger_write_late`: events stored now, already stored, left to the
+    new owner (they happened after it took the camera), or of rules deleted since."""
+
+    inserted: list[LedgerEvent] = field(default_factory=list)
+    duplicates: int = 0
+    superseded: int = 0
+    dropped_unknown_rules: int = 0
+
+
+def ledger_write_late(*, camera_id: int, generation: int,
+                      events: Sequence[LedgerEvent]) -> LateWriteResult:
+    """Write the crossings of a lease generation that is no longer current (the runner lost
+    its lease, or its final flush failed and the events were spooled), idempotently.
+
+    The idempotency key carries the writer's generation, so a replay stores nothing twice, and
+    the new owner's events (another generation, other track ids) never collide with these.
+    Crossings that happened at or after the current owner's ``acquired_at`` are *not* written:
+    the new owner analyses the stream from then on, and both would count the same person.
+    Zone samples are not written late (statistics; no natural key to make them idempotent).
+    Raises :class:`StaleLeaseError` for a generation the camera never had.
+    """
+    result = LateWriteResult()
+    now = datetime.now(tz=UTC)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT generation, acquired_at FROM {CameraLease._meta.db_table} "
+            "WHERE camera_id = %s", [camera_id])
+        row = cursor.fetchone()
+        if row is None or int(row[0]) < generation:
+            raise StaleLeaseError(f"camera {camera_id}: generation {generation} was never "
+                                  "granted; late events refused")
+        current, acquired_at = int(row[0]), row[1]
+        keep = list(events)
+        if current > generation and acquired_at is not None:
+            keep = [e for e in keep if e.occurred_at < acquired_at]
+        result.superseded = len(events) - len(keep)
+        lines = _existing(cursor, CountingLine._meta.db_table, {e.line_id for e in keep})
+        known = [e for e in keep if e.line_id in lines]
+        result.dropped_unknown_rules = len(keep) - len(known)
+        batch = LedgerBatch(camera_id=camera_id, generation=generation, seq=0)
+        result.inserted = _insert_events(cursor, batch, known, now)
+        result.duplicates = len(known) - len(result.inserted)
+        line_rollups_add(cursor, camera_id=camera_id,
+                         crossings=[(e.line_id, e.direction, e.occurred_at)
+                                    for e in result.inserted])
+    if result.inserted or result.superseded:
+        logger.warning("camera %s: %d late events of generation %s stored, %d left to the "
+                       "current owner (generation %s)", camera_id, len(result.inserted),
+                       generation, result.superseded, current)
+    return result
+
+
 def ledger_write(batch: LedgerBatch,
                  on_commit: Callable[[WriteResult], None] | None = None) -> WriteResult:
     """Write one batch in one transaction (see the module docstring); safe to repeat.

@@ -7,7 +7,7 @@ from django.db import models
 
 from cameras.constants import CameraStatus
 from cameras.models import Camera
-from counting.constants import IGNORE_DETECTIONS_HELP, Direction
+from counting.constants import IGNORE_DETECTIONS_HELP, Direction, GapCause, HealthCondition
 
 
 class CameraRule(models.Model):
@@ -134,10 +134,45 @@ class CameraHealth(models.Model):
     frames_dropped = models.BigIntegerField(default=0)
     events_lost = models.BigIntegerField(default=0)
     reconnects = models.BigIntegerField(default=0)
+    # Whether frames are analysed (ok), analysed with trouble beside the loop (degraded: the
+    # database, Redis or the lease heartbeat failing) or not analysed at all (stalled).
+    condition = models.CharField(max_length=16, choices=HealthCondition.choices,
+                                 default=HealthCondition.OK)
+    condition_reason = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.camera_id}: {self.state}"
+
+
+class CameraGap(models.Model):
+    """A stretch of time in which a camera's frames were not analysed, so nothing could be
+    counted: the source was offline or frozen, or no runner was running (a crash, a takeover).
+
+    ``ended_at`` is empty while the gap lasts. Written by the stream runner (the one that saw
+    the gap, or the one that took over after it); never edited by users.
+    """
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="gaps")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cause = models.CharField(max_length=16, choices=GapCause.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    lease_generation = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["camera", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} gap {self.cause} from {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def seconds(self) -> float | None:
+        """The gap's length (None while it lasts)."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
 
 
 class CameraHealthEvent(models.Model):

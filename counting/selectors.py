@@ -7,14 +7,20 @@ A user sees a camera's lines, zones and health when they may view the camera (se
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
+from cameras.constants import CameraStatus
 from cameras.local_time import local_day_bounds
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to
+from counting.constants import HealthCondition
 from counting.models import (
+    CameraGap,
     CameraHealth,
     CameraRule,
     CountingLine,
@@ -64,6 +70,45 @@ def camera_health_get_visible_to(*, user: Any, camera_id: int) -> CameraHealth |
     if camera_get_visible_to(user=user, camera_id=camera_id) is None:
         return None
     return CameraHealth.objects.filter(camera_id=camera_id).first()
+
+
+@dataclass(frozen=True)
+class CameraCondition:
+    """A camera's condition as shown to users: the runner's own, or "stalled" when the runner
+    has not reported for a while although the camera should be running."""
+
+    condition: str
+    reason: str
+
+
+def health_report_stale_after_s() -> float:
+    """A running camera's health older than this means its runner is gone or cut off."""
+    return max(10.0, 5 * float(settings.COUNTING_HEALTH_S))
+
+
+def camera_health_condition(*, health: CameraHealth | None, camera_enabled: bool,
+                            now: datetime | None = None) -> CameraCondition:
+    """The condition of a camera's analysis (see :class:`HealthCondition`), with the reason."""
+    if health is None:
+        if camera_enabled:
+            return CameraCondition(HealthCondition.STALLED,
+                                    "no stream runner has reported for this camera yet")
+        return CameraCondition(HealthCondition.OK, "")
+    now = now or timezone.now()
+    silent = (now - health.updated_at).total_seconds() if health.updated_at else None
+    running = camera_enabled and health.state not in (CameraStatus.DISABLED, CameraStatus.ERROR)
+    if running and silent is not None and silent > health_report_stale_after_s():
+        return CameraCondition(
+            HealthCondition.STALLED,
+            f"no report from the stream runner for {silent:.0f} s: it stopped, or cannot reach "
+            "the database; counts of this time are missing until a runner takes the camera")
+    return CameraCondition(health.condition, health.condition_reason)
+
+
+def camera_gaps_recent(*, camera_id: int, limit: int = 10) -> list[CameraGap]:
+    """The camera's latest gaps in analysis, newest first (an open one has no end)."""
+    return list(CameraGap.objects.filter(camera_id=camera_id).order_by("-started_at", "-id")
+                [:limit])
 
 
 # -- for the stream runner (no user: the runner acts for the tenant) ----------------------------

@@ -6,6 +6,7 @@ Imported at the end of ``base.py``; every value comes from the environment throu
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import environ
 
@@ -46,6 +47,24 @@ COUNTING_HEARTBEAT_S = env.float("COUNTING_HEARTBEAT_S", default=2.0)
 COUNTING_STOP_POLL_S = env.float("COUNTING_STOP_POLL_S", default=1.0)
 COUNTING_RULES_POLL_S = env.float("COUNTING_RULES_POLL_S", default=3.0)
 COUNTING_HEALTH_S = env.float("COUNTING_HEALTH_S", default=2.0)
+
+# Takeover needs the owner's session gone (its advisory lock free) and a heartbeat older than the
+# TTL; a session that keeps the lock without heartbeating for this long is ended by the taker.
+COUNTING_LEASE_FORCE_S = env.float("COUNTING_LEASE_FORCE_S", default=90.0)
+# The runner's duties thread (ledger flush, stop check, rules, health, gaps) wakes this often.
+COUNTING_DUTIES_S = env.float("COUNTING_DUTIES_S", default=0.2)
+# A database call of a runner's background thread running longer than this is cancelled; if
+# the cancel does not end it within COUNTING_DB_CUT_S more, its socket is cut (stalled network).
+COUNTING_DB_CANCEL_S = env.float("COUNTING_DB_CANCEL_S", default=10.0)
+COUNTING_DB_CUT_S = env.float("COUNTING_DB_CUT_S", default=3.0)
+# After a Redis failure a runner leaves Redis alone this long (stop flag, live updates).
+COUNTING_REDIS_RETRY_S = env.float("COUNTING_REDIS_RETRY_S", default=5.0)
+# No frame analysed for this long: the camera's condition is "stalled" and a gap is recorded.
+COUNTING_STALL_AFTER_S = env.float("COUNTING_STALL_AFTER_S", default=3.0)
+# Crossings a run could not write before it ended (database down at shutdown) wait here for
+# the camera's next run on this host.
+COUNTING_SPOOL_DIR = env.path(
+    "COUNTING_SPOOL_DIR", default=Path(__file__).resolve().parent.parent.parent / "var" / "spool")
 
 # Ledger batching: flush every second or once this many events wait.
 COUNTING_FLUSH_S = env.float("COUNTING_FLUSH_S", default=1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from cameras.constants import CameraStatus
-from counting.constants import IGNORE_DETECTIONS_HELP, Direction
+from counting.constants import IGNORE_DETECTIONS_HELP, Direction, GapCause, HealthCondition
 from counting.models import CountEvent, CountingLine, Zone
 from tenants.rest.json_fields import (
     StrictBooleanField,
@@ -97,8 +97,20 @@ class CountEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CameraGapSerializer(serializers.Serializer):
+    """A stretch of time in which the camera's frames were not analysed (``ended_at`` and
+    ``seconds`` are null while it lasts)."""
+
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    seconds = serializers.FloatField(allow_null=True)
+    cause = serializers.ChoiceField(choices=GapCause.choices)
+    reason = serializers.CharField(allow_blank=True)
+
+
 class CameraHealthSerializer(serializers.Serializer):
-    """The latest stream health of a camera, as reported by its runner."""
+    """The latest stream health of a camera, as reported by its runner, with the condition of
+    its analysis and its recent gaps."""
 
     camera = serializers.IntegerField()
     state = serializers.ChoiceField(choices=CameraStatus.choices)
@@ -110,4 +122,7 @@ class CameraHealthSerializer(serializers.Serializer):
     frames_dropped = serializers.IntegerField()
     events_lost = serializers.IntegerField()
     reconnects = serializers.IntegerField()
+    condition = serializers.ChoiceField(choices=HealthCondition.choices)
+    condition_reason = serializers.CharField(allow_blank=True)
+    recent_gaps = CameraGapSerializer(many=True)
     updated_at = serializers.DateTimeField(allow_null=True)

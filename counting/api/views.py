@@ -30,6 +30,8 @@ from counting.api.serializers import (
 )
 from counting.models import CountEvent, CountingLine, Zone
 from counting.selectors import (
+    camera_gaps_recent,
+    camera_health_condition,
     camera_health_get_visible_to,
     counting_line_list_visible_to,
     zone_list_visible_to,
@@ -190,7 +192,11 @@ class CameraHealthViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
         return camera_list_visible_to(user=self.request.user)
 
     @extend_schema(summary="Stream health of the camera, as its runner last reported it",
-                   description="A camera whose stream never ran reports its own status.",
+                   description="A camera whose stream never ran reports its own status. "
+                               "``condition`` says whether frames are analysed (ok), analysed "
+                               "with trouble beside the loop (degraded) or not analysed "
+                               "(stalled), with the reason; ``recent_gaps`` are the last ten "
+                               "stretches of time that were not analysed.",
                    responses=CameraHealthSerializer)
     @action(detail=True, methods=["get"])
     def health(self, request: Request, pk: str | None = None) -> Response:
@@ -204,6 +210,11 @@ class CameraHealthViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
                 "updated_at": None}
         else:
             body = {str(name): getattr(health, str(name))
-                    for name in CameraHealthSerializer().fields}
+                    for name in CameraHealthSerializer().fields
+                    if name not in ("condition", "condition_reason", "recent_gaps")}
             body["camera"] = camera.pk
+        condition = camera_health_condition(health=health, camera_enabled=camera.enabled)
+        body["condition"] = condition.condition
+        body["condition_reason"] = condition.reason
+        body["recent_gaps"] = camera_gaps_recent(camera_id=camera.pk)
         return Response(CameraHealthSerializer(body).data)

@@ -110,11 +110,13 @@ def counts_payload(*, camera_id: int, site_id: int, day: str, totals: dict[str, 
 
 def publish_camera_counts(*, schema: str, camera_id: int, site_id: int, site_tz: str,
                           events: Sequence[Any] = (), zones: dict[int, int] | None = None,
-                          wait: bool = False) -> None:
-    """Read the camera's day totals (committed) and send them to its camera and site groups.
+                          wait: bool = False) -> bool:
+    """Read the camera's day totals (committed) and send them to its camera and site groups;
+    True when sent.
 
-    Called from ``transaction.on_commit`` of a ledger write. Failures are logged, never
-    raised: live views resynchronise from the database, the ledger is the truth.
+    Called by the runner's publisher thread after a ledger commit. Failures are logged and
+    return False, never raised: live views resynchronise from the database, the ledger is the
+    truth.
     """
     try:
         day = local_today(site_tz=site_tz)
@@ -123,5 +125,8 @@ def publish_camera_counts(*, schema: str, camera_id: int, site_id: int, site_tz:
                                  totals=totals, events=events, zones=zones)
         publish(camera_group(schema, camera_id), payload, wait=wait)
         publish(site_group(schema, site_id), payload, wait=wait)
-    except Exception:
-        logger.exception("camera %s: live publish failed (clients will resync)", camera_id)
+    except Exception as exc:
+        logger.warning("camera %s: live publish failed (clients will resync): %s", camera_id,
+                       exc)
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from datetime import datetime
 
@@ -20,6 +21,9 @@ class LedgerBuffer:
     number: if its commit did happen, the fence recognises it and nothing is added twice; new
     events wait behind it. When more than ``max_events`` wait, the oldest are dropped and
     counted in ``lost`` (reported in camera health once the database is back).
+
+    Thread-safe: the frame loop adds, the duties thread takes batches (one lock, held for
+    microseconds, never across I/O).
     """
 
     def __init__(self, *, camera_id: int, generation: int, max_events: int) -> None:
@@ -32,11 +36,16 @@ class LedgerBuffer:
         self.seq = 0
         self.lost = 0
         self.lost_reported = 0
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.events) + (len(self.in_flight.events) if self.in_flight else 0)
 
     def add_event(self, event: LedgerEvent) -> None:
+        with self._lock:
+            self._add_event(event)
+
+    def _add_event(self, event: LedgerEvent) -> None:
         if len(self) >= self.max_events:
             self.lost += 1
             if self.lost == 1 or self.lost % 1000 == 0:
@@ -49,6 +58,11 @@ class LedgerBuffer:
 
     def add_zone_sample(self, zone_id: int, moment: datetime, occupancy: int, entries: int,
                         exits: int) -> None:
+        with self._lock:
+            self._add_zone_sample(zone_id, moment, occupancy, entries, exits)
+
+    def _add_zone_sample(self, zone_id: int, moment: datetime, occupancy: int, entries: int,
+                         exits: int) -> None:
         key = (zone_id, minute_of(moment))
         bucket = self.zones.get(key)
         if bucket is None:
@@ -59,6 +73,10 @@ class LedgerBuffer:
 
     def next_batch(self, limit: int) -> LedgerBatch | None:
         """The batch to write now: the one in flight, else a new one (None if nothing waits)."""
+        with self._lock:
+            return self._next_batch(limit)
+
+    def _next_batch(self, limit: int) -> LedgerBatch | None:
         if self.in_flight is not None:
             return self.in_flight
         if not self.events and not self.zones:
@@ -75,3 +93,14 @@ class LedgerBuffer:
     def done(self) -> None:
         """The batch in flight was committed (or recognised as already applied)."""
         self.in_flight = None
+
+    def take_all(self) -> list[LedgerEvent]:
+        """Every event not yet written (the batch in flight first), emptying the buffer; zone
+        samples are dropped (the run is over and they cannot be written late)."""
+        with self._lock:
+            events = list(self.in_flight.events) if self.in_flight else []
+            events.extend(self.events)
+            self.events.clear()
+            self.in_flight = None
+            self.zones = {}
+            return events

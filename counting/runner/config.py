@@ -23,6 +23,13 @@ class RunnerConfig:
     read_timeout_s: float
     reconnect_max_s: float
     frozen_after_s: float
+    lease_force_s: float = 90.0
+    duties_s: float = 0.2
+    db_cancel_s: float = 10.0
+    db_cut_s: float = 3.0
+    redis_retry_s: float = 5.0
+    stall_after_s: float = 3.0
+    shutdown_grace_s: float = 6.0
 
     @classmethod
     def from_settings(cls) -> RunnerConfig:
@@ -35,4 +42,9 @@ class RunnerConfig:
                    open_timeout_s=s.COUNTING_OPEN_TIMEOUT_S,
                    read_timeout_s=s.COUNTING_READ_TIMEOUT_S,
                    reconnect_max_s=s.COUNTING_RECONNECT_MAX_S,
-                   frozen_after_s=s.COUNTING_FROZEN_AFTER_S)
+                   frozen_after_s=s.COUNTING_FROZEN_AFTER_S,
+                   lease_force_s=s.COUNTING_LEASE_FORCE_S, duties_s=s.COUNTING_DUTIES_S,
+                   db_cancel_s=s.COUNTING_DB_CANCEL_S, db_cut_s=s.COUNTING_DB_CUT_S,
+                   redis_retry_s=s.COUNTING_REDIS_RETRY_S,
+                   stall_after_s=s.COUNTING_STALL_AFTER_S,
+                   shutdown_grace_s=s.COUNTING_SHUTDOWN_GRACE_S)

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
+from counting.runner.state import RunnerState
+
 logger = logging.getLogger(__name__)
 
 DB_ERRORS = (OperationalError, InterfaceError)
@@ -23,8 +25,9 @@ class DatabaseGuard:
     (and sets the tenant schema again).
     """
 
-    def __init__(self, *, camera_id: int) -> None:
+    def __init__(self, *, camera_id: int, state: RunnerState | None = None) -> None:
         self.camera_id = camera_id
+        self.state = state
         self.down_since: float | None = None
 
     def run(self, func: Callable[[], T]) -> T | None:
@@ -38,6 +41,8 @@ class DatabaseGuard:
         return result
 
     def failed(self, exc: Exception) -> None:
+        if self.state is not None:
+            self.state.db_failed(exc)
         if self.down_since is None:
             self.down_since = time.monotonic()
             logger.error("camera %s: database unreachable (%s); buffering ledger writes",
@@ -48,6 +53,8 @@ class DatabaseGuard:
             pass
 
     def recovered(self) -> None:
+        if self.state is not None:
+            self.state.db_ok()
         if self.down_since is not None:
             down = time.monotonic() - self.down_since
             self.down_since = None

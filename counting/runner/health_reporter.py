@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cameras.constants import CameraStatus
+from counting.constants import GapCause, HealthCondition
 from counting.health import (
     HealthSnapshot,
     health_gap_record,
@@ -15,6 +16,39 @@ from counting.health import (
 )
 from counting.pipeline.sources import LiveSource
 from counting.runner.frames import epoch_to_utc
+from counting.runner.redis_gate import RedisGate
+from counting.runner.state import RunnerState
+
+
+def health_condition(*, state: RunnerState, stream_state: str, stream_reason: str,
+                     redis: RedisGate, buffered: int, stall_after_s: float,
+                     ) -> tuple[str, str, str]:
+    """(condition, reason, gap cause) of a run right now; no I/O.
+
+    Stalled when no frame was analysed for ``stall_after_s`` (the source is offline or frozen,
+    or the loop itself is blocked); degraded when frames are analysed but the database, the
+    lease heartbeat or Redis fails beside the loop; ok otherwise.
+    """
+    idle = state.seconds_since_analysis()
+    blocked = time.monotonic() - state.loop_alive_mono
+    if blocked >= stall_after_s:
+        return (HealthCondition.STALLED,
+                f"frame loop blocked for {blocked:.0f} s: nothing analysed", GapCause.LOOP)
+    if idle >= stall_after_s:
+        why = stream_reason or stream_state
+        return (HealthCondition.STALLED,
+                f"no frame analysed for {idle:.0f} s: {why}", GapCause.SOURCE)
+    problems = []
+    if state.db_down_since is not None:
+        problems.append(f"database unreachable for {time.monotonic() - state.db_down_since:.0f} "
+                        f"s ({state.db_error}); {buffered} crossings wait in the buffer")
+    if state.lease_trouble:
+        problems.append(state.lease_trouble)
+    if redis.down:
+        problems.append("Redis unreachable: live updates and stop requests paused")
+    if problems:
+        return HealthCondition.DEGRADED, "; ".join(problems), ""
+    return HealthCondition.OK, "", ""
 
 
 class HealthReporter:

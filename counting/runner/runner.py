@@ -1,22 +1,25 @@
-"""The stream runner: one camera, one lease, one loop from frames to the ledger.
+"""The stream runner: one camera, one lease, one frame loop that never waits on the network.
 
 ::
 
-    LeaseKeeper.acquire ──> detector ──> StreamConnection (opens beside the loop)
-        │                                     │
-        v                                     v
-    loop: read newest frame (<= 0.5 s) -> engine.process -> LedgerBuffer (events, zone samples)
-          every  1 s : LedgerFlusher.flush (ledger_write, fenced) -> LivePublisher
-          every  1 s : StopCheck (Redis stop flag, camera enabled/deleted/edited), SIGTERM
-          every  2 s : LeaseKeeper.heartbeat (lost -> stop at once, without writing)
-          every  2 s : HealthReporter.tick (fps received/analysed, frame age, state, reason)
-          every  3 s : RulesLoader.reload (fingerprint -> engine.update_rules on change)
-    exit: flush what is left, report health, release the lease
+    LeaseThread.start (acquire on the lease's own connection, which keeps its advisory lock)
+        │
+        v
+    frame loop (this thread): read newest frame (<= 0.5 s) -> engine.process -> LedgerBuffer
+        │   applies what the threads hand over (RunnerState): verdicts, rules, camera edits
+        │
+        ├── lease thread     heartbeat every 2 s (refused -> verdict "lease-lost")
+        ├── duties thread    every 0.2 s: ledger flush (1 s), stop check (1 s: Redis flag,
+        │                    camera row, tenant suspended), rules (3 s), health + condition +
+        │                    gaps (2 s)
+        ├── publisher thread live updates from a bounded queue (Redis gate: 5 s after a failure)
+        └── watchdog         cancels a database call stuck > 10 s, then cuts its socket
+    exit: the duties thread writes what is left (late writes after a lost lease, the spool
+          when PostgreSQL is down), the lease thread releases the lease
 
-Each part has one job and is tested alone; this module only schedules them. The loop never
-blocks longer than about half a second (opening a stream, DNS included, happens in a helper
-thread), so the heartbeat, the stop flag and rule changes are always served in time. Database
-errors never end the loop (:class:`DatabaseGuard`): ledger work waits in a bounded buffer.
+Each part has one job and is tested alone; this module only wires them. The loop itself makes
+no database, Redis or broker call once it runs: a database outage, a locked lease row or a
+frozen Redis slows nothing but the thread that meets it, and shows as a degraded condition.
 """
 
 from __future__ import annotations
@@ -24,32 +27,45 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DatabaseError
 
 from cameras.constants import CameraStatus
 from cameras.models import Camera
+from counting.constants import GapCause
+from counting.health import health_events_lost_add, health_last_frame_at
 from counting.leases import runner_identity
-from counting.ledger import StaleLeaseError
+from counting.ledger import StaleLeaseError, ledger_write_late
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.sampler import FrameSampler
 from counting.pipeline.sources import SourceError
 from counting.runner.buffer import LedgerBuffer
 from counting.runner.config import RunnerConfig
 from counting.runner.connection import StreamConnection
-from counting.runner.db_guard import DatabaseGuard
+from counting.runner.db_guard import DB_ERRORS, DatabaseGuard
 from counting.runner.detector import detector_version, shared_detector
+from counting.runner.duties import Duties
 from counting.runner.flusher import LedgerFlusher
 from counting.runner.frames import frame_result_buffer
+from counting.runner.gaps import GapTracker
 from counting.runner.health_reporter import HealthReporter
-from counting.runner.lease import LeaseKeeper, LeaseLostError
+from counting.runner.lease import LeaseKeeper, LeaseLostError, LeaseThread
 from counting.runner.publisher import LivePublisher
+from counting.runner.redis_gate import RedisGate
 from counting.runner.rules_loader import RulesLoader
 from counting.runner.shutdown import shutdown_requested
+from counting.runner.spool import spool_files
+from counting.runner.state import RunnerState
 from counting.runner.stop import StopCheck, stream_stop_flag_clear
+from counting.runner.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
+
+# Health reported when a run ends, per outcome (None: nothing, e.g. the camera is gone).
+_FINAL_STATE = {"disabled": CameraStatus.DISABLED, "deleted": None, "lease-lost": None,
+                "detector-error": CameraStatus.ERROR}
 
 
 class _Parts:
@@ -70,9 +86,9 @@ class _Parts:
 class StreamRunner:
     """Processes one camera of the current tenant until stopped, disabled or taken over.
 
-    ``run()`` returns why it ended: "disabled", "deleted", "stopped", "worker-shutdown",
-    "detector-error", "lease-held" (someone else owns the camera) or "lease-lost" (taken over
-    while running).
+    ``run()`` returns why it ended: "disabled", "deleted", "suspended" (the tenant),
+    "stopped", "worker-shutdown", "detector-error", "error", "lease-held" (someone else owns
+    the camera) or "lease-lost" (taken over while running).
     """
 
     def __init__(self, *, camera_id: int, schema: str, owner: str | None = None,
@@ -82,12 +98,20 @@ class StreamRunner:
         self.config = config or RunnerConfig.from_settings()
         self._detector = detector
         self.stop_event = threading.Event()
+        self.state = RunnerState()
         self.lease = LeaseKeeper(camera_id=camera_id, owner=owner or runner_identity(),
-                                 ttl_s=self.config.lease_ttl_s)
-        self.guard = DatabaseGuard(camera_id=camera_id)
+                                 ttl_s=self.config.lease_ttl_s,
+                                 force_after_s=self.config.lease_force_s)
+        self.guard = DatabaseGuard(camera_id=camera_id, state=self.state)
         self.health = HealthReporter(camera_id=camera_id)
+        self.redis = RedisGate(name=f"camera {camera_id}: Redis",
+                               retry_s=self.config.redis_retry_s)
+        self.watchdog: Watchdog | None = None
         self.buffer: LedgerBuffer | None = None
         self.parts: _Parts | None = None
+        self.duties: Duties | None = None
+        self.gaps: GapTracker | None = None
+        self._lease_thread: LeaseThread | None = None
         self._stop_reason = ""
 
     @property
@@ -100,15 +124,29 @@ class StreamRunner:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> str:
-        taken = self.lease.acquire()
+        cfg = self.config
+        self.watchdog = Watchdog(cancel_after_s=cfg.db_cancel_s, cut_s=cfg.db_cut_s,
+                                 name=f"db-watchdog-{self.camera_id}")
+        self._lease_thread = LeaseThread(keeper=self.lease, state=self.state,
+                                         schema=self.schema, watchdog=self.watchdog,
+                                         interval_s=cfg.heartbeat_s)
+        try:
+            taken = self._lease_thread.start(timeout_s=cfg.db_cancel_s + cfg.db_cut_s + 5)
+        except BaseException:
+            self._lease_thread.stop(release=True, timeout_s=2)
+            self.watchdog.close()
+            raise
         if taken is None:
+            self._lease_thread.stop(release=False, timeout_s=2)
+            self.watchdog.close()
             return "lease-held"
         self.buffer = LedgerBuffer(camera_id=self.camera_id, generation=taken.generation,
-                                   max_events=self.config.buffer_max_events)
+                                   max_events=cfg.buffer_max_events)
+        self.gaps = GapTracker(camera_id=self.camera_id, generation=taken.generation)
         outcome = "stopped"
         try:
-            self.health.takeover_gap_record(previous_owner=taken.previous_owner,
-                                            generation=taken.generation)
+            self._takeover_gap(taken.previous_owner, taken.generation)
+            self._spool_replay()
             camera = Camera.objects.select_related("site").filter(pk=self.camera_id).first()
             if camera is None or not camera.enabled:
                 outcome = "deleted" if camera is None else "disabled"
@@ -124,96 +162,146 @@ class StreamRunner:
             self.parts = self._assemble(camera, detector, self.buffer)
             self.parts.rules.reload(force=True)
             self.parts.publisher.zones_keep(self.parts.rules.counted_zones)
-            self.health.report(CameraStatus.STARTING, "connecting")
+            self.guard.run(lambda: self.health.report(CameraStatus.STARTING, "connecting"))
+            self.duties = self._duties(self.parts, self.buffer, self.gaps, camera)
+            self.parts.publisher.start()
+            self.duties.start()
             outcome = self._loop(self.parts)
             return outcome
         except (LeaseLostError, StaleLeaseError) as exc:
             outcome = "lease-lost"
-            logger.warning("camera %s: %s; stopping without further writes", self.camera_id, exc)
+            self.state.lease_lost_set()
+            logger.warning("camera %s: %s; stopping", self.camera_id, exc)
             return outcome
         finally:
             self._shutdown(outcome)
 
     def _assemble(self, camera: Camera, detector: Any, buffer: LedgerBuffer) -> _Parts:
         engine = CountingEngine(detector, detect_fps=camera.detect_fps)
-        publisher = LivePublisher(schema=self.schema, camera=camera)
+        publisher = LivePublisher(schema=self.schema, camera=camera, gate=self.redis)
         connection = StreamConnection(camera=camera, config=self.config,
                                       stop_event=self.stop_event, on_state=self._state_change,
                                       on_open=lambda: engine.sampler.reset())
-
-        def camera_changed(new: Camera) -> None:
-            """URL, credentials or detect_fps edited: keep lease and tracker."""
-            if new.detect_fps != connection.camera.detect_fps:
-                engine.sampler = FrameSampler(new.detect_fps)
-            publisher.camera = new
-            connection.camera_change(new)
-
         return _Parts(
             engine=engine, rules=RulesLoader(camera_id=self.camera_id, engine=engine),
             connection=connection, publisher=publisher,
             flusher=LedgerFlusher(buffer=buffer, publisher=publisher, guard=self.guard,
                                   batch_events=self.config.flush_events),
             stop=StopCheck(schema=self.schema, camera_id=self.camera_id,
-                           camera_stamp=camera.updated_at, on_camera_change=camera_changed),
+                           camera_stamp=camera.updated_at,
+                           on_camera_change=self.state.camera_offer, gate=self.redis),
             model_version=detector_version(detector))
 
+    def _duties(self, parts: _Parts, buffer: LedgerBuffer, gaps: GapTracker,
+                camera: Camera) -> Duties:
+        assert self.watchdog is not None
+        # At a low detect_fps a few frame intervals pass between analyses by design.
+        stall_after_s = max(self.config.stall_after_s, 3.0 / max(camera.detect_fps, 0.01))
+        return Duties(camera_id=self.camera_id, schema=self.schema, config=self.config,
+                      state=self.state, buffer=buffer, flusher=parts.flusher, stop=parts.stop,
+                      rules=parts.rules, health=self.health, gaps=gaps,
+                      publisher=parts.publisher, guard=self.guard, watchdog=self.watchdog,
+                      redis=self.redis, source=lambda: parts.connection.source,
+                      stall_after_s=stall_after_s)
+
+    def _takeover_gap(self, previous_owner: str, generation: int) -> None:
+        """The previous owner died (its lease went stale): its silence is a gap from the last
+        frame it reported until this run's first analysed frame."""
+        if not previous_owner:
+            return
+        assert self.gaps is not None
+        self.guard.run(lambda: self.health.takeover_gap_record(previous_owner=previous_owner,
+                                                               generation=generation))
+        last = self.guard.run(lambda: health_last_frame_at(camera_id=self.camera_id))
+        self.gaps.open(started_at=last or datetime.now(tz=UTC), cause=GapCause.RUNNER,
+                       reason=f"runner {previous_owner} stopped answering; taken over by "
+                              f"generation {generation}")
+
+    def _spool_replay(self) -> None:
+        """Write what earlier runs of the camera on this host spooled (database down when
+        they ended), then delete their files."""
+        for spooled in spool_files(schema=self.schema, camera_id=self.camera_id):
+            try:
+                if spooled.events:
+                    ledger_write_late(camera_id=self.camera_id, generation=spooled.generation,
+                                      events=spooled.events)
+                if spooled.lost:
+                    health_events_lost_add(
+                        camera_id=self.camera_id, lost=spooled.lost,
+                        reason=f"{spooled.lost} crossings lost by the run of generation "
+                               f"{spooled.generation} (reported from its spool file)")
+            except StaleLeaseError as exc:
+                logger.error("camera %s: spool file %s refused (%s); removed", self.camera_id,
+                             spooled.path, exc)
+            except DB_ERRORS as exc:
+                logger.error("camera %s: spool file %s not written yet (%s)", self.camera_id,
+                             spooled.path, exc)
+                return
+            spooled.path.unlink(missing_ok=True)
+
     def _shutdown(self, outcome: str) -> None:
+        cfg = self.config
+        # Everything below fits in the worker's shutdown grace, with a second to spare.
+        deadline = time.monotonic() + max(1.0, cfg.shutdown_grace_s - 1.5)
         parts = self.parts
         if parts is not None:
             parts.connection.close()
-        if outcome == "lease-lost" or self.buffer is None:
-            return
-        try:
-            if parts is not None:  # before the parts exist nothing can have been buffered
-                parts.flusher.flush(final=True)
-        except (LeaseLostError, StaleLeaseError):
-            return
-        except DatabaseError:
-            logger.exception("camera %s: final flush failed; %d events not stored",
-                             self.camera_id, len(self.buffer))
-        try:
-            if outcome == "detector-error":
-                self.health.report(CameraStatus.ERROR, self._stop_reason)
-            elif outcome != "deleted":
-                state = CameraStatus.DISABLED if outcome == "disabled" else CameraStatus.OFFLINE
-                self.health.report(state, f"stream stopped ({outcome})")
-            self.lease.release()
-            stream_stop_flag_clear(schema=self.schema, camera_id=self.camera_id)
-        except DatabaseError:
-            logger.exception("camera %s: could not release the lease; it expires in %ss",
-                             self.camera_id, self.config.lease_ttl_s)
+        lost = outcome == "lease-lost" or self.state.lease_lost
+        if self.duties is not None:
+            self.duties.finish(outcome=outcome, deadline=deadline, report=self._final_report(
+                outcome))
+            lost = lost or self.state.lease_lost
+        elif outcome == "detector-error":
+            self.guard.run(lambda: self.health.report(CameraStatus.ERROR, self._stop_reason))
+        if parts is not None:
+            parts.publisher.stop(timeout_s=max(0.2, min(1.0, deadline - time.monotonic())))
+        if self._lease_thread is not None:
+            self._lease_thread.stop(release=not lost,
+                                    timeout_s=max(0.5, deadline - time.monotonic() + 0.5))
+        if not lost:
+            self.redis.call(lambda: stream_stop_flag_clear(schema=self.schema,
+                                                           camera_id=self.camera_id), None)
+        if self.watchdog is not None:
+            self.watchdog.close()
+
+    def _final_report(self, outcome: str) -> tuple[str, str] | None:
+        if outcome in _FINAL_STATE and _FINAL_STATE[outcome] is None:
+            return None
+        if outcome == "detector-error":
+            return CameraStatus.ERROR, self._stop_reason
+        state = _FINAL_STATE.get(outcome, CameraStatus.OFFLINE)
+        assert state is not None
+        why = "tenant suspended" if outcome == "suspended" else outcome
+        return state, f"stream stopped ({why})"
 
     # -- the loop ------------------------------------------------------------------------------
     def _loop(self, parts: _Parts) -> str:
-        cfg, guard = self.config, self.guard
-        now = time.monotonic()
-        due = {"flush": now + cfg.flush_s, "stop": now, "heartbeat": now + cfg.heartbeat_s,
-               "health": now + cfg.health_s, "rules": now + cfg.rules_poll_s}
+        state = self.state
         while True:
-            now = time.monotonic()
+            state.loop_alive()
             if self.stop_event.is_set():
                 return "stopped"
             if shutdown_requested.is_set():
                 return "worker-shutdown"
-            if now >= due["stop"]:
-                due["stop"] = now + cfg.stop_poll_s
-                verdict = guard.run(parts.stop.check)
-                if verdict:
-                    return verdict
-            if now >= due["heartbeat"]:
-                due["heartbeat"] = now + cfg.heartbeat_s
-                guard.run(self.lease.heartbeat)  # LeaseLostError ends the run
-            if now >= due["rules"]:
-                due["rules"] = now + cfg.rules_poll_s
-                if guard.run(parts.rules.reload):
-                    parts.publisher.zones_keep(parts.rules.counted_zones)
-            if now >= due["flush"] or parts.flusher.due():
-                due["flush"] = now + cfg.flush_s
-                parts.flusher.flush()
-            if now >= due["health"]:
-                due["health"] = now + cfg.health_s
-                guard.run(lambda: self.health.tick(parts.connection.source))
+            if state.verdict is not None:
+                return state.verdict
+            rules = state.rules_take()
+            if rules is not None:
+                parts.rules.apply(rules)
+                parts.publisher.zones_keep(parts.rules.counted_zones)
+                logger.info("camera %s: rules reloaded (%d lines, %d zones, %d masks)",
+                            self.camera_id, len(rules.lines), len(rules.zones), len(rules.masks))
+            camera = state.camera_take()
+            if camera is not None:
+                self._camera_changed(parts, camera)
             self._step(parts)
+
+    def _camera_changed(self, parts: _Parts, camera: Camera) -> None:
+        """URL, credentials or detect_fps edited: keep lease and tracker."""
+        if camera.detect_fps != parts.connection.camera.detect_fps:
+            parts.engine.sampler = FrameSampler(camera.detect_fps)
+        parts.publisher.camera = camera
+        parts.connection.camera_change(camera)
 
     def _step(self, parts: _Parts) -> None:
         """Read and analyse at most one frame, or advance the connection."""
@@ -225,6 +313,7 @@ class StreamRunner:
         if not result.analysed:
             return
         self.health.frame_analysed()
+        self.state.frame_analysed(frame.time)
         assert self.buffer is not None
         occupancy = frame_result_buffer(result=result, frame_time=frame.time,
                                         buffer=self.buffer, model_version=parts.model_version)
@@ -233,7 +322,7 @@ class StreamRunner:
 
     def _state_change(self, state: str, reason: str) -> None:
         if self.health.changed(state, reason):
-            self.guard.run(lambda: self.health.report(state, reason))
+            self.state.state_dirty.set()  # the duties thread reports it at its next tick
 
 
 def run_camera_stream(*, camera_id: int, schema: str) -> str:
@@ -250,6 +339,10 @@ def run_camera_stream(*, camera_id: int, schema: str) -> str:
         outcome = runner.run()
     except SourceError as exc:  # defensive: sources report through health, not exceptions
         logger.error("camera %s: source error %s", camera_id, exc)
+        outcome = "error"
+    except DatabaseError as exc:  # the lease could not even be asked for
+        logger.error("camera %s: database unavailable at start (%s); the supervisor retries",
+                     camera_id, exc)
         outcome = "error"
     logger.info("camera %s: stream ended (%s)", camera_id, outcome)
     return outcome

@@ -31,6 +31,7 @@ from counting.runner.health_reporter import HealthReporter
 from counting.runner.lease import LeaseKeeper, LeaseLostError
 from counting.runner.publisher import LivePublisher
 from counting.runner.rules_loader import RulesLoader
+from counting.runner.redis_gate import RedisGate
 from counting.runner.stop import StopCheck, stream_stop_flag_clear, stream_stop_request
 from counting.services import counting_line_create, zone_create
 
@@ -111,6 +112,44 @@ def test_rules_loader_applies_stored_rules_only_when_they_change(camera: Camera)
 
 
 # -- stop check --------------------------------------------------------------------------------
+def test_stop_check_stops_a_suspended_tenants_stream(camera: Camera, tenant_a: Any) -> None:
+    # given a running camera of an active tenant
+    check = StopCheck(schema="tenant_a", camera_id=camera.pk, camera_stamp=camera.updated_at,
+                      on_camera_change=lambda c: None)
+    assert check.check() is None
+    # when the tenant is suspended (the platform's service sets is_active)
+    type(tenant_a).objects.filter(pk=tenant_a.pk).update(is_active=False)
+    # then the next check ends the stream
+    assert check.check() == "suspended"
+
+
+def test_stop_check_goes_on_from_the_database_while_redis_is_down(
+        camera: Camera, settings: Any, tmp_path: Any) -> None:
+    from tests.chaos.faults import redis_process
+
+    with redis_process(tmp_path) as server:
+        settings.REDIS_URL = server.url(0)
+        gate = RedisGate(retry_s=60)
+        check = StopCheck(schema="tenant_a", camera_id=camera.pk,
+                          camera_stamp=camera.updated_at, on_camera_change=lambda c: None,
+                          gate=gate)
+        stream_stop_request(schema="tenant_a", camera_id=camera.pk)
+        assert check.check() == "stopped"
+        # given Redis stopped: the flag cannot be read, the gate closes
+        server.stop()
+        assert check.flag_check() is None
+        assert gate.down and not gate.open()
+        # then the check still answers from the database, the gate staying shut meanwhile
+        Camera.objects.filter(pk=camera.pk).update(enabled=False)
+        assert check.check() == "disabled"
+        assert not gate.open()
+        # and once Redis is back and the interval passed, the flag is read again
+        server.start()
+        gate._closed_until = 0.0  # the retry interval has passed
+        stream_stop_request(schema="tenant_a", camera_id=camera.pk)
+        assert check.flag_check() == "stopped" and not gate.down
+
+
 def test_stop_check_verdicts_and_camera_edits(camera: Camera) -> None:
     schema = "tenant_a"
     changes: list[Camera] = []
@@ -340,3 +379,276 @@ def test_connection_reports_a_refused_url_as_an_error_and_backs_off(
     assert states and states[0][0] == "error"
     assert states[0][1].startswith("stream URL refused: ") and "loopback" in states[0][1]
     assert connection.source is None
+
+
+# -- lease: takeover needs the owner's session gone ------------------------------------------------
+def _owner_session(camera: Camera) -> Any:
+    """A connection of its own holding the lease's advisory lock, as a live owner's heartbeat
+    connection does."""
+    import psycopg
+
+    from tests.chaos.faults import django_conninfo
+
+    conn = psycopg.connect(django_conninfo(), autocommit=True)
+    conn.execute("SET search_path = tenant_a, public")
+    held = conn.execute("SELECT pg_try_advisory_lock(hashtext('counting-lease:' || "
+                        "current_schema()), %s)", [camera.pk]).fetchone()
+    assert held == (True,)
+    return conn
+
+
+def test_a_stale_heartbeat_is_not_enough_while_the_owner_session_lives(camera: Camera) -> None:
+    # given an owner whose heartbeat is stale (slow, row locked...) but whose session holds
+    # the lease's lock
+    CameraLease.objects.create(camera=camera, owner="w1", generation=3,
+                               heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC))
+    owner = _owner_session(camera)
+    try:
+        # when another runner tries to take the camera: refused (slow is not silent)
+        taker = LeaseKeeper(camera_id=camera.pk, owner="w2", ttl_s=10)
+        assert taker.acquire() is None
+        assert CameraLease.objects.get(camera=camera).generation == 3
+    finally:
+        owner.close()  # the owner's process dies: PostgreSQL ends its session and the lock
+    # then the same attempt succeeds, with the next generation
+    taken = wait_for_value(lambda: LeaseKeeper(camera_id=camera.pk, owner="w2",
+                                               ttl_s=10).acquire())
+    assert (taken.generation, taken.previous_owner) == (4, "w1")
+
+
+def test_a_session_that_holds_the_lock_without_heartbeating_for_long_is_ended(
+        camera: Camera) -> None:
+    from counting.leases import lease_lock_holder
+
+    # given a lock holder whose heartbeat is older than the force threshold
+    CameraLease.objects.create(camera=camera, owner="w1", generation=1,
+                               heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC))
+    owner = _owner_session(camera)
+    pid = owner.info.backend_pid
+    try:
+        assert lease_lock_holder(camera_id=camera.pk) == pid
+        # when a taker allowed to force comes
+        taker = LeaseKeeper(camera_id=camera.pk, owner="w2", ttl_s=10, force_after_s=90)
+        taken = taker.acquire()
+        # then the stale session was ended and the camera taken
+        assert taken is not None and taken.generation == 2
+        assert lease_lock_holder(camera_id=camera.pk) != pid
+    finally:
+        owner.close()
+
+
+def wait_for_value(func: Any, timeout_s: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = func()
+        if value is not None or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+# -- late writes after a lost lease ----------------------------------------------------------------
+def test_late_events_are_written_idempotently_up_to_the_new_owners_start(
+        camera: Camera) -> None:
+    from counting.ledger import StaleLeaseError, ledger_write_late
+
+    line = counting_line_create(actor=None, camera=camera, name="Door", x1=0.5, y1=0, x2=0.5,
+                                y2=1)
+    # given generation 1 lost the lease to generation 2, which started at T0 + 10 s
+    CameraLease.objects.create(camera=camera, owner="w2", generation=2,
+                               acquired_at=T0.replace(second=10), heartbeat_at=T0)
+    events = [LedgerEvent(line_id=line.pk, direction="in", track_id=t,
+                          occurred_at=T0.replace(second=s), frame_index=t)
+              for t, s in ((1, 2), (2, 9), (3, 12))]
+    # when the old owner writes its buffered crossings late
+    result = ledger_write_late(camera_id=camera.pk, generation=1, events=events)
+    # then those before the takeover are stored under generation 1, the later one is left
+    # to the new owner
+    assert len(result.inserted) == 2 and result.superseded == 1
+    assert list(CountEvent.objects.filter(camera=camera).values_list(
+        "track_id", "lease_generation")) == [(1, 1), (2, 1)]
+    # and a replay stores nothing twice
+    again = ledger_write_late(camera_id=camera.pk, generation=1, events=events)
+    assert (len(again.inserted), again.duplicates) == (0, 2)
+    # and a generation the camera never had is refused
+    with pytest.raises(StaleLeaseError):
+        ledger_write_late(camera_id=camera.pk, generation=5, events=events)
+
+
+# -- spool -----------------------------------------------------------------------------------------
+def test_spooled_crossings_round_trip(settings: Any, tmp_path: Any) -> None:
+    from counting.runner.spool import spool_files, spool_write
+
+    settings.COUNTING_SPOOL_DIR = tmp_path / "spool"
+    event = LedgerEvent(line_id=5, direction="out", track_id=9, occurred_at=T0,
+                        frame_index=42, score=0.5, model_version="m", rule_version="r")
+    # given a run that ended with one crossing unwritten and two losses unreported
+    path = spool_write(schema="tenant_a", camera_id=7, generation=3, events=[event], lost=2)
+    assert path is not None
+    # then the camera's next run finds exactly that (and not other cameras' files)
+    spool_write(schema="tenant_a", camera_id=8, generation=1, events=[], lost=1)
+    (found,) = spool_files(schema="tenant_a", camera_id=7)
+    assert (found.generation, found.events, found.lost) == (3, (event,), 2)
+
+
+# -- redis gate ------------------------------------------------------------------------------------
+def test_redis_gate_leaves_redis_alone_after_a_failure(private_redis_url: Any) -> None:
+    import redis as redis_lib
+
+    url, server = private_redis_url
+    gate = RedisGate(retry_s=60)
+    client = redis_lib.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    assert gate.call(lambda: client.ping(), False) is True
+    server.stop()
+    calls: list[int] = []
+
+    def ping() -> Any:
+        calls.append(1)
+        return client.ping()
+
+    # the first call meets the outage and closes the gate
+    assert gate.call(ping, False) is False and gate.down
+    # the next ones within the interval do not touch Redis
+    assert [gate.call(ping, False) for _ in range(3)] == [False] * 3
+    assert len(calls) == 1
+
+
+@pytest.fixture
+def private_redis_url(tmp_path: Any) -> Iterator[tuple[str, Any]]:
+    from tests.chaos.faults import redis_process
+
+    with redis_process(tmp_path) as server:
+        yield server.url(0), server
+
+
+# -- publisher queue -------------------------------------------------------------------------------
+def test_the_publisher_queue_is_bounded_and_keeps_the_newest(camera: Camera) -> None:
+    publisher = LivePublisher(schema="tenant_a", camera=camera, queue_size=2)
+    # given more messages than the queue holds (no sender thread running)
+    for n in range(5):
+        publisher.occupancy_set(1, n)
+        publisher.publish([])
+    # then the oldest were dropped and counted, the newest wait
+    assert publisher.dropped == 3
+    assert [publisher._queue.get_nowait()[1] for _ in range(2)] == [{1: 3}, {1: 4}]
+
+
+def test_the_publisher_skips_sending_while_redis_is_down_and_resyncs(camera: Camera) -> None:
+    gate = RedisGate(retry_s=60)
+    gate.failed("down")
+    publisher = LivePublisher(schema="tenant_a", camera=camera, gate=gate)
+    assert publisher.send([], {}) is False
+    assert (publisher.skipped, publisher._resync) == (1, True)
+
+
+# -- watchdog --------------------------------------------------------------------------------------
+def test_the_watchdog_cuts_a_call_stuck_on_a_stalled_network() -> None:
+    import psycopg
+
+    from counting.runner.watchdog import Watchdog
+    from tests.chaos.faults import django_conninfo, tcp_proxy
+
+    params = dict(item.split("=", 1) for item in django_conninfo().split())
+    with tcp_proxy((params["host"], int(params["port"]))) as proxy:
+        conn = psycopg.connect(f"host=127.0.0.1 port={proxy.port} dbname={params['dbname']} "
+                               f"user={params['user']}", autocommit=True, connect_timeout=3)
+        watchdog = Watchdog(cancel_after_s=0.5, cut_s=0.5, poll_s=0.05)
+        try:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            # given the network to the database stops delivering (no error, just silence)
+            proxy.stall()
+            # when a query runs under the watchdog
+            with pytest.raises(psycopg.OperationalError), watchdog.watch("probe", raw=conn):
+                conn.execute("SELECT 1")
+            # then the cancel did not get through, and the socket was cut: the call failed
+            # instead of hanging
+            assert (watchdog.cancels, watchdog.cuts) == (1, 1)
+        finally:
+            proxy.forward()
+            watchdog.close()
+            conn.close()
+
+
+# -- health condition and gaps ---------------------------------------------------------------------
+def test_health_condition_tells_stalled_degraded_and_ok() -> None:
+    from counting.runner.health_reporter import health_condition
+    from counting.runner.state import RunnerState
+
+    state = RunnerState()
+    gate = RedisGate()
+
+    def condition() -> tuple[str, str, str]:
+        return health_condition(state=state, stream_state="offline",
+                                stream_reason="connection refused", redis=gate, buffered=7,
+                                stall_after_s=3.0)
+
+    # nothing analysed for longer than the threshold: stalled, with the source's reason
+    state.started_mono -= 10
+    state.loop_alive()
+    assert condition()[0] == "stalled" and "connection refused" in condition()[1]
+    assert condition()[2] == "source"
+    # analysing, but the database is down and Redis too: degraded, both named
+    state.frame_analysed(T0.timestamp())
+    state.db_failed(RuntimeError("connection refused"))
+    gate.failed("down")
+    kind, reason, _ = condition()
+    assert kind == "degraded"
+    assert "database unreachable" in reason and "7 crossings wait" in reason
+    assert "Redis unreachable" in reason
+    # all well again: ok
+    state.db_ok()
+    gate.succeeded()
+    assert condition() == ("ok", "", "")
+    # the loop itself blocked: stalled, cause loop
+    state.loop_alive_mono -= 10
+    assert condition()[0] == "stalled" and condition()[2] == "loop"
+
+
+def test_gaps_are_recorded_with_start_and_end(camera: Camera) -> None:
+    from counting.models import CameraGap
+    from counting.runner.gaps import GapTracker
+
+    tracker = GapTracker(camera_id=camera.pk, generation=4)
+    start = T0
+    # given analysis stalls after a frame at T0
+    tracker.observe(stalled=True, last_analysed=start, run_started=start, cause="source",
+                    reason="no frame analysed for 3 s: connection refused")
+    tracker.write()
+    gap = CameraGap.objects.get(camera=camera)
+    assert (gap.started_at, gap.ended_at, gap.cause, gap.lease_generation) == (
+        start, None, "source", 4)
+    # when frames are analysed again 17 s later
+    tracker.observe(stalled=False, last_analysed=start.replace(second=17), run_started=start,
+                    cause="", reason="")
+    tracker.write()
+    gap.refresh_from_db()
+    # then the gap is closed with its true end
+    assert gap.ended_at == start.replace(second=17) and gap.seconds == 17.0
+
+
+def test_camera_health_api_shows_condition_and_recent_gaps(
+        camera: Camera, tenant_a: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from counting.health import HealthSnapshot, health_gap_open, health_report
+    from counting.selectors import camera_gaps_recent, camera_health_condition
+
+    health_report(camera_id=camera.pk, snapshot=HealthSnapshot(
+        state="online", reason="streaming", condition="degraded",
+        condition_reason="database unreachable for 12 s"))
+    health_gap_open(camera_id=camera.pk, started_at=T0, ended_at=T0.replace(second=15),
+                    cause="runner", reason="runner w1 stopped answering")
+    health = CameraHealth.objects.get(camera_id=camera.pk)
+    # a fresh report: the runner's own condition
+    shown = camera_health_condition(health=health, camera_enabled=True)
+    assert (shown.condition, shown.reason) == ("degraded", "database unreachable for 12 s")
+    # a report much older than the health interval: stalled, whatever the runner said last
+    later = timezone.now() + timedelta(minutes=5)
+    shown = camera_health_condition(health=health, camera_enabled=True, now=later)
+    assert shown.condition == "stalled" and "no report from the stream runner" in shown.reason
+    # a disabled camera is not stalled for being silent
+    assert camera_health_condition(health=health, camera_enabled=False,
+                                   now=later).condition == "degraded"
+    (gap,) = camera_gaps_recent(camera_id=camera.pk)
+    assert (gap.cause, gap.seconds) == ("runner", 15.0)

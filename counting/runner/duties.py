@@ -1,0 +1,281 @@
+"""The runner's duties thread: every database and Redis chore of a run, beside the frame loop.
+
+Every ``duties_s`` (0.2 s) it does what is due::
+
+    ledger flush   every flush_s, or at once when a full batch waits (LedgerFlusher)
+    stop check     every stop_poll_s: the Redis flag (through the gate), then the camera row
+                   and the tenant (suspended) in the database
+    rules          every rules_poll_s: changed rules are read here and applied by the loop
+    health         every health_s, or at once on a connection change: state, rates, the
+                   condition (ok / degraded / stalled) and gaps
+
+Each database call runs under the :class:`Watchdog` and the :class:`DatabaseGuard`: a failure
+closes the connection, marks the database down, and only the flush retries it (every flush
+interval) until it answers again; the loop meanwhile keeps analysing into the bounded buffer.
+
+When the run ends, :meth:`Duties.finish` writes what is left within the shutdown grace: the
+last batches; if the lease was lost, the buffered crossings with ``ledger_write_late``; what
+cannot be written goes to the spool; losses are reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connection
+
+from cameras.constants import CameraStatus
+from counting.health import health_events_lost_add, health_gap_record, health_report
+from counting.ledger import LedgerEvent, StaleLeaseError, ledger_write_late
+from counting.runner.buffer import LedgerBuffer
+from counting.runner.config import RunnerConfig
+from counting.runner.db_guard import DB_ERRORS, DatabaseGuard
+from counting.runner.flusher import LedgerFlusher
+from counting.runner.frames import epoch_to_utc
+from counting.runner.gaps import GapTracker
+from counting.runner.health_reporter import HealthReporter, health_condition
+from counting.runner.publisher import LivePublisher
+from counting.runner.redis_gate import RedisGate
+from counting.runner.rules_loader import RulesLoader
+from counting.runner.spool import spool_write
+from counting.runner.state import RunnerState, thread_schema_set
+from counting.runner.stop import StopCheck
+from counting.runner.watchdog import Watchdog
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Duties:
+    """The duties thread of one run (see the module docstring)."""
+
+    def __init__(self, *, camera_id: int, schema: str, config: RunnerConfig,
+                 state: RunnerState, buffer: LedgerBuffer, flusher: LedgerFlusher,
+                 stop: StopCheck, rules: RulesLoader, health: HealthReporter, gaps: GapTracker,
+                 publisher: LivePublisher, guard: DatabaseGuard, watchdog: Watchdog,
+                 redis: RedisGate, source: Callable[[], Any], stall_after_s: float) -> None:
+        self.camera_id = camera_id
+        self.schema = schema
+        self.config = config
+        self.state = state
+        self.buffer = buffer
+        self.flusher = flusher
+        self.stop = stop
+        self.rules = rules
+        self.health = health
+        self.gaps = gaps
+        self.publisher = publisher
+        self.guard = guard
+        self.watchdog = watchdog
+        self.redis = redis
+        self.source = source
+        self.stall_after_s = stall_after_s
+        self.run_started = datetime.now(tz=UTC)
+        self.outcome = ""
+        self.final_deadline = 0.0
+        self.final_report: tuple[str, str] | None = None
+        self.late_lost = 0
+        self._finish = threading.Event()
+        now = time.monotonic()
+        self._due = {"flush": now + config.flush_s, "flag": now, "row": now,
+                     "rules": now + config.rules_poll_s, "health": now}
+        self._thread = threading.Thread(target=self._run, daemon=True, name="runner-duties")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self, *, outcome: str, deadline: float,
+               report: tuple[str, str] | None) -> None:
+        """End the thread after its final writes (bounded by ``deadline``, monotonic)."""
+        self.outcome = outcome
+        self.final_deadline = deadline
+        self.final_report = report
+        self._finish.set()
+        self._thread.join(max(0.1, deadline - time.monotonic() + 1.0))
+        if self._thread.is_alive():
+            logger.error("camera %s: final writes did not end in time; %d crossings unwritten",
+                         self.camera_id, len(self.buffer))
+
+    def _run(self) -> None:
+        thread_schema_set(self.schema)
+        try:
+            while not self._finish.wait(self.config.duties_s):
+                self.tick()
+            self.final()
+        except Exception:
+            logger.exception("camera %s: duties thread failed", self.camera_id)
+            self.state.verdict_set("error")
+        finally:
+            try:
+                connection.close()
+            except DatabaseError:
+                pass
+
+    # -- one tick ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        now = time.monotonic()
+        due = self._due
+        if now >= due["flag"]:
+            due["flag"] = now + self.config.stop_poll_s
+            if verdict := self.stop.flag_check():
+                self.state.verdict_set(verdict)
+        db_up = self.state.db_down_since is None
+        if now >= due["flush"] or self.flusher.due():
+            due["flush"] = now + self.config.flush_s
+            self._flush()
+            db_up = self.state.db_down_since is None
+        if not db_up:
+            self._health_condition_only()
+            return
+        if now >= due["row"]:
+            due["row"] = now + self.config.stop_poll_s
+            verdict = self._db("stop check", self.stop.row_check)
+            if verdict:
+                self.state.verdict_set(verdict)
+        if now >= due["rules"]:
+            due["rules"] = now + self.config.rules_poll_s
+            rules = self._db("rules reload", self.rules.fetch)
+            if rules is not None:
+                self.state.rules_offer(rules)
+        if now >= due["health"] or self.state.state_dirty.is_set():
+            due["health"] = now + self.config.health_s
+            self.state.state_dirty.clear()
+            self._health()
+
+    def _db(self, what: str, func: Callable[[], T], limit_s: float | None = None) -> T | None:
+        with self.watchdog.watch(what, limit_s=limit_s):
+            return self.guard.run(func)
+
+    def _flush(self) -> None:
+        try:
+            with self.watchdog.watch("ledger flush"):
+                self.flusher.flush()
+        except StaleLeaseError as exc:
+            logger.warning("camera %s: %s", self.camera_id, exc)
+            self.state.lease_lost_set()
+        except DatabaseError as exc:  # any other failure of the call: retried like an outage
+            self.guard.failed(exc)
+
+    # -- health --------------------------------------------------------------------------------
+    def _condition(self) -> tuple[str, str, str]:
+        return health_condition(state=self.state, stream_state=self.health.state,
+                                stream_reason=self.health.reason, redis=self.redis,
+                                buffered=len(self.buffer), stall_after_s=self.stall_after_s)
+
+    def _observe_gaps(self, condition: str, reason: str, cause: str) -> None:
+        wall = self.state.last_analysed_wall
+        self.gaps.observe(stalled=condition == "stalled",
+                          last_analysed=epoch_to_utc(wall) if wall else None,
+                          run_started=self.run_started, cause=cause or "source",
+                          reason=reason)
+
+    def _health_condition_only(self) -> None:
+        """The database is down: keep the gap tracker current (written when it is back)."""
+        condition, reason, cause = self._condition()
+        self._observe_gaps(condition, reason, cause)
+
+    def _health(self) -> None:
+        snapshot = self.health.measure(self.source())
+        condition, reason, cause = self._condition()
+        self._observe_gaps(condition, reason, cause)
+        snapshot = replace(snapshot, condition=condition, condition_reason=reason)
+
+        def report() -> None:
+            health_report(camera_id=self.camera_id, snapshot=snapshot)
+            self.gaps.write()
+
+        self._db("health report", report)
+
+    # -- the end of the run ----------------------------------------------------------------------
+    def final(self) -> None:
+        """Write what is left (see the module docstring); never raises."""
+        if not self.state.lease_lost:
+            self._final_flush()
+        if self.state.lease_lost:
+            self._late_write(self.buffer.take_all())
+        left = self.buffer.take_all()
+        unreported = self.buffer.lost - self.buffer.lost_reported + self.late_lost
+        if left or (unreported and not self._report_lost(unreported, "at the end of the run")):
+            path = spool_write(schema=self.schema, camera_id=self.camera_id,
+                               generation=self.buffer.generation, events=left,
+                               lost=unreported)
+            if path is None:
+                logger.error("camera %s: %d crossings not stored and %d losses not reported "
+                             "(database unreachable, spool failed)", self.camera_id, len(left),
+                             unreported)
+        self.gaps.finish()
+        if self.final_report is not None and not self.state.lease_lost:
+            state, reason = self.final_report
+
+            def report() -> None:
+                self.health.report(state, reason)
+                self.gaps.write()
+
+            self._db("final health report", report, limit_s=self._left())
+
+    def _left(self) -> float:
+        return max(0.5, self.final_deadline - time.monotonic())
+
+    def _final_flush(self) -> None:
+        while self.buffer.next_batch(self.config.flush_events) is not None:
+            if time.monotonic() >= self.final_deadline:
+                logger.error("camera %s: final flush out of time with %d crossings left",
+                             self.camera_id, len(self.buffer))
+                return
+            try:
+                with self.watchdog.watch("final flush", limit_s=self._left()):
+                    self.flusher.flush(final=True)
+                self.guard.recovered()
+                return
+            except StaleLeaseError as exc:
+                logger.warning("camera %s: %s", self.camera_id, exc)
+                self.state.lease_lost_set()
+                return
+            except DB_ERRORS as exc:
+                self.guard.failed(exc)
+                time.sleep(min(0.5, self._left()))
+
+    def _late_write(self, events: list[LedgerEvent]) -> None:
+        """The lease was lost: store the run's crossings under its own generation."""
+        if not events:
+            return
+        try:
+            with self.watchdog.watch("late ledger write", limit_s=self._left()):
+                result = ledger_write_late(camera_id=self.camera_id,
+                                           generation=self.buffer.generation, events=events)
+        except StaleLeaseError:
+            logger.error("camera %s: %d late crossings refused", self.camera_id, len(events))
+            self.late_lost += len(events)
+            return
+        except DB_ERRORS as exc:
+            self.guard.failed(exc)
+            self.buffer.events.extend(events)  # spooled by the caller
+            return
+        if result.superseded:
+            self._db("late write report", lambda: health_gap_record(
+                camera_id=self.camera_id, state=CameraStatus.OFFLINE,
+                reason=f"{result.superseded} crossings seen after the lease was taken over "
+                       "were left to the new owner", gap_seconds=None,
+                details={"superseded": result.superseded,
+                         "generation": self.buffer.generation}), limit_s=self._left())
+
+    def _report_lost(self, lost: int, when: str) -> bool:
+        """Add ``lost`` to the camera's health; False if the database did not answer."""
+        self.state.db_ok()  # try even after an earlier failure: this is the last chance
+        self._db("losses report", lambda: health_events_lost_add(
+            camera_id=self.camera_id, lost=lost,
+            reason=f"{lost} crossings lost {when}: the ledger buffer overflowed or they could "
+                   "not be written"), limit_s=self._left())
+        if self.state.db_down_since is not None:
+            return False
+        self.buffer.lost_reported = self.buffer.lost
+        self.late_lost = 0
+        return True
