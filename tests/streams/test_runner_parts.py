@@ -30,8 +30,8 @@ from counting.runner.frames import frame_result_buffer
 from counting.runner.health_reporter import HealthReporter
 from counting.runner.lease import LeaseKeeper, LeaseLostError
 from counting.runner.publisher import LivePublisher
-from counting.runner.rules_loader import RulesLoader
 from counting.runner.redis_gate import RedisGate
+from counting.runner.rules_loader import RulesLoader
 from counting.runner.stop import StopCheck, stream_stop_flag_clear, stream_stop_request
 from counting.services import counting_line_create, zone_create
 
