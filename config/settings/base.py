@@ -68,6 +68,9 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = env.bool("SHOW_PUBLIC_IF_NO_TENANT_FOUND", defa
 PUBLIC_DOMAIN = env.str("PUBLIC_DOMAIN", default="localhost")
 
 MIDDLEWARE = [
+    # First: /static/ (the admin's and the portal's files, static/vendor/'s libraries) is served
+    # by daphne itself on every domain, before a tenant is looked up (docs/portal.md).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -98,6 +101,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The portal's main navigation (templates/base.html).
+                "analytics.portal.navigation.portal_nav",
             ],
         },
     },
@@ -264,6 +269,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# The portal's own files and the vendored libraries (frontend/package.json pins them).
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves from the apps' and STATICFILES_DIRS' folders directly (no collectstatic
+# step needed to run); a deployment that runs collectstatic may turn this off.
+WHITENOISE_USE_FINDERS = env.bool("STATIC_USE_FINDERS", default=True)
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Product settings ---------------------------------------------------------------------------
 # Keys for camera credentials (urlsafe base64 of >= 32 random bytes; cameras/crypto.py derives

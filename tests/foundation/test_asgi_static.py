@@ -1,4 +1,4 @@
-"""make run serves the admin's static files through daphne (DEBUG only)."""
+"""daphne serves the admin's and the portal's static files itself (WhiteNoise), DEBUG or not."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 
-async def _get(app: Any, path: str) -> int:
+async def _get(app: Any, path: str) -> tuple[int, dict[bytes, bytes]]:
     sent: list[dict[str, Any]] = []
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
@@ -29,14 +29,27 @@ async def _get(app: Any, path: str) -> int:
         sent.append(message)
 
     await app(scope, receive, send)
-    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return int(start["status"]), {k.lower(): v for k, v in start.get("headers", [])}
 
 
 @pytest.mark.django_db
-def test_admin_css_is_served_with_debug_only(settings: Any) -> None:
-    from config.asgi import http_application
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/static/admin/css/base.css", b"text/css"),
+    ("/static/vendor/htmx.min.js", b"text/javascript"),
+    ("/static/vendor/chart.umd.min.js", b"text/javascript"),
+])
+def test_static_files_are_served_by_the_asgi_app(path: str, content_type: bytes) -> None:
+    from config.asgi import application
 
-    settings.DEBUG = True  # the static view refuses to serve otherwise
-    assert asyncio.run(_get(http_application(True), "/static/admin/css/base.css")) == 200
-    settings.DEBUG = False
-    assert asyncio.run(_get(http_application(False), "/static/admin/css/base.css")) == 404
+    status, headers = asyncio.run(_get(application, path))
+    assert status == 200
+    assert headers[b"content-type"].split(b";")[0] == content_type
+
+
+@pytest.mark.django_db
+def test_a_missing_static_file_is_a_404() -> None:
+    from config.asgi import application
+
+    status, _ = asyncio.run(_get(application, "/static/vendor/no-such-file.js"))
+    assert status == 404
