@@ -161,6 +161,17 @@ class CameraForm(forms.ModelForm):
     def clean_stream_url(self) -> str:
         return validate_camera_url(self.cleaned_data["stream_url"])
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("detect_fps") is not None:
+            try:
+                services.camera_fps_check(detect_fps=data["detect_fps"],
+                                          enabled=bool(data.get("enabled")),
+                                          camera=self.instance if self.instance.pk else None)
+            except ValidationError as exc:
+                self.add_error("detect_fps", exc.message_dict.get("detect_fps", exc.messages))
+        return data
+
 
 @admin.register(Camera, site=tenant_admin_site)
 class CameraAdmin(AuditedGuardedModelAdmin):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import ProtectedError, RestrictedError
+from django.db.models import ProtectedError, RestrictedError, Sum
 
 from audit.services import audit_record
 from cameras.models import Camera, Site
@@ -16,6 +16,7 @@ from cameras.validators import (
     validate_opening_hours,
     validate_timezone,
 )
+from tenants.db import tenant_quota
 
 _UNSET: Any = object()
 
@@ -94,6 +95,41 @@ def site_delete(*, actor: Any, site: Site) -> None:
                  before=before, actor=actor)
 
 
+def _lock_camera_quotas() -> None:
+    # Serialise the tenant's quota checks (camera count, analysed fps) between transactions.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':cameras'))")
+
+
+def _check_fps_quota(*, detect_fps: float, exclude_pk: int | None) -> None:
+    """The enabled cameras' detect_fps, with this one's, fit the tenant's analysed-fps quota."""
+    quota = tenant_quota("fps_quota")
+    if quota is None:
+        return
+    others = Camera.objects.filter(enabled=True)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    used = float(others.aggregate(total=Sum("detect_fps"))["total"] or 0.0)
+    if used + detect_fps > quota + 1e-9:
+        free = max(0.0, quota - used)
+        raise ValidationError({"detect_fps": [
+            f"Your plan allows {quota} analysed frames per second over all enabled cameras; "
+            f"the others use {used:g}, so this camera can have at most {free:g}. Lower "
+            "detect_fps, disable another camera, or upgrade the plan."]})
+
+
+def camera_fps_check(*, detect_fps: float, enabled: bool, camera: Camera | None) -> None:
+    """Validate a camera's new ``detect_fps``/``enabled`` against the analysed-fps quota
+    (admin and portal forms call it to show the error on the form); raises ValidationError."""
+    if not enabled:
+        return
+    if camera is not None and camera.pk is not None:
+        stored = Camera.objects.filter(pk=camera.pk).values("enabled", "detect_fps").first()
+        if stored and stored["enabled"] and detect_fps <= stored["detect_fps"]:
+            return  # analyses no more than before
+    _check_fps_quota(detect_fps=detect_fps, exclude_pk=camera.pk if camera else None)
+
+
 def _camera_quota() -> int | None:
     tenant = getattr(connection, "tenant", None)
     return getattr(tenant, "camera_quota", None)
@@ -109,12 +145,13 @@ def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, usernam
     detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
     if errors:
         raise ValidationError(errors)
-    with connection.cursor() as cursor:  # serialise quota checks within this tenant
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':cameras'))")
+    _lock_camera_quotas()
     quota = _camera_quota()
     if quota is not None and Camera.objects.count() >= quota:
         raise ValidationError({"site": [
             f"Your plan allows {quota} cameras and all are in use: remove one or upgrade."]})
+    if enabled:
+        _check_fps_quota(detect_fps=detect_fps, exclude_pk=None)
     camera = Camera(site=site, name=name, stream_url=stream_url, username=username.strip(),
                     detect_fps=detect_fps, enabled=enabled)
     camera.password = password
@@ -150,6 +187,11 @@ def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url:
     after = camera.audit_values()
     if after == before and password is _UNSET:
         return camera
+    if camera.enabled and (not before["enabled"] or camera.detect_fps > before["detect_fps"]):
+        # Only a change that analyses more is checked: lowering or disabling always works,
+        # even for a tenant already above a quota that was lowered.
+        _lock_camera_quotas()
+        _check_fps_quota(detect_fps=camera.detect_fps, exclude_pk=camera.pk)
     camera.save()
     action = "camera.update"
     if enabled is not _UNSET and set(k for k in after if after[k] != before[k]) == {"enabled"}:

@@ -10,12 +10,13 @@ import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.services import audit_record
 from cameras.models import Camera
 from counting.models import CountEvent, CountingLine, LineMinuteRollup, Zone, ZoneMinuteOccupancy
 from counting.pipeline.geometry import polygon_is_simple
+from tenants.db import tenant_quota
 
 NAME_MAX = 100
 LABEL_MAX = 50
@@ -117,6 +118,39 @@ def _check_unique_name(errors: dict[str, list[str]], model: type[CountingLine] |
         _add(errors, "name", f"This camera already has a {kind} named '{name}'.")
 
 
+def _check_rule_quota(errors: dict[str, list[str]], rule: CountingLine | Zone,
+                      exclude_pk: int | None) -> None:
+    """An enabled line or zone fits the tenant's per-camera quota of enabled ones.
+
+    Disabled rules do not count (they analyse nothing), so disabling one frees a place; a rule
+    that already counted cannot be deleted, only disabled.
+    """
+    if rule.enabled is not True or rule.camera_id is None:
+        return
+    model = type(rule)
+    kind, quota_name = (("counting lines", "lines_per_camera_quota") if model is CountingLine
+                        else ("zones", "zones_per_camera_quota"))
+    if exclude_pk is not None and model.objects.filter(pk=exclude_pk, enabled=True).exists():
+        return  # already enabled: an edit of it does not take a new place
+    quota = tenant_quota(quota_name)
+    if quota is None:
+        return
+    others = model.objects.filter(camera_id=rule.camera_id, enabled=True)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    if others.count() >= quota:
+        _add(errors, "camera", f"Your plan allows {quota} enabled {kind} per camera and this "
+                               f"camera has {quota}: disable or delete one first, or upgrade "
+                               "the plan.")
+
+
+def _lock_camera_rules(camera_id: int) -> None:
+    # Two concurrent creations must not both take the last place of the quota.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':rules:' "
+                       "|| %s::text))", [camera_id])
+
+
 def _validate_line(line: CountingLine, exclude_pk: int | None) -> None:
     errors: dict[str, list[str]] = {}
     line.name = _clean_name(errors, line.name)
@@ -129,6 +163,7 @@ def _validate_line(line: CountingLine, exclude_pk: int | None) -> None:
     if not isinstance(line.enabled, bool):
         _add(errors, "enabled", "Must be true or false.")
     _check_unique_name(errors, CountingLine, line.camera_id, line.name, exclude_pk)
+    _check_rule_quota(errors, line, exclude_pk)
     if errors:
         raise ValidationError(errors)
 
@@ -141,6 +176,7 @@ def _validate_zone(zone: Zone, exclude_pk: int | None) -> None:
     if not isinstance(zone.enabled, bool):
         _add(errors, "enabled", "Must be true or false.")
     _check_unique_name(errors, Zone, zone.camera_id, zone.name, exclude_pk)
+    _check_rule_quota(errors, zone, exclude_pk)
     if errors:
         raise ValidationError(errors)
 
@@ -171,6 +207,7 @@ def counting_line_create(*, actor: Any, camera: Camera, name: str, x1: float, y1
     (walking from (x1, y1) to (x2, y2), image y down) counts as ``in_label``."""
     line = CountingLine(camera=camera, name=name, x1=x1, y1=y1, x2=x2, y2=y2,
                         in_label=in_label, out_label=out_label, enabled=enabled)
+    _lock_camera_rules(camera.pk)
     _validate_line(line, exclude_pk=None)
     line.save()
     audit_record(action="counting_line.create", target=line, after=line_values(line),
@@ -186,6 +223,7 @@ def counting_line_update(*, actor: Any, line: CountingLine, **fields: Any) -> Co
     changes nothing writes nothing and records no audit event.
     """
     _unknown_fields(fields, LINE_FIELDS)
+    _lock_camera_rules(line.camera_id)
     line = CountingLine.objects.select_for_update().get(pk=line.pk)
     before = line_values(line)
     for field, value in fields.items():
@@ -229,6 +267,7 @@ def zone_create(*, actor: Any, camera: Camera, name: str, points: list[list[floa
     ``ignore_detections`` it is a mask (see :class:`counting.models.Zone`)."""
     zone = Zone(camera=camera, name=name, points=points, capacity=capacity,
                 ignore_detections=ignore_detections, enabled=enabled)
+    _lock_camera_rules(camera.pk)
     _validate_zone(zone, exclude_pk=None)
     zone.save()
     audit_record(action="zone.create", target=zone, after=zone_values(zone), actor=actor)
@@ -240,6 +279,7 @@ def zone_update(*, actor: Any, zone: Zone, **fields: Any) -> Zone:
     """Change some of a zone's fields (name, points, capacity, ignore_detections, enabled);
     bumps ``version``."""
     _unknown_fields(fields, ZONE_FIELDS)
+    _lock_camera_rules(zone.camera_id)
     zone = Zone.objects.select_for_update().get(pk=zone.pk)
     before = zone_values(zone)
     for field, value in fields.items():

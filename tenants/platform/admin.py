@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from tenants.admin_sites import platform_admin_site
-from tenants.models import Domain, Plan, Tenant
+from tenants.models import QUOTA_FIELDS, Domain, Plan, Tenant
 from tenants.platform.services import (
     tenant_create,
     tenant_delete,
@@ -77,7 +77,8 @@ class TenantAdmin(admin.ModelAdmin):
         if obj is None:
             return ["name", "slug", "plan", "camera_quota", "domain", "owner_email",
                     "owner_password"]
-        return ["name", "slug", "schema_name", "plan", "camera_quota", "is_active", "created_at"]
+        return ["name", "slug", "schema_name", "plan", "camera_quota", *QUOTA_FIELDS, "is_active",
+                "created_at"]
 
     actions = ["suspend_selected", "reactivate_selected"]
 
@@ -165,7 +166,8 @@ class DomainAdmin(admin.ModelAdmin):
 class PlanAdmin(admin.ModelAdmin):
     """Commercial plans and their quotas."""
 
-    list_display = ("name", "code", "camera_quota", "retention_days")
+    list_display = ("name", "code", "camera_quota", "fps_quota", "websocket_quota",
+                    "retention_days")
 
 
 # Platform staff: the users of the public schema (not a tenant's people, who have their own admin

@@ -14,7 +14,6 @@ from django.db import connection
 
 from analytics.series import bucket_bounds, line_count_series, series_rows_estimate
 from tests.api import factories
-from tests.api.conftest import api_client  # noqa: F401 (fixture)
 from tests.api.series_reference import old_line_count_series
 
 # Half-hour and quarter-hour offsets, with and without daylight saving (St John's -03:30/-02:30,
@@ -103,7 +102,7 @@ def _quota(tenant: Any, **values: Any) -> None:
 
 
 def test_a_series_over_the_row_quota_is_refused_with_advice(
-        tenant_a: Any, in_tenant: Any, owner_of: Any, api_client: Any) -> None:  # noqa: F811
+        tenant_a: Any, in_tenant: Any, owner_of: Any, api_client: Any) -> None:
     # given a tenant whose plan allows 50,000 rows per query and a site with two lines
     from tenants.models import Plan
 
@@ -132,7 +131,7 @@ def test_a_series_over_the_row_quota_is_refused_with_advice(
 
 
 def test_a_series_the_database_does_not_finish_in_time_is_a_503(
-        tenant_a: Any, in_tenant: Any, owner_of: Any, api_client: Any,  # noqa: F811
+        tenant_a: Any, in_tenant: Any, owner_of: Any, api_client: Any,
         settings: Any) -> None:
     # given a Paris line whose hour rollups another session holds locked, and a 0.3 s limit
     settings.SERIES_STATEMENT_TIMEOUT_S = 0.3
