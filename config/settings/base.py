@@ -260,6 +260,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A locked-out sign-in gets a page saying for how long and how to get back in.
+AXES_LOCKOUT_CALLABLE = "tenants.accounts.portal.lockout.lockout_response"
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -335,5 +337,6 @@ AUDIT_EXPORT_DIR = Path(env.str("AUDIT_EXPORT_DIR",
 # The demo camera reads the local simulator (scripts/camera_simulator.py) started by `make run`.
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")
 
+from config.settings.email import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403
 from config.settings.streams import *  # noqa: E402, F403

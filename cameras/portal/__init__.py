@@ -1,0 +1,1 @@
+"""Portal pages that manage sites, cameras and who may see them (``/manage/...``)."""
