@@ -36,6 +36,8 @@ from django.db import connection, transaction
 from counting.models import CameraLease, CountEvent, CountingLine, Zone
 from counting.rollups import ZoneMinute, line_rollups_add, zone_minutes_add
 from counting.rollups import minute_of as minute_of  # re-exported: the runner's buffer uses it
+from counting.signals import ledger_committed, send_robust
+from tenants.db import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -237,4 +239,8 @@ def ledger_write(batch: LedgerBatch,
         zone_minutes_add(cursor, camera_id=batch.camera_id, zones=zones)
         if on_commit is not None and (result.inserted or zones):
             transaction.on_commit(lambda: on_commit(result))
+        if result.inserted or zones:  # alerts evaluate what was committed (counting/signals.py)
+            transaction.on_commit(lambda: send_robust(
+                ledger_committed, schema=current_schema(), camera_id=batch.camera_id,
+                inserted=result.inserted, zones=zones))
     return result

@@ -20,6 +20,7 @@ from django_tenants.utils import tenant_context
 from kombu.exceptions import OperationalError
 
 from counting.leases import cameras_needing_runner
+from counting.signals import health_swept, send_robust
 from tenants.db import current_schema
 from tenants.redis_keys import redis_client, tenant_key
 from tenants.tasks import PlatformTask
@@ -174,6 +175,7 @@ def health_sweep() -> int:
                     "(its lease expired); waiting for the supervisor to restart it",
                     last_frame_at=health.last_frame_at))
                 marked += 1
+            send_robust(health_swept, schema=tenant.schema_name)  # alerts on camera health
     return marked
 
 

@@ -337,6 +337,7 @@ AUDIT_EXPORT_DIR = Path(env.str("AUDIT_EXPORT_DIR",
 # The demo camera reads the local simulator (scripts/camera_simulator.py) started by `make run`.
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")
 
+from config.settings.alerts import *  # noqa: E402, F403
 from config.settings.email import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403
 from config.settings.streams import *  # noqa: E402, F403
