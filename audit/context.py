@@ -43,3 +43,23 @@ def audit_context(*, actor: object | None = None, ip: str | None = None,
         yield ctx
     finally:
         _current.reset(token)
+
+
+# Set while a caller that records its own, complete audit event changes users, groups or
+# permissions (a service, an audited admin form): the signal receivers that catch every other
+# path (shell, stock views, third-party code) stay silent then, so nothing is recorded twice.
+_explicit: ContextVar[bool] = ContextVar("audit_explicit", default=False)  # noqa: B039
+
+
+@contextlib.contextmanager
+def audited_explicitly() -> Iterator[None]:
+    """Run a block whose changes the caller audits itself (see ``is_audited_explicitly``)."""
+    token = _explicit.set(True)
+    try:
+        yield
+    finally:
+        _explicit.reset(token)
+
+
+def is_audited_explicitly() -> bool:
+    return _explicit.get()

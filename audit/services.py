@@ -23,7 +23,8 @@ def to_json(values: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def audit_record(*, action: str, target: models.Model | None = None, target_type: str = "",
                  target_id: str = "", before: dict[str, Any] | None = None,
-                 after: dict[str, Any] | None = None, actor: Any = _UNSET) -> AuditEvent:
+                 after: dict[str, Any] | None = None, actor: Any = _UNSET,
+                 target_repr: str = "") -> AuditEvent:
     """Append one audit event. The actor defaults to the one of the current request or job."""
     ctx = current_audit_context()
     if actor is _UNSET:
@@ -43,7 +44,7 @@ def audit_record(*, action: str, target: models.Model | None = None, target_type
         action=action,
         target_type=target_type,
         target_id=target_id,
-        target_repr=str(target)[:200] if target is not None else "",
+        target_repr=(target_repr or (str(target) if target is not None else ""))[:200],
         before=to_json(before),
         after=to_json(after),
     )

@@ -23,6 +23,7 @@ from cameras.permissions import (
     object_permission_revoke,
 )
 from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
+from tenants.accounts.admin import OwnerOnlyObjectPermissionsMixin
 from tenants.admin_sites import tenant_admin_site
 
 
@@ -52,8 +53,9 @@ def _audited_perms_form(base: type, actor: Any) -> type:
     return AuditedObjectPermissionsForm
 
 
-class AuditedGuardedModelAdmin(GuardedModelAdmin):
-    """Guardian's object-permission pages, with every grant and revoke audited."""
+class AuditedGuardedModelAdmin(OwnerOnlyObjectPermissionsMixin, GuardedModelAdmin):  # type: ignore[misc]
+    """Guardian's object-permission pages, for Owners only, with every grant and revoke
+    audited."""
 
     def get_obj_perms_manage_user_form(self, request: HttpRequest) -> Any:
         return _audited_perms_form(UserObjectPermissionsForm, request.user)

@@ -7,3 +7,8 @@ class AccountsConfig(AppConfig):
     name = "tenants.accounts"
     label = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenants.accounts import signals
+
+        signals.connect()

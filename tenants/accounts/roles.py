@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
+from audit.context import audited_explicitly
 from tenants.constants import Role
 
 _CRUD = ("view", "add", "change", "delete")
@@ -54,13 +55,18 @@ def _permission_query(spec: dict[str, tuple[str, ...]]) -> Q:
 
 
 def roles_sync() -> dict[str, Group]:
-    """Create the role groups in the current schema and set exactly their model permissions."""
+    """Create the role groups in the current schema and set exactly their model permissions.
+
+    Part of provisioning (audited as ``tenant.create``): the per-permission signal events
+    (``group.permissions_change``) would only repeat what the code defines.
+    """
     groups = {}
-    for role in Role.ALL:
-        group, _ = Group.objects.get_or_create(name=role)
-        permissions = Permission.objects.filter(_permission_query(ROLE_PERMISSIONS[role]))
-        group.permissions.set(permissions)
-        groups[role] = group
+    with audited_explicitly():
+        for role in Role.ALL:
+            group, _ = Group.objects.get_or_create(name=role)
+            permissions = Permission.objects.filter(_permission_query(ROLE_PERMISSIONS[role]))
+            group.permissions.set(permissions)
+            groups[role] = group
     return groups
 
 

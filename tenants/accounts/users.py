@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from audit.context import audited_explicitly
 from audit.services import audit_record
 from tenants.accounts.roles import user_role
 from tenants.constants import Role
@@ -19,8 +20,16 @@ _UNSET: Any = object()
 
 
 def user_values(user: Any) -> dict[str, Any]:
-    return {"username": user.get_username(), "email": user.email, "is_active": user.is_active,
-            "role": user_role(user)}
+    """A user as the audit trail keeps it: who, the role, and every privilege it holds."""
+    values = {"username": user.get_username(), "email": user.email, "is_active": user.is_active,
+              "role": user_role(user), "is_staff": user.is_staff,
+              "is_superuser": user.is_superuser}
+    if user.pk is not None:
+        values["groups"] = sorted(user.groups.values_list("name", flat=True))
+        values["permissions"] = sorted(
+            f"{app}.{codename}" for app, codename in user.user_permissions.values_list(
+                "content_type__app_label", "codename"))
+    return values
 
 
 def _validate_role(role: str) -> Group:
@@ -55,10 +64,11 @@ def user_create(*, actor: Any, email: str, password: str, role: str = Role.VIEWE
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    user = user_model.objects.create_user(username=email, email=email, password=password,
-                                          first_name=first_name, last_name=last_name,
-                                          is_staff=role in (Role.OWNER, Role.MANAGER))
-    user.groups.add(group)
+    with audited_explicitly():  # the one user.create event below covers the row and its role
+        user = user_model.objects.create_user(username=email, email=email, password=password,
+                                              first_name=first_name, last_name=last_name,
+                                              is_staff=role in (Role.OWNER, Role.MANAGER))
+        user.groups.add(group)
     audit_record(action="user.create", target=user, after=user_values(user), actor=actor)
     return user
 
@@ -75,17 +85,18 @@ def user_update(*, actor: Any, user: Any, role: str = _UNSET, is_active: bool = 
             groups__name=Role.OWNER, is_active=True).exclude(pk=user.pk).exists():
             raise ValidationError({"role": ["This is the last active Owner: make another user "
                                             "Owner first."]})
-    if role is not _UNSET:
-        user.groups.remove(*Group.objects.filter(name__in=Role.ALL))
-        user.groups.add(group)
-        user.is_staff = role in (Role.OWNER, Role.MANAGER)
-    if is_active is not _UNSET:
-        user.is_active = bool(is_active)
-    if first_name is not _UNSET:
-        user.first_name = first_name
-    if last_name is not _UNSET:
-        user.last_name = last_name
-    user.save()
+    with audited_explicitly():  # the one user.update event below covers every change
+        if role is not _UNSET:
+            user.groups.remove(*Group.objects.filter(name__in=Role.ALL))
+            user.groups.add(group)
+            user.is_staff = role in (Role.OWNER, Role.MANAGER)
+        if is_active is not _UNSET:
+            user.is_active = bool(is_active)
+        if first_name is not _UNSET:
+            user.first_name = first_name
+        if last_name is not _UNSET:
+            user.last_name = last_name
+        user.save()
     after = user_values(user)
     if after != before:
         audit_record(action="user.update", target=user, before=before, after=after, actor=actor)

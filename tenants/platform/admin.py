@@ -7,11 +7,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
+from audit.admin import AuditedGroupAdmin, AuditedModelAdmin, AuditedUserAdmin
 from tenants.admin_sites import platform_admin_site
 from tenants.models import QUOTA_FIELDS, Domain, Plan, Tenant
 from tenants.platform.services import (
@@ -53,9 +55,17 @@ class TenantCreateForm(forms.ModelForm):
         return data
 
 
+PUBLIC_TENANT_REFUSAL = ("The public tenant is the platform itself (tenants, plans, staff and "
+                         "their audit trail) and cannot be deleted.")
+
+
 @admin.register(Tenant, site=platform_admin_site)
-class TenantAdmin(admin.ModelAdmin):
-    """Tenants: creation goes through ``tenant_create``; the schema name never changes."""
+class TenantAdmin(AuditedModelAdmin):
+    """Tenants: creation goes through ``tenant_create`` and deletion through ``tenant_delete``
+    (each records its own event); changes (suspension, quota, plan) are audited by the mixin.
+    The schema name never changes and the public tenant cannot be deleted."""
+
+    audited_by_services = frozenset({"create", "delete"})
 
     list_display = ("name", "slug", "plan", "camera_quota", "is_active", "created_at")
     list_filter = ("is_active", "plan")
@@ -140,22 +150,45 @@ class TenantAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
         tenant_delete(slug=obj.slug)
 
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+    def delete_view(self, request: HttpRequest, object_id: str,
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        tenant = Tenant.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if tenant is not None and tenant.schema_name == "public":
+            messages.error(request, PUBLIC_TENANT_REFUSAL)
+            return HttpResponseRedirect(reverse(
+                f"{self.admin_site.name}:tenants_tenant_change", args=[tenant.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         """The bulk "delete selected tenants" action: each through ``tenant_delete`` (streams
         stopped, audit trail exported, schema, domains and Redis keys removed), never a bare
-        ``DELETE`` of the rows."""
+        ``DELETE`` of the rows; the public tenant is refused with a message; one
+        ``admin.bulk_delete`` event names the tenants deleted."""
+        if queryset.filter(schema_name="public").exists():
+            messages.error(request, PUBLIC_TENANT_REFUSAL)
+            queryset = queryset.exclude(schema_name="public")
+        deleted = []
         for tenant in list(queryset):
             try:
                 tenant_delete(slug=tenant.slug)
             except ValidationError as exc:
                 messages.error(request, f"{tenant.name} not deleted: {'; '.join(exc.messages)}")
+                continue
+            deleted.append({"id": tenant.pk, "repr": tenant.name})
+        self.audit_bulk_delete(request, deleted)
+
+    def audit_values(self, obj: Any) -> dict[str, Any]:
+        # "active" changes only through tenant_suspend/tenant_reactivate, which record them.
+        values = super().audit_values(obj)
+        values.pop("is_active", None)
+        return values
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_superuser)
 
 
 @admin.register(Domain, site=platform_admin_site)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(AuditedModelAdmin):
     """Host names routed to tenants."""
 
     list_display = ("domain", "tenant", "is_primary")
@@ -163,7 +196,7 @@ class DomainAdmin(admin.ModelAdmin):
 
 
 @admin.register(Plan, site=platform_admin_site)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(AuditedModelAdmin):
     """Commercial plans and their quotas."""
 
     list_display = ("name", "code", "camera_quota", "fps_quota", "websocket_quota",
@@ -172,5 +205,5 @@ class PlanAdmin(admin.ModelAdmin):
 
 # Platform staff: the users of the public schema (not a tenant's people, who have their own admin
 # in tenants.accounts.admin on each tenant's domain).
-platform_admin_site.register(User, UserAdmin)
-platform_admin_site.register(Group, GroupAdmin)
+platform_admin_site.register(User, AuditedUserAdmin)
+platform_admin_site.register(Group, AuditedGroupAdmin)

@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from audit.context import audited_explicitly
 from audit.export import audit_export_schema
 from audit.services import audit_record
 from tenants.accounts.roles import roles_sync
@@ -108,7 +109,7 @@ def tenant_create(*, name: str, slug: str, domain: str, owner_email: str, owner_
 
 
 def _create_owner(*, owner_email: str, owner_password: str) -> int:
-    with transaction.atomic():
+    with transaction.atomic(), audited_explicitly():
         groups = roles_sync()
         user_model = get_user_model()
         owner = user_model.objects.create_user(
