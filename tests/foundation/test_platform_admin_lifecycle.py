@@ -80,11 +80,12 @@ def test_unticking_active_in_the_change_form_suspends_through_the_service(
     # when the change form is saved with "active" unticked and a new quota
     response = staff_client.post(f"/admin/tenants/tenant/{tenant.pk}/change/", {
         "name": "Unticked", "camera_quota": 7})
-    # then the quota is saved and the tenant suspended, with the suspension audited
+    # then the quota is saved and the tenant suspended, with the suspension audited by its
+    # service and the quota by the audited admin (issue 17)
     assert response.status_code == 302
     tenant.refresh_from_db()
     assert (tenant.is_active, tenant.camera_quota) == (False, 7)
-    assert _actions(tenant) == ["tenant.create", "tenant.suspend"]
+    assert _actions(tenant) == ["tenant.create", "tenant.suspend", "tenant.update"]
 
 
 def test_the_services_refuse_the_public_tenant_and_are_idempotent(db: Any) -> None:
