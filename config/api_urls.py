@@ -14,6 +14,12 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from analytics.alerts.api.views import (
+    AlertRuleViewSet,
+    AlertViewSet,
+    DeliveryViewSet,
+    WebhookEndpointViewSet,
+)
 from analytics.api.views import CountsView, OccupancyView
 from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
@@ -43,6 +49,10 @@ router.register("events", CountEventViewSet, basename="event")
 router.register("audit", AuditEventViewSet, basename="audit")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("users", UserViewSet, basename="user")
+router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("alert-deliveries", DeliveryViewSet, basename="alert-delivery")
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
