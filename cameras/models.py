@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -43,13 +44,17 @@ class Site(models.Model):
 
 
 class Camera(models.Model):
-    """An IP camera of a site. Its password is stored encrypted and never shown."""
+    """An IP camera of a site. Its password and the query-string credentials of its stream URL
+    are stored encrypted and never shown."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="cameras")
     name = models.CharField(max_length=200)
     stream_url = models.CharField(max_length=2000)
     username = models.CharField(max_length=200, blank=True)
     password_encrypted = models.TextField(blank=True, editable=False)
+    # Query-string credentials of stream_url (?user=..&pwd=..), encrypted JSON [[name, value]];
+    # stream_url keeps the parameters with the value "***" (cameras.url_secrets).
+    url_secrets_encrypted = models.TextField(blank=True, editable=False)
     detect_fps = models.FloatField(
         default=DEFAULT_DETECT_FPS,
         validators=[MinValueValidator(DETECT_FPS_MIN), MaxValueValidator(DETECT_FPS_MAX)],
@@ -83,10 +88,28 @@ class Camera(models.Model):
     def has_password(self) -> bool:
         return bool(self.password_encrypted)
 
+    @property
+    def url_secrets(self) -> list[tuple[str, str]]:
+        """The query-string credentials of the stream URL, decrypted: (name, raw value)."""
+        if not self.url_secrets_encrypted:
+            return []
+        return [(str(n), str(v)) for n, v in json.loads(decrypt_secret(self.url_secrets_encrypted))]
+
+    @url_secrets.setter
+    def url_secrets(self, secrets: list[tuple[str, str]]) -> None:
+        self.url_secrets_encrypted = encrypt_secret(json.dumps([list(s) for s in secrets])
+                                                    if secrets else "")
+
+    @property
+    def url_secret_names(self) -> list[str]:
+        """Names of the query-string credentials that are set (for display and audit)."""
+        return sorted({name for name, _ in self.url_secrets})
+
     def audit_values(self) -> dict[str, Any]:
         """The values kept in the audit trail; the password only as set or not."""
         return {
             "site": self.site_id, "name": self.name, "stream_url": self.stream_url,
             "username": self.username, "password_set": self.has_password,
+            "url_secrets": self.url_secret_names,
             "detect_fps": self.detect_fps, "enabled": self.enabled,
         }

@@ -10,6 +10,7 @@ from django.db.models import ProtectedError, RestrictedError, Sum
 
 from audit.services import audit_record
 from cameras.models import Camera, Site
+from cameras.url_secrets import Secrets, UrlSecretsError, split_url_secrets
 from cameras.validators import (
     validate_camera_url,
     validate_detect_fps,
@@ -135,13 +136,26 @@ def _camera_quota() -> int | None:
     return getattr(tenant, "camera_quota", None)
 
 
+def _camera_url(value: str, stored: Secrets) -> tuple[str, Secrets]:
+    """The URL to store (query-string credentials replaced by placeholders, checked against
+    the URL policy) and its credentials to store encrypted."""
+    if not isinstance(value, str):
+        raise ValidationError("Enter a stream URL.", code="url_refused")
+    try:
+        url, secrets = split_url_secrets(value, stored=stored)
+    except UrlSecretsError as exc:
+        raise ValidationError(str(exc), code="url_secret_missing") from exc
+    return validate_camera_url(url), secrets
+
+
 @transaction.atomic
 def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, username: str = "",
                   password: str = "", detect_fps: float = 5.0, enabled: bool = True) -> Camera:
-    """Add a camera to a site, within the tenant's camera quota."""
+    """Add a camera to a site, within the tenant's camera quota. Query-string credentials of
+    ``stream_url`` are stored encrypted (:mod:`cameras.url_secrets`)."""
     errors: dict[str, list[str]] = {}
     name = _collect(errors, "name", _require_name, name)
-    stream_url = _collect(errors, "stream_url", validate_camera_url, stream_url)
+    checked = _collect(errors, "stream_url", lambda v: _camera_url(v, []), stream_url)
     detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
     if errors:
         raise ValidationError(errors)
@@ -152,9 +166,11 @@ def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, usernam
             f"Your plan allows {quota} cameras and all are in use: remove one or upgrade."]})
     if enabled:
         _check_fps_quota(detect_fps=detect_fps, exclude_pk=None)
+    stream_url, url_secrets = checked
     camera = Camera(site=site, name=name, stream_url=stream_url, username=username.strip(),
                     detect_fps=detect_fps, enabled=enabled)
     camera.password = password
+    camera.url_secrets = url_secrets
     camera.save()
     audit_record(action="camera.create", target=camera, after=camera.audit_values(), actor=actor)
     return camera
@@ -164,14 +180,22 @@ def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, usernam
 def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url: str = _UNSET,
                   username: str = _UNSET, password: str = _UNSET, detect_fps: float = _UNSET,
                   enabled: bool = _UNSET, site: Site = _UNSET) -> Camera:
-    """Change a camera; only the given fields change. An empty password clears it."""
+    """Change a camera; only the given fields change. An empty password clears it; a
+    query-string credential given as ``***`` (as shown) keeps its stored value."""
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
     before = camera.audit_values()
     errors: dict[str, list[str]] = {}
+    secrets_changed = False
     if name is not _UNSET:
         camera.name = _collect(errors, "name", _require_name, name)
     if stream_url is not _UNSET:
-        camera.stream_url = _collect(errors, "stream_url", validate_camera_url, stream_url)
+        stored = camera.url_secrets
+        checked = _collect(errors, "stream_url", lambda v: _camera_url(v, stored), stream_url)
+        if checked is not None:
+            camera.stream_url, url_secrets = checked
+            if url_secrets != stored:
+                camera.url_secrets = url_secrets
+                secrets_changed = True
     if detect_fps is not _UNSET:
         camera.detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
     if errors:
@@ -185,7 +209,7 @@ def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url:
     if site is not _UNSET:
         camera.site = site
     after = camera.audit_values()
-    if after == before and password is _UNSET:
+    if after == before and password is _UNSET and not secrets_changed:
         return camera
     if camera.enabled and (not before["enabled"] or camera.detect_fps > before["detect_fps"]):
         # Only a change that analyses more is checked: lowering or disabling always works,

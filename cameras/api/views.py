@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +19,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cameras.api.errors import UpstreamError, UpstreamTimeoutError
+from cameras.api.errors import (
+    SnapshotBusyError,
+    SnapshotUnavailableError,
+    UpstreamError,
+    UpstreamImageTooLargeError,
+)
 from cameras.api.filters import CameraFilter, SiteFilter
 from cameras.api.serializers import (
     CameraInputSerializer,
@@ -27,7 +32,7 @@ from cameras.api.serializers import (
     SiteInputSerializer,
     SiteOutputSerializer,
 )
-from cameras.api.snapshot import SnapshotError, snapshot_grab
+from cameras.api.snapshot_gate import SnapshotBusy, snapshot_answer
 from cameras.models import Camera, Site
 from cameras.selectors import (
     camera_list_visible_to,
@@ -197,23 +202,38 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
         return self._set_enabled(request, False)
 
     @extend_schema(
-        summary="A current frame of the camera as JPEG",
+        summary="A current frame of the camera as JPEG (change permission: for drawing lines "
+                "and zones)",
+        description="Answers are reused for a few seconds. A camera that cannot be opened, "
+                    "whatever the cause, gets one answer (502 camera_unreachable).",
         responses={
             (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG."),
-            502: OpenApiResponse(ErrorSerializer, description="The camera is unreachable."),
-            504: OpenApiResponse(ErrorSerializer, description="The camera did not answer."),
+            403: OpenApiResponse(ErrorSerializer, description="No change permission."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many snapshots of this "
+                                 "account at once; see Retry-After."),
+            502: OpenApiResponse(ErrorSerializer, description="The camera could not be "
+                                 "opened, or its picture is above the pixel limit."),
+            503: OpenApiResponse(ErrorSerializer, description="The service takes too many "
+                                 "snapshots at once; see Retry-After."),
         },
     )
     @action(detail=True, methods=["get"],
             renderer_classes=[renderers.JSONRenderer, JPEGRenderer])
     def snapshot(self, request: Request, pk: str | None = None) -> HttpResponse:
         camera = self.get_object()
+        # A snapshot shows the scene itself; it is for those who draw the camera's lines and
+        # zones, not for everyone who may see its counts.
+        require_object_perm(user=request.user, perm="change", obj=camera)
         try:
-            shot = snapshot_grab(camera=camera, timeout_s=settings.API_SNAPSHOT_TIMEOUT_S)
-        except SnapshotError as exc:
-            if exc.timed_out:
-                raise UpstreamTimeoutError(str(exc)) from exc
-            raise UpstreamError(str(exc)) from exc
-        response = HttpResponse(shot.jpeg, content_type="image/jpeg")
-        response["Cache-Control"] = "no-store"
+            answer = snapshot_answer(camera=camera,
+                                     schema=connection.schema_name)  # type: ignore[attr-defined]
+        except SnapshotBusy as exc:
+            error = SnapshotBusyError if exc.scope == "tenant" else SnapshotUnavailableError
+            raise error(str(exc), wait=exc.retry_after_s) from exc
+        if answer.snapshot is None:
+            if answer.error_code == "camera_image_too_large":
+                raise UpstreamImageTooLargeError(answer.error_message)
+            raise UpstreamError(answer.error_message)
+        response = HttpResponse(answer.snapshot.jpeg, content_type="image/jpeg")
+        response["Cache-Control"] = "private, no-store"
         return response

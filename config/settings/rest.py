@@ -68,8 +68,18 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
 # X-Throttle-Degraded header; the cache is retried (and a warning logged) this often.
 API_THROTTLE_CACHE_RETRY_S = _env.float("API_THROTTLE_CACHE_RETRY_S", default=5.0)
 
-# Seconds a snapshot request waits for the camera (connect and first frame).
+# Snapshots (cameras/api/snapshot_gate.py). One deadline for a snapshot request: DNS, connect
+# and first frame.
 API_SNAPSHOT_TIMEOUT_S = _env.float("API_SNAPSHOT_TIMEOUT_S", default=5.0)
+# Grabs at once per tenant and per web process; a request waits this long for a slot, then is
+# answered 429 (tenant) or 503 (process) with Retry-After.
+API_SNAPSHOT_PER_TENANT = _env.int("API_SNAPSHOT_PER_TENANT", default=2)
+API_SNAPSHOT_PER_PROCESS = _env.int("API_SNAPSHOT_PER_PROCESS", default=8)
+API_SNAPSHOT_WAIT_S = _env.float("API_SNAPSHOT_WAIT_S", default=0.5)
+# Seconds an answer (a picture or a failure) of a camera is reused.
+API_SNAPSHOT_CACHE_S = _env.float("API_SNAPSHOT_CACHE_S", default=5.0)
+# The largest picture (width x height) a snapshot decodes; checked from the headers first.
+API_SNAPSHOT_MAX_PIXELS = _env.int("API_SNAPSHOT_MAX_PIXELS", default=7680 * 4320)
 
 # Database time one /counts/ or /occupancy/ query may take (SET LOCAL statement_timeout); a
 # slower one is stopped and answered 503 query_timeout. 0 keeps the connection's own timeout.

@@ -12,7 +12,11 @@ FFmpeg through PyAV, with
 * a reader thread that keeps only the newest frame, so analysis never lags behind the camera
   (older unconsumed frames are counted as dropped);
 * reconnection with capped exponential backoff, and health counters including a cheap
-  frozen-stream detector (a CRC of a sparse pixel grid).
+  frozen-stream detector (a CRC of a sparse pixel grid);
+* a ``reopen`` hook called before every reconnection, which returns the URL and options of
+  that open (the project checks the address policy again there and pins the address the name
+  resolves to now) or raises to refuse it. A failed reopen is told in health as one uniform
+  reason, so health and status do not tell what is reachable; the cause is logged.
 
 Frames are converted to BGR with swscale's bicubic filter, as OpenCV's FFmpeg backend does, so
 a live frame has the same pixels as the same frame read from a file by :class:`FileSource`
@@ -29,7 +33,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +49,11 @@ from counting.pipeline.types import Frame, ImageArray
 logger = logging.getLogger(__name__)
 
 LIVE_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
+REOPEN_FAILED_REASON = "reconnecting: the stream could not be opened again"
+
+# What to open next: the URL and the FFmpeg options of one open.
+OpenSpec = tuple[str, Mapping[str, str]]
+ReopenHook = Callable[[], OpenSpec]
 
 State = Literal["connecting", "streaming", "reconnecting", "frozen", "failed", "closed"]
 
@@ -71,14 +80,22 @@ class SourceReadError(SourceError):
 
 
 def _redact(url: str) -> str:
-    """Drop credentials from a URL before it reaches logs or error messages."""
+    """Drop credentials from a URL before it reaches logs or error messages: the userinfo and
+    every query value (cameras take ``?user=..&pwd=..``; which names are secret is not this
+    module's business, so none is shown)."""
     parts = urlsplit(url)
     if parts.username or parts.password:
         host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
         if parts.port:
             host = f"{host}:{parts.port}"
-        return parts._replace(netloc=f"***@{host}").geturl()
-    return url
+        parts = parts._replace(netloc=f"***@{host}")
+    if parts.query:
+        parts = parts._replace(query="&".join(
+            piece.partition("=")[0] + ("=***" if "=" in piece else "")
+            for piece in parts.query.split("&")))
+    return parts.geturl()
 
 
 def _file_capture(path: Path, timeout_s: float) -> cv2.VideoCapture:
@@ -213,7 +230,9 @@ class LiveSource:
     failures (None: unlimited) end the iteration with :class:`SourceReadError`. ``close()``
     stops the thread promptly (at most one open/read timeout while FFmpeg is blocked).
     ``ffmpeg_options`` are given to FFmpeg on every (re)open; they must carry a
-    ``protocol_whitelist`` without ``file``.
+    ``protocol_whitelist`` without ``file``. When ``reopen`` is given, every reconnection
+    first calls it for the URL and options of that open (checked the same way); an exception
+    from it counts as a failed reconnection (its message is logged, not shown).
     """
 
     def __init__(
@@ -227,6 +246,7 @@ class LiveSource:
         backoff_max_s: float = 30.0,
         max_reconnects: int | None = None,
         frozen_after_s: float = 30.0,
+        reopen: ReopenHook | None = None,
     ) -> None:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in LIVE_SCHEMES:
@@ -236,6 +256,7 @@ class LiveSource:
             )
         self.ffmpeg_options = _checked_live_options(ffmpeg_options, url)
         self.url = url
+        self.reopen = reopen
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
         self.backoff_initial_s = backoff_initial_s
@@ -275,6 +296,19 @@ class LiveSource:
             ) from exc
         return stream
 
+    def _renew_target(self) -> None:
+        """Ask the ``reopen`` hook what to open now (it may refuse)."""
+        if self.reopen is None:
+            return
+        try:
+            url, options = self.reopen()
+        except Exception as exc:  # the hook's refusal, whatever its type
+            raise SourceOpenError(f"reopening {_redact(self.url)} refused: {exc}") from exc
+        if urlsplit(url).scheme.lower() not in LIVE_SCHEMES:
+            raise UnsupportedSourceError(f"reopen returned an unsupported URL {_redact(url)}")
+        self.ffmpeg_options = _checked_live_options(options, url)
+        self.url = url
+
     def _set_state(self, state: State, reason: str) -> None:
         with self._cond:
             self._state, self._reason = state, reason
@@ -289,10 +323,12 @@ class LiveSource:
                 if self._stop.wait(delay):
                     break
                 try:
+                    self._renew_target()
                     cap = self._open()
-                except SourceOpenError as exc:
+                except SourceError as exc:
                     failures += 1
-                    self._set_state("reconnecting", str(exc))
+                    logger.info("%s", exc)
+                    self._set_state("reconnecting", REOPEN_FAILED_REASON)
                     if self.max_reconnects is not None and failures > self.max_reconnects:
                         self._set_state("failed", f"gave up after {failures - 1} reconnects")
                         break
@@ -397,6 +433,7 @@ def open_source(
     open_timeout_s: float = 10.0,
     read_timeout_s: float = 10.0,
     ffmpeg_options: Mapping[str, str] | None = None,
+    reopen: ReopenHook | None = None,
     **live_options: float | int | None,
 ) -> FileSource | LiveSource:
     """Open a live stream (``live=True``: rtsp/rtsps/http/https URLs only, opened with
@@ -414,5 +451,6 @@ def open_source(
         ffmpeg_options=ffmpeg_options,
         open_timeout_s=open_timeout_s,
         read_timeout_s=read_timeout_s,
+        reopen=reopen,
         **live_options,  # type: ignore[arg-type]
     )

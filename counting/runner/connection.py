@@ -8,25 +8,44 @@
         └── dropped <──┘ read failed for good, or the camera's stream settings changed
 
 The camera becomes an openable stream in :mod:`cameras.streams` (one protocol whitelist, the
-credentials, the address policy); the source receives a plain URL and FFmpeg options.
+credentials, the address policy); the source receives a plain URL and FFmpeg options, and a
+``reopen`` hook that does the same again before every reconnection (the name is resolved and
+checked anew, never by FFmpeg). Every failure to open is told with one reason
+(``STREAM_UNAVAILABLE``); the cause is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from cameras.constants import CameraStatus
 from cameras.crypto import SecretUndecryptable
 from cameras.models import Camera
-from cameras.streams import camera_stream_target
+from cameras.streams import STREAM_UNAVAILABLE, StreamUnavailable, camera_stream_target
 from cameras.url_policy import StreamUrlRefused
 from counting.pipeline.sources import LiveSource, SourceReadError, open_source
 from counting.pipeline.types import Frame
 from counting.runner.config import RunnerConfig
 
 StateCallback = Callable[[str, str], None]
+logger = logging.getLogger(__name__)
+
+
+def _reopen_hook(camera: Camera) -> Callable[[], tuple[str, Mapping[str, str]]]:
+    """What the live source calls before each reconnection: the camera's target, checked now."""
+
+    def reopen() -> tuple[str, Mapping[str, str]]:
+        try:
+            target = camera_stream_target(camera=camera)
+        except StreamUnavailable as exc:
+            logger.warning("camera %s: reconnection refused: %s", camera.pk, exc.detail)
+            raise
+        return target.url, target.options
+
+    return reopen
 
 
 class _Opener:
@@ -51,12 +70,16 @@ class _Opener:
                                  open_timeout_s=config.open_timeout_s,
                                  read_timeout_s=config.read_timeout_s,
                                  backoff_initial_s=1.0, backoff_max_s=config.reconnect_max_s,
-                                 frozen_after_s=config.frozen_after_s)
+                                 frozen_after_s=config.frozen_after_s,
+                                 reopen=_reopen_hook(camera))
         except StreamUrlRefused as exc:
+            logger.warning("camera %s: stream refused: %s", camera.pk,
+                           getattr(exc, "detail", exc))
             self.refused = exc
             self.done.set()
             return
         except Exception as exc:  # reported as the camera's offline reason
+            logger.info("camera %s: cannot open the stream: %s", camera.pk, exc)
             self.error = exc
             self.done.set()
             return
@@ -110,8 +133,9 @@ class StreamConnection:
     def camera_change(self, camera: Camera) -> None:
         """The camera row was edited: reconnect at once if its stream settings changed."""
         old, self.camera = self.camera, camera
-        if (old.stream_url, old.username, old.password_encrypted) != (
-                camera.stream_url, camera.username, camera.password_encrypted):
+        if (old.stream_url, old.username, old.password_encrypted, old.url_secrets_encrypted) != (
+                camera.stream_url, camera.username, camera.password_encrypted,
+                camera.url_secrets_encrypted):
             self.drop("stream settings changed; reconnecting")
             self._next_open = 0.0
 
@@ -146,11 +170,11 @@ class StreamConnection:
             self._backoff = 1.0
             self.on_open()
             self.on_state(CameraStatus.ONLINE, "streaming")
-        elif opener.refused is not None:
-            self._offline(f"stream URL refused: {opener.refused}", error=True)
-        else:  # a password no configured key decrypts needs a person: error, not offline
-            self._offline(str(opener.error or "could not open the stream"),
-                          error=isinstance(opener.error, SecretUndecryptable))
+        elif isinstance(opener.error, SecretUndecryptable):
+            # a password no configured key decrypts needs a person: error, with its reason
+            self._offline(str(opener.error), error=True)
+        else:  # refused by the policy or not opened: one reason, not an oracle (see logs)
+            self._offline(STREAM_UNAVAILABLE)
 
     def _offline(self, reason: str, error: bool = False) -> None:
         self._next_open = time.monotonic() + self._backoff

@@ -67,11 +67,12 @@ def test_credentials_are_joined_in_memory_and_never_shown() -> None:
     # given a camera URL and credentials with characters that need escaping
     target = stream_target(url="rtsp://cam.example:8554/live", username="ad min",
                            password="p@ss:w/rd", policy=OPEN, resolver=dns)
-    # then the URL to open carries them percent-encoded, the port kept
-    assert target.url == "rtsp://ad%20min:p%40ss%3Aw%2Frd@cam.example:8554/live"
+    # then the URL to open carries them percent-encoded, at the checked address, the port kept
+    assert target.url == "rtsp://ad%20min:p%40ss%3Aw%2Frd@10.0.0.5:8554/live"
     # and neither repr nor the redacted URL shows them
     assert "p%40ss" not in repr(target) and "ad%20min" not in repr(target)
-    assert target.redacted_url == "rtsp://***@cam.example:8554/live"
+    assert target.redacted_url == "rtsp://***@10.0.0.5:8554/live"
+    assert target.display_url == "rtsp://cam.example:8554/live"
     assert target.options["protocol_whitelist"] == FFMPEG_PROTOCOL_WHITELIST
 
 
