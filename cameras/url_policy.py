@@ -54,6 +54,12 @@ _TRANSITION_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "2001::/32",  # Teredo
     "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
 ))
+# Special-purpose ranges (IANA registries), refused whatever Python's is_global says of them.
+_RESERVED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "100::/64", "2001::/23",
+    "2001:db8::/32", "3fff::/20", "5f00::/16",
+))
 _PLAYLIST_SUFFIXES = (".m3u8", ".m3u", ".mpd")
 _SEQUENCE_PATTERN = re.compile(r"%0?\d*d")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
@@ -151,7 +157,8 @@ def address_problem(address: IPAddress, policy: UrlPolicy) -> str | None:
         return "a multicast address"
     if any(address in net for net in _PRIVATE_NETWORKS if net.version == address.version):
         return None if policy.allow_private else "a private address"
-    if address.is_reserved or not address.is_global:
+    if (address.is_reserved or not address.is_global
+            or any(address in net for net in _RESERVED_NETWORKS if net.version == address.version)):
         return "a reserved address"
     return None
 

@@ -42,17 +42,41 @@ class SiteInputSerializer(serializers.Serializer):
         help_text='Weekday (mon..sun) to ranges: {"mon": [["09:00", "18:00"]]}.')
 
 
-class CameraOutputSerializer(serializers.ModelSerializer):
-    """A camera as shown: its password never, only whether one is set."""
+# What only those who may change a camera see of it (Viewers need counts, not access details).
+CAMERA_ACCESS_FIELDS = ("stream_url", "username", "has_password")
 
-    has_password = serializers.BooleanField(read_only=True)
+
+class CameraOutputSerializer(serializers.ModelSerializer):
+    """A camera as shown: its password never, only whether one is set; query-string
+    credentials of the URL as ``***``.
+
+    Users who may not change the camera (Viewers) get the reduced shape: without
+    ``stream_url``, ``username`` and ``has_password``. The view passes the ids of the cameras
+    the user may change as ``context["full_camera_ids"]`` (None: all of them).
+    """
+
+    has_password = serializers.BooleanField(
+        read_only=True, help_text="Only for users who may change the camera.")
     status = serializers.ChoiceField(choices=CameraStatus.choices, read_only=True)
+    stream_url = serializers.CharField(
+        read_only=True, help_text="Credentials in the query string are shown as ***. Only for "
+                                  "users who may change the camera.")
+    username = serializers.CharField(read_only=True,
+                                     help_text="Only for users who may change the camera.")
 
     class Meta:
         model = Camera
         fields = ["id", "site", "name", "stream_url", "username", "has_password", "detect_fps",
                   "enabled", "status", "status_reason", "created_at", "updated_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: Camera) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        full = self.context.get("full_camera_ids")
+        if full is not None and instance.pk not in full:
+            for key in CAMERA_ACCESS_FIELDS:
+                data.pop(key, None)
+        return data
 
 
 class CameraInputSerializer(serializers.Serializer):
@@ -61,7 +85,10 @@ class CameraInputSerializer(serializers.Serializer):
     site = StrictIntegerField(min_value=1, help_text="Id of a site you can see.")
     name = StrictCharField(max_length=200)
     stream_url = StrictCharField(
-        max_length=2000, help_text="rtsp://, rtsps://, http:// or https://, no credentials.")
+        max_length=2000, help_text="rtsp://, rtsps://, http:// or https://, no credentials "
+        "before the host (use username and password). Credentials in the query string "
+        "(?user=..&pwd=..) are stored encrypted and shown as ***; sending *** back keeps "
+        "the stored value.")
     username = StrictCharField(max_length=200, required=False, allow_blank=True)
     password = StrictCharField(max_length=200, required=False, allow_blank=True,
                                write_only=True, style={"input_type": "password"})

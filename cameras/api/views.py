@@ -147,6 +147,16 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Camera]:
         return camera_list_visible_to(user=self.request.user)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        user = self.request.user
+        if user.has_perm("cameras.change_camera"):
+            context["full_camera_ids"] = None
+        else:
+            context["full_camera_ids"] = set(
+                camera_list_visible_to(user=user, perm="change").values_list("pk", flat=True))
+        return context
+
     def _site(self, site_id: int) -> Site:
         site = site_get_visible_to(user=self.request.user, site_id=site_id)
         if site is None:

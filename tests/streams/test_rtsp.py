@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import tenant_context
 
+from cameras.streams import STREAM_UNAVAILABLE
 from tests.conftest import REPO_ROOT
 from tests.streams.conftest import (
     camera_simulator,
@@ -138,8 +139,9 @@ def test_rtsp_reconnects_hanging_server_goes_offline_and_others_keep_counting(
                          .order_by("occurred_at", "id").values_list("state", "occurred_at"))
         assert [s for s, _ in marks[:2]] == ["starting", "offline"]
         assert (marks[1][1] - marks[0][1]).total_seconds() <= OPEN_TIMEOUT_S + 2.0
-        reason = health_of(stream_tenant, hanging.pk).reason
-        assert "cannot open stream" in reason and f"timed out after {OPEN_TIMEOUT_S:g}s" in reason
+        # with the one reason of every failure to open (no oracle); the cause is in the log
+        assert health_of(stream_tenant, hanging.pk).reason == STREAM_UNAVAILABLE
+        assert f"timed out after {OPEN_TIMEOUT_S:g}s" in worker_log(streams_queue)
         # and the frozen camera is detected as frozen
         wait_for(lambda: _state(stream_tenant, frozen.pk) == "frozen", 40,
                  message="the frozen camera")
