@@ -52,7 +52,7 @@ def _sender() -> None:
         schema, camera_id, occupancy, at = _outbox.get()
         try:
             alerts_evaluate_batch.apply_async(args=[camera_id, occupancy, at],
-                                              queue=settings.ALERTS_QUEUE,
+                                              queue=settings.ALERTS_EVALUATION_QUEUE,
                                               headers={"_schema_name": schema}, expires=60)
         except Exception:
             logger.exception("%s camera %s: alert evaluation not sent", schema, camera_id)

@@ -48,6 +48,9 @@ ALERTS_DIGEST_WINDOW_S = env.float("ALERTS_DIGEST_WINDOW_S", default=2.0)
 
 # --- Queue: delivery and evaluation tasks run on the short-task queue -------------------------
 ALERTS_QUEUE = env.str("ALERTS_QUEUE", default=env.str("COUNTING_SHORT_QUEUE", default="short"))
+# Evaluation of committed batches may get a queue of its own, so a slow mail server never delays
+# the evaluation of other cameras (the same short queue by default).
+ALERTS_EVALUATION_QUEUE = env.str("ALERTS_EVALUATION_QUEUE", default=ALERTS_QUEUE)
 
 # --- Evaluation -----------------------------------------------------------------------------------
 # Time-based conditions (footfall at a period's end, durations when no batch arrives, resolution

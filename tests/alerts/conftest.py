@@ -106,7 +106,8 @@ class AlertWorld:
 
 
 def worker_env(queue: str, smtp_port: int, http: HttpRecorder) -> dict[str, str]:
-    return {"ALERTS_QUEUE": queue, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp_port),
+    return {"ALERTS_QUEUE": queue, "ALERTS_EVALUATION_QUEUE": queue, "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_port),
             "ALERTS_WEBHOOK_ALLOW_LOOPBACK": "1", "TWILIO_ACCOUNT_SID": TWILIO_SID,
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_FROM_NUMBER": TWILIO_FROM,
             "TWILIO_API_BASE_URL": http.url(""), "LOG_LEVEL": "INFO", **TIMINGS}
@@ -124,7 +125,8 @@ def world(alert_tenant: Any, smtp: tuple[SmtpRecorder, int], http: HttpRecorder,
 
     queue = f"test-alerts-{uuid.uuid4().hex[:8]}"
     env = worker_env(queue, smtp[1], http)
-    overrides = {"ALERTS_QUEUE": queue, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": smtp[1],
+    overrides = {"ALERTS_QUEUE": queue, "ALERTS_EVALUATION_QUEUE": queue,
+                 "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": smtp[1],
                  "ALERTS_WEBHOOK_ALLOW_LOOPBACK": True, "ALERTS_TWILIO_ACCOUNT_SID": TWILIO_SID,
                  "ALERTS_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "ALERTS_TWILIO_FROM": TWILIO_FROM,
                  "ALERTS_TWILIO_API_BASE_URL": http.url(""),
