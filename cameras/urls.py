@@ -1,9 +1,8 @@
-"""Portal URLs of the cameras app (included by config/urls_tenant.py)."""
+"""Portal URLs of the cameras app (included by config/urls_tenant.py).
 
-from django.urls import path
+The dashboard moved to analytics/portal/ (it reads counts, which cameras may not import).
+"""
 
-from cameras.views import dashboard
+from django.urls import URLPattern
 
-urlpatterns = [
-    path("", dashboard, name="dashboard"),
-]
+urlpatterns: list[URLPattern] = []

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Portal pages live with the app whose data they show.
+    path("", include("analytics.portal.urls")),
     path("", include("tenants.accounts.portal.urls")),
     path("", include("cameras.portal.urls")),
     path("", include("audit.portal")),

@@ -73,3 +73,17 @@ def navigation_for(*, request: HttpRequest) -> list[NavEntry]:
 def portal_nav(request: HttpRequest) -> dict[str, Any]:
     """Template context processor: ``portal_nav`` for templates/base.html."""
     return {"portal_nav": navigation_for(request=request)}
+
+
+def first_url(*names: str, args: tuple[Any, ...] = (), default: str = "") -> str:
+    """The path of the first of ``names`` that is routed (with ``args``), else ``default``.
+
+    Lets a page link to a page another part of the portal provides (the Manage forms) and fall
+    back to the admin while that page does not exist.
+    """
+    for name in names:
+        try:
+            return reverse(name, args=args)
+        except NoReverseMatch:
+            continue
+    return default

@@ -34,7 +34,7 @@ def test_owner_logs_in_and_sees_only_own_cameras(server_port: int, page: Any,
         # given the owner of tenant A logs in on A's domain
         _login(page, server_port, "a")
         # then the dashboard lists A's camera and not B's
-        page.wait_for_selector("table")
+        page.wait_for_selector(".site-card")
         text = page.inner_text("main")
         assert "Browser camera A" in text and "Browser camera B" not in text
         page.screenshot(path=str(REPO_ROOT / "var" / "portal-dashboard.png"))

@@ -1,0 +1,130 @@
+"""The portal's pages in a real Chromium: no console errors, usable at phone width, and a
+screenshot of each page at desktop and phone width in var/screenshots/ for people to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from tests.conftest import PASSWORD, REPO_ROOT, TENANTS, owner_email
+
+SHOTS = REPO_ROOT / "var" / "screenshots"
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def portal_data(server_port: int, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    """A site with two cameras (one counting line with crossings today and last week, one
+    zone), made once for the module's pages, removed after."""
+    from cameras.models import Camera
+    from cameras.services import camera_create, site_create
+    from counting.leases import lease_acquire, lease_release
+    from counting.ledger import LedgerBatch, LedgerEvent, ledger_write
+    from counting.services import counting_line_create, zone_create
+    from tenants.models import Tenant
+
+    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
+        # The browser (an asyncio loop in this thread) may already run: set-up is plain ORM.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        tenant = Tenant.objects.get(slug=TENANTS["a"]["slug"])
+        with tenant_context(tenant):
+            site = site_create(actor=None, name="Portal pages store", timezone="Europe/Berlin",
+                               opening_hours={day: [["09:00", "20:00"]] for day in
+                                              ("mon", "tue", "wed", "thu", "fri", "sat")})
+            camera = camera_create(actor=None, site=site, name="Front door",
+                                   stream_url="rtsp://10.0.0.1/", enabled=False)
+            broken = camera_create(actor=None, site=site, name="Back door",
+                                   stream_url="rtsp://10.0.0.2/")
+            Camera.objects.filter(pk=broken.pk).update(
+                status="offline", status_reason="gave up after 5 reconnects")
+            line = counting_line_create(actor=None, camera=camera, name="Door", x1=0.5, y1=0.1,
+                                        x2=0.5, y2=0.9, in_label="entered", out_label="left")
+            zone_create(actor=None, camera=camera, name="Shop floor", capacity=40,
+                        points=[[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]])
+            now = datetime.now(tz=UTC)
+            lease = lease_acquire(camera_id=camera.pk, owner="pages", ttl_s=60)
+            assert lease is not None
+            events = [LedgerEvent(line_id=line.pk, direction="in" if i % 4 else "out",
+                                  track_id=i, occurred_at=now - timedelta(minutes=7 * i),
+                                  frame_index=i) for i in range(1, 60)]
+            events += [LedgerEvent(line_id=line.pk, direction="in", track_id=1000 + i,
+                                   occurred_at=now - timedelta(days=7, minutes=9 * i),
+                                   frame_index=1000 + i) for i in range(1, 50)]
+            ledger_write(LedgerBatch(camera_id=camera.pk, generation=lease.generation, seq=1,
+                                     events=tuple(events)))
+            lease_release(camera_id=camera.pk, owner="pages", generation=lease.generation)
+    yield {"tenant": tenant, "site": site, "camera": camera, "broken": broken, "line": line}
+
+
+def login(page: Any, port: int, key: str = "a", email: str | None = None,
+          password: str = PASSWORD) -> None:
+    page.goto(f"http://{TENANTS[key]['domain']}:{port}/accounts/login/")
+    page.fill("#id_username", email or owner_email(key))
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def shoot(page: Any, name: str) -> None:
+    """Screenshots of the current page at desktop and phone width."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (width, height) in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)  # charts redraw on resize
+        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+        # nothing is wider than the screen at phone width (no sideways scrolling)
+        if label == "phone":
+            assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, name
+    page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+
+
+@pytest.fixture
+def errors(page: Any) -> list[str]:
+    """Console errors and uncaught exceptions of the page (must stay empty)."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: seen.append(str(exc)))
+    return seen
+
+
+def test_dashboard_live_and_at_phone_width(server_port: int, portal_data: Any, page: Any,
+                                          errors: list[str]) -> None:
+    site = portal_data["site"]
+    login(page, server_port)
+    card = page.locator(f"section[data-site='{site.pk}']")
+    # the live socket's snapshot marks the page live and the chart is drawn
+    page.wait_for_selector("[data-live-state]:not([hidden])")
+    page.wait_for_function("document.querySelector('[data-live-state]').textContent"
+                           ".includes('live')")
+    assert card.locator("canvas").count() == 1
+    text = card.inner_text()
+    assert "Back door" in text and "attempts to reconnect failed" in text
+    assert "1 of 2 cameras counting" not in text  # the front door is switched off
+    assert "0 of 2 cameras counting" in text
+    shoot(page, "dashboard")
+    # the phone menu opens and closes by keyboard
+    page.set_viewport_size({"width": 390, "height": 844})
+    toggle = page.locator(".nav-toggle")
+    assert toggle.is_visible() and not page.locator("#main-nav").is_visible()
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#main-nav").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#main-nav").is_visible()
+    assert errors == []
+
+
+def test_site_page(server_port: int, portal_data: Any, page: Any, errors: list[str]) -> None:
+    site = portal_data["site"]
+    login(page, server_port)
+    page.goto(f"http://{TENANTS['a']['domain']}:{server_port}/sites/{site.pk}/")
+    page.wait_for_selector("#occupancy-chart")
+    text = page.inner_text("main")
+    assert "Opening hours" in text and "Sunday\tClosed" in text
+    assert "Front door" in text and "Switched off" in text
+    shoot(page, "site")
+    assert errors == []
