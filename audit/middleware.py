@@ -8,13 +8,12 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from audit.client_ip import client_ip
 from audit.context import audit_context
 
+__all__ = ["AuditContextMiddleware", "client_ip", "request_id_of"]
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def request_id_of(request: HttpRequest) -> str:

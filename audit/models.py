@@ -87,3 +87,33 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
         raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+
+class FailedLoginTally(models.Model):
+    """Failed logins counted per hour, username and client address: bounded, unlike one audit
+    event per failure (which let anyone grow the trail without limit).
+
+    At most ``AUDIT_FAILED_LOGIN_KEYS_PER_HOUR`` rows per hour; failures beyond that are
+    counted in the hour's overflow row (``username`` and ``ip`` both ``*``). Rows older than
+    ``AUDIT_FAILED_LOGIN_RETENTION_DAYS`` are pruned. Lockouts themselves are audit events
+    (``auth.lockout``). ``manage.py failed_logins`` summarises it. Unlike the audit trail it is
+    an ordinary, mutable table: a count, not evidence.
+    """
+
+    OVERFLOW = "*"
+
+    hour = models.DateTimeField()
+    username = models.CharField(max_length=150)
+    ip = models.CharField(max_length=45, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-hour", "-failures"]
+        constraints = [models.UniqueConstraint(fields=["hour", "username", "ip"],
+                                               name="audit_failed_login_tally_key")]
+        indexes = [models.Index(fields=["username", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.username} {self.ip or '-'}: {self.failures}"

@@ -1,4 +1,6 @@
-"""Logins, failed logins and logouts go to the audit trail."""
+"""Logins and logouts go to the audit trail; failed logins are counted in a bounded tally
+(``audit.tally``), and a lockout they cause is one ``auth.lockout`` event
+(``tenants.accounts.lockout``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from django.dispatch import receiver
 from audit.context import audit_context
 from audit.middleware import client_ip, request_id_of
 from audit.services import audit_record
+from audit.tally import failed_login_count
 
 
 def _record(action: str, request: Any, user: Any, after: dict[str, Any] | None = None) -> None:
@@ -34,5 +37,5 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
                     **kwargs: Any) -> None:
     # Only the username is kept: never the password that was tried.
-    username = str(credentials.get("username", ""))[:150]
-    _record("auth.login_failed", request, None, after={"username": username})
+    username = str(credentials.get("username", "") or "")[:150]
+    failed_login_count(username=username, ip=client_ip(request) if request is not None else None)

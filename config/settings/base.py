@@ -256,12 +256,26 @@ SESSION_COOKIE_SAMESITE = "Lax"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row per tenant
 GUARDIAN_RAISE_403 = False
 
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Password guessing (tenants/accounts/lockout.py): failed logins within the window
+# (AXES_COOLOFF_HOURS, which is also how long a lockout lasts) are limited per (username, client
+# address), per username from any address (guessing spread over many addresses) and per client
+# address for any username (one address trying many accounts).
+AXES_HANDLER = "tenants.accounts.lockout.TieredLockoutHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)  # per (username, address)
+AUTH_LOCKOUT_USERNAME_LIMIT = env.int("AUTH_LOCKOUT_USERNAME_LIMIT", default=20)
+AUTH_LOCKOUT_IP_LIMIT = env.int("AUTH_LOCKOUT_IP_LIMIT", default=50)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-# A locked-out sign-in gets a page saying for how long and how to get back in.
-AXES_LOCKOUT_CALLABLE = "tenants.accounts.portal.lockout.lockout_response"
+AXES_LOCKOUT_PARAMETERS = "tenants.accounts.lockout.lockout_parameters"
+AXES_RESET_ON_SUCCESS = True  # only the (username, address) pair: see the handler
+AXES_CLIENT_IP_CALLABLE = "audit.client_ip.client_ip"
+# A locked-out sign-in gets a page (or the API's JSON error) saying which limit was reached,
+# for how long and how to get back in.
+AXES_LOCKOUT_CALLABLE = "tenants.accounts.lockout.lockout_response"
+# Logins are in the audit trail already; axes' own per-login rows would grow without bound.
+AXES_DISABLE_ACCESS_LOG = True
+# Addresses or networks of the deployment's reverse proxies: only a request from one of them
+# has its X-Forwarded-For read (audit/client_ip.py). Empty: the peer address is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -328,6 +342,11 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+
+# Failed logins are counted per hour, username and address (audit.models.FailedLoginTally):
+# at most this many rows per hour and schema (the rest in one overflow row), kept this long.
+AUDIT_FAILED_LOGIN_KEYS_PER_HOUR = env.int("AUDIT_FAILED_LOGIN_KEYS_PER_HOUR", default=1000)
+AUDIT_FAILED_LOGIN_RETENTION_DAYS = env.int("AUDIT_FAILED_LOGIN_RETENTION_DAYS", default=90)
 
 # Where a tenant's audit trail is exported (JSON Lines with its hash chain) before its schema is
 # dropped; `manage.py verify_audit --file` checks an export.

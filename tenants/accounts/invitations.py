@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from audit.context import audited_explicitly
 from audit.services import audit_record
 from tenants.accounts.users import _validate_role, user_values
 from tenants.constants import Role
@@ -72,10 +73,12 @@ def user_invite(*, actor: Any, email: str, role: str = Role.VIEWER) -> Any:
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    user = user_model(username=email, email=email, is_staff=role in (Role.OWNER, Role.MANAGER))
-    user.set_unusable_password()
-    user.save()
-    user.groups.add(group)
+    with audited_explicitly():  # the one user.invite event below covers the row and its role
+        user = user_model(username=email, email=email,
+                          is_staff=role in (Role.OWNER, Role.MANAGER))
+        user.set_unusable_password()
+        user.save()
+        user.groups.add(group)
     audit_record(action="user.invite", target=user, after=user_values(user), actor=actor)
     return user
 
@@ -142,7 +145,8 @@ def invitation_accept(*, user: Any, password: str) -> Any:
         validate_password(password, user=user)
     except ValidationError as exc:
         raise ValidationError({"password": list(exc.messages)}) from exc
-    user.set_password(password)
-    user.save(update_fields=["password"])
+    with audited_explicitly():  # user.invite_accept below is the password's record
+        user.set_password(password)
+        user.save(update_fields=["password"])
     audit_record(action="user.invite_accept", target=user, after=user_values(user), actor=user)
     return user

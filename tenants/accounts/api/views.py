@@ -29,6 +29,7 @@ from tenants.accounts.api.serializers import (
     UserOutputSerializer,
     UserUpdateSerializer,
 )
+from tenants.accounts.lockout import lockout_message
 from tenants.accounts.models import ApiToken
 from tenants.accounts.roles import user_role
 from tenants.accounts.tokens import token_create, token_revoke
@@ -67,7 +68,7 @@ def check_password_guarded(request: Request, user: Any, password: str) -> None:
     if getattr(django_request, "axes_locked_out", False):
         # Answer with the API's own error shape instead of axes' HTML page.
         django_request.axes_locked_out = False
-        raise LockedOutError()
+        raise LockedOutError(lockout_message(django_request))
     if checked is None or checked.pk != user.pk:
         raise exceptions.ValidationError({"password": ["The password is not correct."]})
 
