@@ -30,8 +30,10 @@ migrate: install services
 demo: migrate
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py provision_demo
 
+# exec: the script replaces the recipe's shell, so make's SIGTERM (which make passes on to its
+# child) and Ctrl-C reach the script's trap directly (it stops every service it started).
 run: system-deps demo
-	@bash scripts/run_all.sh
+	@exec bash scripts/run_all.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

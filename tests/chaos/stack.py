@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.chaos.faults import TcpProxy, tcp_proxy
 from tests.chaos.reference import CountComparison, camera_outcome, compare_counts
 from tests.streams.conftest import (
@@ -149,3 +151,29 @@ def live_camera(tenant: Any, video: Path, frames: int, detect_fps: float = 30.0,
 def settle(seconds: float = 3.0) -> None:
     """The last batch is flushed within a second and health reported every 2 s."""
     time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The PETS segment every live case plays, and count_video's counts on its frames."""
+
+    path: Path
+    frames: int
+    reference: dict[str, dict[str, int]]
+
+
+CLIP_FRAMES = 280  # 40 s of the 7 fps clip, as in tests/streams/test_stream_e2e.py
+
+
+@pytest.fixture(scope="session")
+def pets_clip(tmp_path_factory: Any) -> Clip:
+    """Made and counted once per test session, shared by every live chaos case."""
+    from tests.chaos.reference import pets_segment, reference_counts
+    from tests.conftest import SHARED_DIR
+    from tests.streams.conftest import PETS
+
+    source = SHARED_DIR / PETS
+    if not source.exists():
+        pytest.skip(f"PETS video not found at {source}")
+    path = pets_segment(source, tmp_path_factory.mktemp("clip") / "pets-280.avi", CLIP_FRAMES)
+    return Clip(path=path, frames=CLIP_FRAMES, reference=reference_counts(path))
