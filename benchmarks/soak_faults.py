@@ -1,0 +1,540 @@
+"""Soak under faults: several live cameras counted for a long time while Redis, PostgreSQL,
+RabbitMQ, the lease row and the stream worker misbehave on a schedule. Numbers to read, not a
+test:
+
+    SHARED_DIR=../shared .venv/bin/python -m benchmarks.soak_faults --minutes 30 --cameras 3
+
+What runs (all on loopback, all started and stopped here, nothing shared is disturbed):
+
+- a database of its own (cloned from ``peoplecount_template``, migrated, dropped at the end)
+  with one tenant, N cameras with the two PETS lines;
+- a redis-server of its own (stop, SIGSTOP), a TCP proxy in front of PostgreSQL (refuse,
+  stall) and one in front of RabbitMQ (cut) for the workers;
+- the real system: a stream worker (N prefork children), the short-task worker and beat (the
+  supervisor and health sweep), on private queues;
+- N camera simulators looping a 40 s PETS segment ``--loops K`` times.
+
+Faults, one after another with a calm pause between them (``--calm``): Redis stopped 20 s,
+Redis frozen 20 s, PostgreSQL refused 30 s, PostgreSQL stalled 30 s, one camera's lease row
+locked 40 s, ``kill -9`` of a stream runner's process, RabbitMQ cut 20 s.
+
+At the end every camera's stored counts are compared with ``count_video`` on the frames its
+simulator played (one pass counted alone, every further pass counted after a pass, so the
+loop seam is in the reference too), next to what the system itself reported: events lost,
+frames dropped, gaps (seconds not analysed). Memory (RSS) of every process at the start and
+the end is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+CLIP_FRAMES = 280  # 40 s of the 7 fps PETS clip
+CLIP_FPS = 7.0
+PASSWORD = "Soak-Password-123"  # noqa: S105
+
+
+def log(message: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {message}", flush=True)
+
+
+# -- processes and memory -----------------------------------------------------------------------
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@dataclass
+class Service:
+    """A process this soak started (in a session of its own), its role and its log."""
+
+    role: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def pids(self) -> dict[str, int]:
+        """The process and its direct children (a worker's pool), by role."""
+        found = {self.role: self.process.pid}
+        for index, child in enumerate(children(self.process.pid)):
+            found[f"{self.role} child {index + 1}"] = child
+        return found
+
+    def stop(self, timeout_s: float = 15.0) -> float:
+        """SIGTERM to its process group; seconds until it ended (SIGKILL after timeout)."""
+        if self.process.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        return time.monotonic() - started
+
+
+def start_service(role: str, args: list[str], env: dict[str, str], workdir: Path) -> Service:
+    log_path = workdir / f"{role.replace(' ', '-')}.log"
+    out = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    out.close()
+    return Service(role=role, process=process, log_path=log_path)
+
+
+def memory_snapshot(pids: dict[str, int]) -> dict[str, tuple[int, float | None]]:
+    return {role: (pid, rss_mb(pid)) for role, pid in pids.items()}
+
+
+# -- references -------------------------------------------------------------------------------
+Counts = dict[str, dict[str, int]]
+
+
+def doubled_clip(segment: Path, path: Path) -> Path:
+    """The segment played twice in a row (count_video on it holds the loop seam)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(segment))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), CLIP_FPS,
+                             (frames[0].shape[1], frames[0].shape[0]))
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+    for image in frames + frames:
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def references(segment: Path, workdir: Path, cache: Path) -> tuple[Counts, Counts]:
+    """count_video on one pass, and on a pass that follows a pass (two passes minus one)."""
+    from tests.chaos.reference import reference_counts
+
+    key = f"{segment.stat().st_size}:{CLIP_FRAMES}"
+    if cache.exists():
+        stored = json.loads(cache.read_text())
+        if stored.get("key") == key:
+            return stored["first"], stored["next"]
+    log("count_video on one pass and on two passes of the segment (reference)...")
+    first = reference_counts(segment)
+    two = reference_counts(doubled_clip(segment, workdir / "pets-twice.avi"))
+    following = {name: {d: two[name][d] - first[name][d] for d in ("in", "out")}
+                 for name in first}
+    cache.write_text(json.dumps({"key": key, "first": first, "next": following}))
+    return first, following
+
+
+def expected_counts(first: Counts, following: Counts, passes: int) -> Counts:
+    return {name: {d: first[name][d] + (passes - 1) * following[name][d] for d in ("in", "out")}
+            for name in first}
+
+
+# -- the fault schedule ----------------------------------------------------------------------
+@dataclass
+class FaultRecord:
+    name: str
+    started: float
+    ended: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Faults:
+    """Injects the faults in turn; records when each started and ended."""
+
+    redis: Any
+    pg_proxy: Any
+    broker_proxy: Any
+    schema: str
+    camera_ids: list[int]
+    stream_worker: Service
+    records: list[FaultRecord] = field(default_factory=list)
+
+    def plan(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("redis stopped 20 s", self.redis_stop),
+            ("redis frozen 20 s", self.redis_freeze),
+            ("postgres refused 30 s", lambda: self.proxy_fault(self.pg_proxy, "refuse", 30)),
+            ("postgres stalled 30 s", lambda: self.proxy_fault(self.pg_proxy, "stall", 30)),
+            ("lease row locked 40 s", self.lease_lock),
+            ("kill -9 of a stream runner", self.kill_runner),
+            ("rabbitmq cut 20 s", lambda: self.proxy_fault(self.broker_proxy, "refuse", 20)),
+        ]
+
+    def redis_stop(self) -> str:
+        self.redis.stop()
+        time.sleep(20)
+        self.redis.start()
+        return ""
+
+    def redis_freeze(self) -> str:
+        self.redis.freeze()
+        time.sleep(20)
+        self.redis.thaw()
+        return ""
+
+    @staticmethod
+    def proxy_fault(proxy: Any, how: str, seconds: float) -> str:
+        getattr(proxy, how)()
+        time.sleep(seconds)
+        proxy.forward()
+        return ""
+
+    def _camera(self, index: int) -> int:
+        return self.camera_ids[index % len(self.camera_ids)]
+
+    def lease_lock(self) -> str:
+        from tests.chaos.faults import lease_row_locked
+
+        camera_id = self._camera(len(self.records))
+        with lease_row_locked(self.schema, camera_id):
+            time.sleep(40)
+        return f"camera {camera_id}"
+
+    def kill_runner(self) -> str:
+        from django_tenants.utils import schema_context
+
+        from counting.models import CameraLease
+
+        camera_id = self._camera(len(self.records))
+        with schema_context(self.schema):
+            owner = CameraLease.objects.filter(camera_id=camera_id).values_list(
+                "owner", flat=True).first() or ""
+        try:
+            pid = int(owner.split(":")[1])
+        except (IndexError, ValueError):
+            return f"camera {camera_id} had no runner to kill ({owner!r})"
+        if pid not in children(self.stream_worker.process.pid):
+            return f"camera {camera_id}: owner pid {pid} is not a child of the worker"
+        os.kill(pid, signal.SIGKILL)
+        return f"camera {camera_id}, pid {pid}"
+
+    def run(self, stop_at: float, calm_s: float, stop: threading.Event) -> None:
+        plan = self.plan()
+        index = 0
+        while not stop.wait(calm_s):
+            name, inject = plan[index % len(plan)]
+            longest = 45.0
+            if time.monotonic() + longest + calm_s > stop_at:
+                return
+            record = FaultRecord(name=name, started=time.monotonic())
+            log(f"fault: {name}")
+            try:
+                record.note = inject()
+            except Exception as exc:  # noqa: BLE001 - a failed injection is reported
+                record.note = f"injection failed: {exc!r}"
+            record.ended = time.monotonic()
+            self.records.append(record)
+            log(f"fault over: {name} {record.note}")
+            index += 1
+
+
+# -- the soak ---------------------------------------------------------------------------------
+def database_create(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE peoplecount_template OWNER peoplecount')
+
+
+def database_drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_cameras(tenant: Any, urls: list[str]) -> list[int]:
+    from django_tenants.utils import tenant_context
+
+    from cameras.services import camera_create, site_create
+    from counting.services import counting_line_create
+
+    ids = []
+    with tenant_context(tenant):
+        site = site_create(actor=None, name="Soak", timezone="Europe/London")
+        for index, url in enumerate(urls):
+            camera = camera_create(actor=None, site=site, name=f"soak-{index + 1}",
+                                   stream_url=url, detect_fps=30.0)
+            counting_line_create(actor=None, camera=camera, name="east-west", x1=0.5, y1=0.0,
+                                 x2=0.5, y2=1.0, in_label="east", out_label="west")
+            counting_line_create(actor=None, camera=camera, name="north-south", x1=0.0,
+                                 y1=200 / 360, x2=1.0, y2=200 / 360, in_label="north",
+                                 out_label="south")
+            ids.append(camera.pk)
+    return ids
+
+
+def simulator_status(port: int) -> dict[str, Any]:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except OSError:
+        return {}
+
+
+def outcome(tenant: Any, camera_id: int) -> dict[str, Any]:
+    from django.db.models import Count
+    from django_tenants.utils import tenant_context
+
+    from counting import models
+
+    with tenant_context(tenant):
+        stored: Counts = {}
+        for row in (models.CountEvent.objects.filter(camera_id=camera_id)
+                    .values("line__name", "direction").annotate(n=Count("id"))):
+            stored.setdefault(row["line__name"], {"in": 0, "out": 0})[row["direction"]] = row["n"]
+        health = models.CameraHealth.objects.filter(camera_id=camera_id).first()
+        lease = models.CameraLease.objects.filter(camera_id=camera_id).first()
+        gap_model = getattr(models, "CameraGap", None)
+        gaps: list[tuple[str, float]] = []
+        if gap_model is not None:
+            for gap in gap_model.objects.filter(camera_id=camera_id).order_by("started_at"):
+                end = gap.ended_at or datetime.now(UTC)
+                gaps.append((str(gap.cause), (end - gap.started_at).total_seconds()))
+    return {"stored": stored, "lost": int(getattr(health, "events_lost", 0) or 0),
+            "dropped": int(getattr(health, "frames_dropped", 0) or 0),
+            "state": getattr(health, "state", "-"), "gaps": gaps, "gaps_known": gap_model
+            is not None, "generation": getattr(lease, "generation", 0)}
+
+
+def soak(minutes: float, cameras: int, calm_s: float) -> int:
+    from tests.chaos.faults import RedisProcess, TcpProxy, free_port
+    from tests.chaos.reference import pets_segment
+
+    shared = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
+    source = shared / "video" / "PETS09-S2L1" / "PETS09-S2L1.mp4"
+    workdir = Path(tempfile.mkdtemp(prefix="soak-faults-"))
+    db_name = f"soak_{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:6]
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"postgres://peoplecount@127.0.0.1:5432/{db_name}",
+        "AUDIT_EXPORT_DIR": str(workdir / "audit"),
+        "CAMERA_URL_ALLOW_LOOPBACK": "1",
+        "LOG_LEVEL": "WARNING",
+    })
+    log(f"workdir {workdir}, database {db_name}")
+    database_create(db_name)
+    services: list[Service] = []
+    redis = RedisProcess(workdir)
+    proxies: list[TcpProxy] = []
+    try:
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+
+        from tenants.platform.services import public_tenant_ensure, tenant_create
+
+        call_command("migrate_schemas", shared=True, verbosity=0)
+        public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
+        tenant = tenant_create(name="Soak", slug="soak", domain="soak.localhost",
+                               owner_email="o@soak.test", owner_password=PASSWORD).tenant
+        segment = pets_segment(source, workdir / "pets-280.avi", CLIP_FRAMES)
+        first, following = references(segment, workdir, Path(tempfile.gettempdir())
+                                      / "soak-faults-reference.json")
+        passes = max(2, math.ceil(minutes * 60 * CLIP_FPS / CLIP_FRAMES))
+
+        redis.start()
+        pg_proxy = TcpProxy(("127.0.0.1", 5432))
+        broker_proxy = TcpProxy(("127.0.0.1", 5672))
+        proxies += [pg_proxy, broker_proxy]
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://peoplecount@127.0.0.1:{pg_proxy.port}/{db_name}",
+            "REDIS_URL": redis.url(0), "CACHE_URL": redis.url(1),
+            "CHANNELS_REDIS_URL": redis.url(2), "CELERY_RESULT_BACKEND": redis.url(3),
+            "CELERY_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}//",
+            "COUNTING_STREAMS_QUEUE": f"soak-streams-{suffix}",
+            "COUNTING_SHORT_QUEUE": f"soak-short-{suffix}",
+            "COUNTING_TORCH_THREADS": "1", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+        }
+        celery = [sys.executable, "-m", "celery", "-A", "config"]
+        ports = [free_port() for _ in range(cameras)]
+        for index, port in enumerate(ports):
+            services.append(start_service(f"simulator {index + 1}", [
+                sys.executable, "scripts/camera_simulator.py", "--video", str(segment),
+                "--port", str(port), "--loops", str(passes), "--start-on-connect",
+                "--quality", "95"], env, workdir))
+        stream_worker = start_service("stream worker", celery + [
+            "worker", "-Q", env["COUNTING_STREAMS_QUEUE"], "-n", f"soak-streams-{suffix}@%h",
+            "--concurrency", str(cameras), "--prefetch-multiplier", "1", "--without-gossip",
+            "--without-mingle", "-l", "INFO"], env, workdir)
+        short_worker = start_service("short worker", celery + [
+            "worker", "-Q", env["COUNTING_SHORT_QUEUE"], "-n", f"soak-short-{suffix}@%h",
+            "--concurrency", "1", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            env, workdir)
+        beat = start_service("beat", celery + [
+            "beat", "-l", "INFO", "-s", str(workdir / "celerybeat-schedule")], env, workdir)
+        services += [stream_worker, short_worker, beat]
+        wait_s = 5.0
+        time.sleep(wait_s)
+        camera_ids = make_cameras(tenant, [f"http://127.0.0.1:{p}/video.mjpg" for p in ports])
+        log(f"{cameras} cameras, {passes} passes of {CLIP_FRAMES / CLIP_FPS:.0f} s each "
+            f"({passes * CLIP_FRAMES / CLIP_FPS / 60:.1f} min); waiting for every stream")
+        deadline = time.monotonic() + 180
+        while not all(simulator_status(p).get("position", -1) >= 0 for p in ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the streams did not start within 3 minutes")
+            time.sleep(1)
+        started = time.monotonic()
+        time.sleep(10)  # every child has loaded its detector
+        pids = {"soak (this process)": os.getpid(), "redis-server": redis.process.pid}
+        for service in services:
+            pids.update(service.pids())
+        memory_start = memory_snapshot(pids)
+
+        play_s = passes * CLIP_FRAMES / CLIP_FPS
+        faults = Faults(redis=redis, pg_proxy=pg_proxy, broker_proxy=broker_proxy,
+                        schema=tenant.schema_name, camera_ids=camera_ids,
+                        stream_worker=stream_worker)
+        stop = threading.Event()
+        injector = threading.Thread(target=faults.run, args=(started + play_s - 60, calm_s,
+                                                             stop), daemon=True)
+        injector.start()
+        while not all(simulator_status(p).get("finished") for p in ports):
+            if time.monotonic() - started > play_s + 300:
+                log("the simulators did not finish in time; ending the soak")
+                break
+            time.sleep(5)
+        stop.set()
+        injector.join()
+        time.sleep(5)  # the last batches flushed, health reported
+        now_pids = {"soak (this process)": os.getpid(), "redis-server": redis.process.pid}
+        for service in services:
+            now_pids.update(service.pids())
+        memory_end = memory_snapshot(now_pids)
+        stop_s = stream_worker.stop()
+        elapsed = time.monotonic() - started
+        results = {camera_id: outcome(tenant, camera_id) for camera_id in camera_ids}
+        expected = expected_counts(first, following, passes)
+        report(minutes=elapsed / 60, passes=passes, expected=expected, results=results,
+               faults=faults.records, started=started, memory_start=memory_start,
+               memory_end=memory_end, stop_s=stop_s)
+        return 0
+    finally:
+        for service in services:
+            service.stop()
+        for proxy in proxies:
+            proxy.close()
+        redis.close()
+        try:
+            from config.celery import app
+
+            with app.connection_for_write() as conn:
+                for queue in (f"soak-streams-{suffix}", f"soak-short-{suffix}"):
+                    try:
+                        conn.default_channel.queue_delete(queue)
+                    except Exception:  # noqa: BLE001, S112 - never declared
+                        continue
+        except Exception:  # noqa: BLE001, S110 - best effort clean-up
+            pass
+        from django.db import connections
+
+        connections.close_all()
+        database_drop(db_name)
+        log(f"logs kept in {workdir}")
+
+
+def report(*, minutes: float, passes: int, expected: Counts, results: dict[int, Any],
+           faults: list[FaultRecord], started: float, memory_start: dict[str, Any],
+           memory_end: dict[str, Any], stop_s: float) -> None:
+    print(f"\nsoak: {minutes:.1f} min, {len(results)} cameras, {passes} passes of the "
+          f"{CLIP_FRAMES}-frame PETS segment each, {len(faults)} faults")
+    print("\nfaults (seconds from the start)")
+    for record in faults:
+        print(f"  {record.started - started:7.0f} .. {record.ended - started:7.0f}  "
+              f"{record.name:<28} {record.note}")
+    print("\ncounts per camera (reference: count_video on the frames played)")
+    header = (f"  {'camera':>6} {'expected':>8} {'stored':>7} {'missing':>7} {'extra':>6} "
+              f"{'lost*':>6} {'unexpl.':>7} {'dropped':>8} {'gaps':>5} {'gap s':>7} "
+              f"{'gen':>4}  state")
+    print(header)
+    totals = {"expected": 0, "stored": 0, "missing": 0, "extra": 0, "lost": 0}
+    for camera_id, result in results.items():
+        missing = extra = 0
+        for name, directions in expected.items():
+            for direction, want in directions.items():
+                got = result["stored"].get(name, {}).get(direction, 0)
+                missing += max(0, want - got)
+                extra += max(0, got - want)
+        want_total = sum(sum(d.values()) for d in expected.values())
+        got_total = sum(sum(d.values()) for d in result["stored"].values())
+        gap_s = sum(seconds for _, seconds in result["gaps"])
+        gaps = str(len(result["gaps"])) if result["gaps_known"] else "n/a"
+        print(f"  {camera_id:>6} {want_total:>8} {got_total:>7} {missing:>7} {extra:>6} "
+              f"{result['lost']:>6} {missing - result['lost']:>7} {result['dropped']:>8} "
+              f"{gaps:>5} {gap_s:>7.0f} {result['generation']:>4}  {result['state']}")
+        for key, value in (("expected", want_total), ("stored", got_total),
+                           ("missing", missing), ("extra", extra), ("lost", result["lost"])):
+            totals[key] += value
+    share = totals["missing"] / totals["expected"] if totals["expected"] else 0.0
+    print(f"  {'all':>6} {totals['expected']:>8} {totals['stored']:>7} {totals['missing']:>7} "
+          f"{totals['extra']:>6} {totals['lost']:>6} {totals['missing'] - totals['lost']:>7}")
+    print(f"  missing {share:.1%} of the reference; *lost = events the system reported lost "
+          "(health.events_lost); unexpl. = missing - lost (crossings lost without a count: "
+          "those in reported gaps and those lost silently)")
+    for camera_id, result in results.items():
+        if result["gaps"]:
+            listed = ", ".join(f"{cause} {seconds:.0f}s" for cause, seconds in result["gaps"])
+            print(f"  gaps of camera {camera_id}: {listed}")
+    print("\nmemory (RSS, MB) at the start and the end")
+    roles = list(dict.fromkeys([*memory_start, *memory_end]))
+    for role in roles:
+        pid0, rss0 = memory_start.get(role, (None, None))
+        pid1, rss1 = memory_end.get(role, (None, None))
+        note = "" if pid0 == pid1 else f"  (pid {pid0} -> {pid1})"
+        fmt = (lambda v: f"{v:8.1f}" if v is not None else "       -")  # noqa: E731
+        print(f"  {role:<24} {fmt(rss0)} {fmt(rss1)}{note}")
+    print(f"\nstream worker stopped {stop_s:.1f} s after SIGTERM at the end")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="playback length")
+    parser.add_argument("--cameras", type=int, default=3)
+    parser.add_argument("--calm", type=float, default=60.0, help="seconds between faults")
+    args = parser.parse_args()
+    sys.exit(soak(args.minutes, args.cameras, args.calm))
+
+
+if __name__ == "__main__":
+    main()
