@@ -41,6 +41,7 @@ from counting.selectors import (
 )
 from tenants.db import connection
 from tenants.rest.mixins import StrictQueryParamsMixin
+from tenants.rest.throttling import TenantSeriesRateThrottle
 
 WINDOW_PARAMS = [
     OpenApiParameter("from", str, required=True, description="Start (inclusive), ISO 8601 "
@@ -80,7 +81,14 @@ def _series(function: Any, **kwargs: Any) -> Any:
         raise QueryTimeoutError(str(exc)) from exc
 
 
-class CountsView(StrictQueryParamsMixin, APIView):
+class _SeriesView(StrictQueryParamsMixin, APIView):
+    """A series endpoint: the default throttles plus the tenant's budget of series."""
+
+    def get_throttles(self) -> list[Any]:
+        return [*super().get_throttles(), TenantSeriesRateThrottle()]
+
+
+class CountsView(_SeriesView):
     """In/out counts per minute, hour or day of a site, a camera or a line."""
 
     extra_query_params = frozenset({"site", "camera", "line", "from", "to", "bucket"})
@@ -134,7 +142,7 @@ class CountsView(StrictQueryParamsMixin, APIView):
         return Response(CountSeriesSerializer(body).data)
 
 
-class OccupancyView(StrictQueryParamsMixin, APIView):
+class OccupancyView(_SeriesView):
     """Occupancy of a zone per minute, hour or day."""
 
     extra_query_params = frozenset({"zone", "from", "to", "bucket"})

@@ -1,6 +1,7 @@
 """REST API settings (DRF, drf-spectacular, django-filter); imported by base.py.
 
-Rates are per user (session), per token and per anonymous address, each within its tenant.
+Rates are per user (session), per token and per anonymous address, each within its tenant, and
+per tenant as a whole (all its requests; its series requests).
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ REST_FRAMEWORK: dict[str, object] = {
         "tenants.rest.throttling.UserRateThrottle",
         "tenants.rest.throttling.TokenRateThrottle",
         "tenants.rest.throttling.AnonRateThrottle",
+        "tenants.rest.throttling.TenantRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": _env.str("API_THROTTLE_USER", default="1200/min"),
         "token": _env.str("API_THROTTLE_TOKEN", default="600/min"),
         "anon": _env.str("API_THROTTLE_ANON", default="60/min"),
+        # Every request of one tenant together, and its series (/counts/, /occupancy/).
+        "tenant": _env.str("API_THROTTLE_TENANT", default="6000/min"),
+        "tenant_series": _env.str("API_THROTTLE_TENANT_SERIES", default="300/min"),
     },
     "EXCEPTION_HANDLER": "tenants.rest.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "tenants.rest.schema.ApiAutoSchema",

@@ -1,4 +1,6 @@
-"""Request rates per user, per token and per anonymous address, within each tenant.
+"""Request rates per user, per token and per anonymous address within each tenant, and per
+tenant as a whole (every user, token and address of it together: one tenant cannot take the
+platform's whole capacity), with a smaller per-tenant budget for expensive reads (series).
 
 The rates live in the cache (Redis). When the cache is down or does not answer, throttling
 degrades explicitly instead of failing the request with a 500: the request is let through,
@@ -149,3 +151,22 @@ class AnonRateThrottle(_TenantRateThrottle):
         return self.key_for("ip", self.get_ident(request))
 
 
+
+
+class TenantRateThrottle(_TenantRateThrottle):
+    """All requests of one tenant together (rate ``tenant``), whoever makes them."""
+
+    scope = "tenant"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        schema = current_schema()
+        if schema == "public":
+            return None
+        return self.key_for("all", schema)
+
+
+class TenantSeriesRateThrottle(TenantRateThrottle):
+    """Expensive reads of one tenant together (rate ``tenant_series``): count and occupancy
+    series, which may each read up to the plan's ``query_rows_quota`` rows."""
+
+    scope = "tenant_series"

@@ -89,10 +89,19 @@ def world_build(tenant: Any, key: str, in_tenant: Callable[[Any], Any],
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """Throttle counters live in the real Redis cache: start every test at zero."""
+    """Throttle counters live in the real Redis cache: start every test at zero.
+
+    Only this run's keys are deleted: ``cache.clear()`` is FLUSHDB, which would also wipe the
+    counters of test runs going on beside this one (and make their throttling tests flaky).
+    """
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    keys = list(client.scan_iter(match=f"*:{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
     yield
 
 
