@@ -32,14 +32,18 @@ from django.db import OperationalError, connection, transaction
 
 from counting.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 
-Bucket = Literal["minute", "hour", "day"]
-BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day")
+Bucket = Literal["minute", "hour", "day", "week", "month"]
+BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day", "week", "month")
 # The longest range per bucket size: at most a few thousand buckets per answer.
 MAX_RANGE: dict[str, timedelta] = {
     "minute": timedelta(days=2),
     "hour": timedelta(days=93),
     "day": timedelta(days=1098),
+    "week": timedelta(days=1098),
+    "month": timedelta(days=1098),
 }
+# Calendar buckets: local midnight to local midnight; a week starts on Monday (ISO 8601).
+CALENDAR_BUCKETS = frozenset({"day", "week", "month"})
 HOUR = timedelta(hours=1)
 
 
@@ -130,6 +134,22 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+def _period_first_day(day: date, bucket: Bucket) -> date:
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _next_period_day(day: date, bucket: Bucket) -> date:
+    if bucket == "week":
+        return day + timedelta(days=7)
+    if bucket == "month":
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return day + timedelta(days=1)
+
+
 def bucket_bounds(*, bucket: Bucket, start: datetime, end: datetime,
                   tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
     """The buckets covering [start, end), as (start, end) pairs aware in ``tz``.
@@ -147,11 +167,11 @@ def bucket_bounds(*, bucket: Bucket, start: datetime, end: datetime,
             "to", f"A {bucket} series covers at most {days} days; shorten the range or use a "
                   "larger bucket.")
     bounds: list[tuple[datetime, datetime]] = []
-    if bucket == "day":
-        day = start.astimezone(tz).date()
+    if bucket in CALENDAR_BUCKETS:
+        day = _period_first_day(start.astimezone(tz).date(), bucket)
         lower = _local_midnight(day, tz)
         while lower < end:
-            day += timedelta(days=1)
+            day = _next_period_day(day, bucket)
             upper = _local_midnight(day, tz)
             bounds.append((lower, upper))
             lower = upper

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("tenants.accounts.portal.urls")),
     path("", include("cameras.portal.urls")),
     path("", include("audit.portal")),
+    path("", include("analytics.history.urls")),
     path("", include("counting.urls")),
     path("", include("cameras.urls")),
 ]

@@ -27,6 +27,7 @@ from analytics.api.serializers import (
     OccupancySeriesSerializer,
 )
 from analytics.series import (
+    BUCKETS,
     SeriesRangeError,
     SeriesTimeoutError,
     SeriesTooLargeError,
@@ -47,9 +48,10 @@ WINDOW_PARAMS = [
     OpenApiParameter("from", str, required=True, description="Start (inclusive), ISO 8601 "
                      "date-time; without an offset it is read in the site's timezone."),
     OpenApiParameter("to", str, required=True, description="End (exclusive), ISO 8601."),
-    OpenApiParameter("bucket", str, enum=["minute", "hour", "day"], description=(
-        "Bucket size (default hour). Ranges: minute <= 2 days, hour <= 93 days, "
-        "day <= 1098 days.")),
+    OpenApiParameter("bucket", str, enum=list(BUCKETS), description=(
+        "Bucket size (default hour); week starts on Monday, month on the 1st, both at local "
+        "midnight. Ranges: minute <= 2 days, hour <= 93 days, day, week and month <= 1098 "
+        "days.")),
 ]
 
 

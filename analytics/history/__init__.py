@@ -1,0 +1,1 @@
+"""The history page: counts and occupancy over a chosen range, as chart, table and CSV."""
