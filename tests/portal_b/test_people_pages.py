@@ -180,7 +180,7 @@ def test_tokens_are_shown_once_and_revoked(people: Any, logged_in: Any, audit_ma
 
 
 def test_a_password_change_keeps_you_signed_in(people: Any, logged_in: Any, tenant_a: Any,
-                                               in_tenant: Any) -> None:
+                                               in_tenant: Any, audit_mark: Any) -> None:
     client = logged_in("a", people.granted)
     wrong = client.post("/account/", {"old_password": "nope", "new_password1": "x",
                                       "new_password2": "y"})
@@ -194,6 +194,9 @@ def test_a_password_change_keeps_you_signed_in(people: Any, logged_in: Any, tena
     with in_tenant(tenant_a):
         assert get_user_model().objects.get(pk=people.granted.pk).check_password(
             "Otter-Kayak-Harbour-7")
+    # recorded once, by the auth signal that audits every password change
+    assert audit_mark() == [("user.password_change", people.granted.username,
+                             str(people.granted.pk))]
 
 
 def test_password_reset_by_email(people: Any, client_for: Any, smtp: Any, tenant_a: Any,
