@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("cameras.portal.urls")),
     path("", include("audit.portal")),
     path("", include("analytics.history.urls")),
+    path("alerts/", include("analytics.alerts.portal.urls")),
     path("", include("counting.urls")),
     path("", include("cameras.urls")),
 ]

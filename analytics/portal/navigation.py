@@ -22,6 +22,7 @@ class NavEntry:
     label: str
     url: str
     active: bool
+    count: int | None = None  # shown beside the label: open alerts for "Alerts"
 
 
 # label, URL names tried in order, model permissions of which the user needs one (empty: all)
@@ -66,7 +67,12 @@ def navigation_for(*, request: HttpRequest) -> list[NavEntry]:
         # Pages under one section share its first path segment (/manage/sites/, /manage/users/).
         active = (request.path == url if url == "/"
                   else request.path.split("/")[1] == url.split("/")[1])
-        entries.append(NavEntry(label=label, url=url, active=active))
+        count = None
+        if label == "Alerts":
+            from analytics.alerts.selectors import alert_open_count_for
+
+            count = alert_open_count_for(user=user)
+        entries.append(NavEntry(label=label, url=url, active=active, count=count))
     return entries
 
 

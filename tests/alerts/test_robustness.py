@@ -214,3 +214,55 @@ def test_two_evaluators_at_once_open_one_alert(world: AlertWorld, place: Any) ->
     time.sleep(1.5)
     assert _counts(world, rule) == (["open"], 1)
     assert len(world.smtp.to(address)) == 1
+
+
+def test_subscribers_of_the_site_and_the_camera_get_the_alert_live(world: AlertWorld,
+                                                                    place: Any) -> None:
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from analytics.alerts.triggers import on_batch
+
+    spot = place(capacity=2)
+    rule = _rule(world, kind="occupancy_above", scope="zone", zone=spot.zone, duration_s=0)
+    domain = world.tenant.get_primary_domain().domain
+    client = Client(HTTP_HOST=domain)
+    with tenant_context(world.tenant):
+        client.force_login(get_user_model().objects.get(username__startswith="owner@"))
+    cookie = client.cookies["sessionid"].value
+
+    def socket(path: str) -> WebsocketCommunicator:
+        from config.asgi import application
+
+        return WebsocketCommunicator(application, path, headers=[
+            (b"host", domain.encode()), (b"origin", f"http://{domain}".encode()),
+            (b"cookie", f"sessionid={cookie}".encode())])
+
+    def fire() -> None:
+        with tenant_context(world.tenant):
+            on_batch(camera_id=spot.camera.pk, occupancy={spot.zone.pk: 4.0},
+                     now=timezone.now())
+
+    async def scenario() -> list[dict[str, Any]]:
+        sockets = [socket(f"/ws/sites/{spot.site.pk}/"),
+                   socket(f"/ws/cameras/{spot.camera.pk}/")]
+        for ws in sockets:
+            assert (await ws.connect(timeout=10))[0]
+            assert (await ws.receive_json_from(timeout=10))["type"] == "snapshot"
+        await sync_to_async(fire)()
+        got = [await ws.receive_json_from(timeout=10) for ws in sockets]
+        for ws in sockets:
+            await ws.disconnect()
+        return got
+
+    messages = asyncio.run(scenario())
+    for message in messages:
+        assert (message["type"], message["event"], message["rule_id"]) == (
+            "alert", "opened", rule.pk)
+        assert (message["site_id"], message["camera_id"]) == (spot.site.pk, spot.camera.pk)
+        assert "4 people present, above 2" in message["message"]
+        assert isinstance(message["seq"], int)
