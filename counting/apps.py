@@ -8,7 +8,12 @@ class CountingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from cameras.privacy import snapshot_filter_register
         from counting import (
             checks,  # noqa: F401  (registers the start-up checks)
             tenant_streams,  # noqa: F401  (stops streams of suspended tenants)
         )
+        from counting.privacy import snapshot_filter
+
+        # Every picture the cameras app shows (API snapshot, test connection) is blurred here.
+        snapshot_filter_register(snapshot_filter)

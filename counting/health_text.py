@@ -88,26 +88,30 @@ def _explain(state: str, reason: str) -> str:
 
 
 def health_text(*, state: str, reason: str = "", enabled: bool = True,
-                health: Any = None, now: datetime | None = None) -> HealthText:
+                health: Any = None, now: datetime | None = None,
+                condition: str | None = None, condition_reason: str = "") -> HealthText:
     """One camera's health in plain words.
 
     ``state`` and ``reason`` are the camera's mirrored status; ``health`` (a ``CameraHealth``
-    or None) adds the frame age and the degraded condition.
+    or None) adds the frame age and the degraded condition; ``condition`` (with its reason)
+    overrides the health row's, e.g. "stalled" when its runner stopped reporting.
     """
     if not enabled or state == CameraStatus.DISABLED:
         return HealthText("Switched off", _STOP_WORDS["disabled"], "off")
     if state == CameraStatus.ONLINE:
-        condition = getattr(health, "condition", "ok")
+        if condition is None:
+            condition = getattr(health, "condition", "ok")
+            condition_reason = getattr(health, "condition_reason", "")
         age = getattr(health, "frame_age_s", None)
         if condition == "stalled":
-            why = getattr(health, "condition_reason", "") or "frames are not being analysed"
+            why = condition_reason or "frames are not being analysed"
             return HealthText("Not counting", _explain(state, why), "trouble")
         if age is not None and age > STALE_FRAME_S:
             return HealthText("Picture delayed",
                               f"The newest picture is {age:.0f} s old; counts may lag.",
                               "warning")
         if condition == "degraded":
-            why = getattr(health, "condition_reason", "")
+            why = condition_reason
             return HealthText("Counting, delayed",
                               (_explain(state, why) + " " if why else "")
                               + "Counts are kept and saved when it recovers.", "warning")

@@ -267,3 +267,25 @@ class ZoneMinuteOccupancy(models.Model):
     @property
     def avg_occupancy(self) -> float:
         return self.occupancy_sum / self.samples if self.samples else 0.0
+
+
+class CameraSnapshot(models.Model):
+    """The latest picture of a camera, kept so that its lines and zones can be drawn while it
+    is offline. Written by the stream runner every few minutes (counting/runner/snapshotter.py)
+    and by the camera page when it grabs a fresh one; one row per camera, replaced each time.
+
+    Stored as it may be shown: people already blurred when the tenant's ``privacy_blur`` is on,
+    so no picture of a person is kept. Counting never reads it.
+    """
+
+    camera = models.OneToOneField(Camera, on_delete=models.CASCADE, primary_key=True,
+                                  related_name="snapshot")
+    jpeg = models.BinaryField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    taken_at = models.DateTimeField()
+    blurred = models.BooleanField(default=False)
+    people_blurred = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} snapshot {self.taken_at:%Y-%m-%d %H:%M:%S}"

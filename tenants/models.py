@@ -59,6 +59,11 @@ class Tenant(TenantMixin):
                                                   help_text=_PLANS)
     query_rows_quota = models.PositiveIntegerField("rows per count query", null=True,
                                                    blank=True, help_text=_PLANS)
+    # Privacy: people are blurred in every snapshot the portal and the API show (and in the
+    # last snapshot kept per camera). On for new tenants; counting never needs a stored image.
+    privacy_blur = models.BooleanField(
+        "blur people in snapshots", default=True,
+        help_text="Blur every person in the camera pictures the portal and the API show.")
 
     auto_create_schema = True
     auto_drop_schema = True

@@ -34,6 +34,7 @@ from counting.models import (
     Zone,
     ZoneMinuteOccupancy,
 )
+from counting.selectors import camera_health_condition
 
 Bounds = list[tuple[datetime, datetime]]
 
@@ -174,9 +175,13 @@ def camera_states(cameras: Iterable[Camera], *, now: datetime) -> list[CameraSta
     states = []
     for camera in cameras:
         health = getattr(camera, "health", None)
+        # A runner that stopped reporting makes an "online" camera stalled (counting.selectors).
+        condition = camera_health_condition(health=health, camera_enabled=camera.enabled,
+                                            now=now)
         states.append(CameraState(camera=camera, health=health, text=health_text(
             state=camera.status, reason=camera.status_reason, enabled=camera.enabled,
-            health=health, now=now)))
+            health=health, now=now, condition=condition.condition,
+            condition_reason=condition.reason)))
     return states
 
 

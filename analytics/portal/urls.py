@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from analytics.portal import views
+from analytics.portal import privacy, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("dashboard/health/", views.dashboard_health, name="dashboard-health"),
     path("sites/<int:site_id>/", views.site_detail, name="site-detail"),
+    path("settings/privacy/", privacy.privacy_settings, name="privacy-settings"),
 ]

@@ -49,3 +49,12 @@ class SnapshotUnavailableError(SnapshotBusyError):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "snapshot_unavailable"
+
+
+class PictureNotShownError(exceptions.APIException):
+    """The snapshot was taken but its people could not be blurred, so it is not sent."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = ("The picture could not be blurred for privacy, so it is not shown. "
+                      "Try again later.")
+    default_code = "picture_not_shown"

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cameras.api.errors import (
+    PictureNotShownError,
     SnapshotBusyError,
     SnapshotUnavailableError,
     UpstreamError,
@@ -34,6 +35,7 @@ from cameras.api.serializers import (
 )
 from cameras.api.snapshot_gate import SnapshotBusy, snapshot_answer
 from cameras.models import Camera, Site
+from cameras.privacy import PictureNotShown, snapshot_for_display
 from cameras.selectors import (
     camera_list_visible_to,
     site_get_visible_to,
@@ -244,6 +246,11 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
             if answer.error_code == "camera_image_too_large":
                 raise UpstreamImageTooLargeError(answer.error_message)
             raise UpstreamError(answer.error_message)
-        response = HttpResponse(answer.snapshot.jpeg, content_type="image/jpeg")
+        try:
+            # People blurred when the tenant asks for it (issue 13); never sent unblurred.
+            jpeg = snapshot_for_display(answer.snapshot.jpeg)
+        except PictureNotShown as exc:
+            raise PictureNotShownError(str(exc)) from exc
+        response = HttpResponse(jpeg, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-store"
         return response

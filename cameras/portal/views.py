@@ -183,6 +183,7 @@ def camera_test_connection(request: HttpRequest, camera_id: int | None = None) -
     reason in plain words; nothing is saved.
     """
     from cameras.api.snapshot import SnapshotError, snapshot_from_target
+    from cameras.privacy import PictureNotShown, snapshot_for_display
 
     camera = _changeable_camera(request, camera_id) if camera_id else None
     if camera is None:
@@ -204,8 +205,13 @@ def camera_test_connection(request: HttpRequest, camera_id: int | None = None) -
         except SnapshotError as exc:
             context["reason"] = str(exc)
         else:
-            context.update(ok=True, width=snapshot.width, height=snapshot.height,
-                           image=base64.b64encode(snapshot.jpeg).decode("ascii"))
+            try:
+                jpeg = snapshot_for_display(snapshot.jpeg)  # people blurred (privacy setting)
+            except PictureNotShown as exc:
+                context["reason"] = f"The camera answered. {exc}"
+            else:
+                context.update(ok=True, width=snapshot.width, height=snapshot.height,
+                               image=base64.b64encode(jpeg).decode("ascii"))
     template = ("cameras/manage/_connection_result.html" if request.headers.get("HX-Request")
                 else "cameras/manage/connection_result.html")
     return render(request, template, context)

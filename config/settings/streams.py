@@ -89,3 +89,6 @@ COUNTING_SHUTDOWN_GRACE_S = env.float("COUNTING_SHUTDOWN_GRACE_S", default=6.0)
 # Celery's own bound on a cold shutdown (second Ctrl-C, SIGQUIT): tasks get this long.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT_S",
                                                 default=2.0)
+# The stream runner keeps each camera's latest picture (people blurred per the tenant's privacy
+# setting) this often, for the line editor while the camera is offline; 0 keeps none.
+COUNTING_SNAPSHOT_INTERVAL_S = env.float("COUNTING_SNAPSHOT_INTERVAL_S", default=120.0)

@@ -56,6 +56,7 @@ from counting.runner.publisher import LivePublisher
 from counting.runner.redis_gate import RedisGate
 from counting.runner.rules_loader import RulesLoader
 from counting.runner.shutdown import shutdown_requested
+from counting.runner.snapshotter import Snapshotter
 from counting.runner.spool import spool_files
 from counting.runner.state import RunnerState
 from counting.runner.stop import StopCheck, stream_stop_flag_clear
@@ -113,6 +114,7 @@ class StreamRunner:
         self.gaps: GapTracker | None = None
         self._lease_thread: LeaseThread | None = None
         self._stop_reason = ""
+        self.snapshotter = Snapshotter(camera_id=camera_id, schema=schema)
 
     @property
     def owner(self) -> str:
@@ -246,6 +248,7 @@ class StreamRunner:
         parts = self.parts
         if parts is not None:
             parts.connection.close()
+        self.snapshotter.stop(timeout_s=0.5)
         lost = outcome == "lease-lost" or self.state.lease_lost
         if self.duties is not None:
             self.duties.finish(outcome=outcome, deadline=deadline, report=self._final_report(
@@ -314,6 +317,7 @@ class StreamRunner:
             return
         self.health.frame_analysed()
         self.state.frame_analysed(frame.time)
+        self.snapshotter.offer(frame.image, frame.time)  # the editor's picture, off the loop
         assert self.buffer is not None
         occupancy = frame_result_buffer(result=result, frame_time=frame.time,
                                         buffer=self.buffer, model_version=parts.model_version)
