@@ -30,7 +30,13 @@ from counting.api.views import (
     CountingLineViewSet,
     ZoneViewSet,
 )
-from tenants.accounts.api.views import MeView, RoleListView, TokenViewSet, UserViewSet
+from tenants.accounts.api.views import (
+    MeView,
+    PasswordChangeView,
+    RoleListView,
+    TokenViewSet,
+    UserViewSet,
+)
 from tenants.rest.errors import api_not_found
 
 SIDECAR_STATIC = (
@@ -56,6 +62,7 @@ router.register("alert-deliveries", DeliveryViewSet, basename="alert-delivery")
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
+    path("me/password/", PasswordChangeView.as_view(), name="me-password"),
     path("counts/", CountsView.as_view(), name="counts"),
     path("occupancy/", OccupancyView.as_view(), name="occupancy"),
     path("roles/", RoleListView.as_view(), name="roles"),

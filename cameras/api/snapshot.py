@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cameras.api.image_headers import ImageHeaderError, image_size
+from cameras.crypto import SecretUndecryptable
 from cameras.streams import (
     STREAM_UNAVAILABLE,
     StreamTarget,
@@ -81,6 +82,8 @@ def snapshot_grab(*, camera: Camera, timeout_s: float = SNAPSHOT_TIMEOUT_S,
     except StreamUnavailable as exc:
         logger.warning("snapshot of camera %s refused: %s", camera.pk, exc.detail)
         raise SnapshotError(STREAM_UNAVAILABLE) from exc
+    except SecretUndecryptable as exc:  # a removed key: say so, never a 500
+        raise SnapshotError(str(exc)) from exc
     remaining = timeout_s - (time.monotonic() - started)
     if remaining <= 0:
         raise SnapshotError(STREAM_UNAVAILABLE)

@@ -57,8 +57,10 @@ def _permission_query(spec: dict[str, tuple[str, ...]]) -> Q:
 def roles_sync() -> dict[str, Group]:
     """Create the role groups in the current schema and set exactly their model permissions.
 
-    Part of provisioning (audited as ``tenant.create``): the per-permission signal events
-    (``group.permissions_change``) would only repeat what the code defines.
+    Run by provisioning (audited as ``tenant.create``) and after migrations that add models:
+    the role permissions are what this module defines, so the per-permission signal events
+    (``group.permissions_change``) would only repeat the code; changes made to a role's
+    permissions anywhere else are audited.
     """
     groups = {}
     with audited_explicitly():

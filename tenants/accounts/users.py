@@ -101,3 +101,24 @@ def user_update(*, actor: Any, user: Any, role: str = _UNSET, is_active: bool = 
     if after != before:
         audit_record(action="user.update", target=user, before=before, after=after, actor=actor)
     return user
+
+
+@transaction.atomic
+def user_password_change(*, actor: Any, user: Any, new_password: str) -> Any:
+    """Set a new password for ``user`` (the caller checked the current one, or is allowed to
+    set it); the validators apply. One ``user.password_change`` event, never the hash."""
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": list(exc.messages)}) from exc
+    if user.check_password(new_password):
+        raise ValidationError({"new_password": ["The new password is the same as the current "
+                                                "one: choose another."]})
+    with audited_explicitly():  # the event below is the record of this change
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+    by_self = getattr(actor, "pk", None) == user.pk
+    audit_record(action="user.password_change", target=user, actor=actor,
+                 after={"by": "self" if by_self else "another user or the system",
+                        "usable": True})
+    return user

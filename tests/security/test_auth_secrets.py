@@ -141,3 +141,16 @@ def test_api_tokens_survive_a_secret_key_rotation_through_fallbacks(
         settings.SECRET_KEY_FALLBACKS = []
         assert token_authenticate(issued.plaintext) == issued.token
         assert ApiToken.objects.get(pk=issued.token.pk).secret_hash != issued.token.secret_hash
+
+
+def test_a_snapshot_of_a_camera_with_an_undecryptable_password_says_why(
+        tenant_a: Any, in_tenant: Any, owner_of: Any, settings: Any) -> None:
+    from cameras.api.snapshot import SnapshotError, snapshot_grab
+
+    settings.FIELD_ENCRYPTION_KEYS = [OLD_KEY]
+    with in_tenant(tenant_a):
+        camera = _camera(owner_of("a"), "Snapshot orphan")
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
+    with in_tenant(tenant_a):
+        with pytest.raises(SnapshotError, match="enter the camera's password again"):
+            snapshot_grab(camera=Camera.objects.get(pk=camera.pk))

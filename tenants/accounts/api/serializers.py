@@ -91,6 +91,15 @@ class RoleSerializer(serializers.Serializer):
     user_count = serializers.IntegerField()
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    """Your current password (guarded against guessing) and the new one."""
+
+    current_password = StrictCharField(max_length=200, write_only=True,
+                                       style={"input_type": "password"})
+    new_password = StrictCharField(max_length=200, write_only=True,
+                                   style={"input_type": "password"})
+
+
 class MeSerializer(serializers.Serializer):
     """The current user, its role, model permissions and how it authenticated."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate, get_user_model, update_session_auth_hash
 from django.contrib.auth.models import Group
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from tenants.accounts.api.serializers import (
     MeSerializer,
+    PasswordChangeSerializer,
     RoleSerializer,
     TokenCreatedSerializer,
     TokenInputSerializer,
@@ -33,7 +34,7 @@ from tenants.accounts.lockout import lockout_message
 from tenants.accounts.models import ApiToken
 from tenants.accounts.roles import user_role
 from tenants.accounts.tokens import token_create, token_revoke
-from tenants.accounts.users import user_create, user_update
+from tenants.accounts.users import user_create, user_password_change, user_update
 from tenants.constants import Role
 from tenants.rest.errors import LockedOutError
 from tenants.rest.mixins import ModelPermission, StrictQueryParamsMixin
@@ -60,7 +61,8 @@ class MeView(StrictQueryParamsMixin, APIView):
         return Response(MeSerializer(body).data)
 
 
-def check_password_guarded(request: Request, user: Any, password: str) -> None:
+def check_password_guarded(request: Request, user: Any, password: str,
+                           field: str = "password") -> None:
     """Re-check the user's password through the authentication backends, so that django-axes
     counts failures and locks out guessing exactly as on the login page."""
     django_request: Any = request._request
@@ -70,7 +72,31 @@ def check_password_guarded(request: Request, user: Any, password: str) -> None:
         django_request.axes_locked_out = False
         raise LockedOutError(lockout_message(django_request))
     if checked is None or checked.pk != user.pk:
-        raise exceptions.ValidationError({"password": ["The password is not correct."]})
+        raise exceptions.ValidationError({field: ["The password is not correct."]})
+
+
+class PasswordChangeView(StrictQueryParamsMixin, APIView):
+    """Change your own password: the current one is checked as a login is (wrong ones count
+    towards the lockout); the new one must pass the password validators. Your other sessions
+    end; this one (if any) stays signed in; API tokens are kept."""
+
+    permission_classes = [IsAuthenticated]
+    extra_error_responses = {"429": "Too many requests, or locked out after wrong passwords."}
+
+    @extend_schema(summary="Change your password", request=PasswordChangeSerializer,
+                   responses={204: None})
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user: Any = request.user
+        check_password_guarded(request, user, data.validated_data["current_password"],
+                               field="current_password")
+        user_password_change(actor=user, user=user,
+                             new_password=data.validated_data["new_password"])
+        if not isinstance(request.auth, ApiToken):
+            update_session_auth_hash(request._request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT,
+                        headers={"Cache-Control": "no-store"})
 
 
 @extend_schema_view(
