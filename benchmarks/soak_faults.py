@@ -170,6 +170,8 @@ class FaultRecord:
     started: float
     ended: float = 0.0
     note: str = ""
+    wall_started: float = field(default_factory=time.time)
+    wall_ended: float = 0.0
 
 
 @dataclass
@@ -184,16 +186,22 @@ class Faults:
     stream_worker: Service
     records: list[FaultRecord] = field(default_factory=list)
 
+    only: list[str] = field(default_factory=list)
+
     def plan(self) -> list[tuple[str, Callable[[], str]]]:
-        return [
-            ("redis stopped 20 s", self.redis_stop),
-            ("redis frozen 20 s", self.redis_freeze),
-            ("postgres refused 30 s", lambda: self.proxy_fault(self.pg_proxy, "refuse", 30)),
-            ("postgres stalled 30 s", lambda: self.proxy_fault(self.pg_proxy, "stall", 30)),
-            ("lease row locked 40 s", self.lease_lock),
-            ("kill -9 of a stream runner", self.kill_runner),
-            ("rabbitmq cut 20 s", lambda: self.proxy_fault(self.broker_proxy, "refuse", 20)),
-        ]
+        faults = {
+            "redis-stop": ("redis stopped 20 s", self.redis_stop),
+            "redis-freeze": ("redis frozen 20 s", self.redis_freeze),
+            "pg-refuse": ("postgres refused 30 s",
+                          lambda: self.proxy_fault(self.pg_proxy, "refuse", 30)),
+            "pg-stall": ("postgres stalled 30 s",
+                         lambda: self.proxy_fault(self.pg_proxy, "stall", 30)),
+            "lease-lock": ("lease row locked 40 s", self.lease_lock),
+            "kill-runner": ("kill -9 of a stream runner", self.kill_runner),
+            "broker-cut": ("rabbitmq cut 20 s",
+                           lambda: self.proxy_fault(self.broker_proxy, "refuse", 20)),
+        }
+        return [faults[key] for key in (self.only or list(faults))]
 
     def redis_stop(self) -> str:
         self.redis.stop()
@@ -258,6 +266,7 @@ class Faults:
             except Exception as exc:  # noqa: BLE001 - a failed injection is reported
                 record.note = f"injection failed: {exc!r}"
             record.ended = time.monotonic()
+            record.wall_ended = time.time()
             self.records.append(record)
             log(f"fault over: {name} {record.note}")
             index += 1
@@ -334,7 +343,11 @@ def outcome(tenant: Any, camera_id: int) -> dict[str, Any]:
             is not None, "generation": getattr(lease, "generation", 0)}
 
 
-def soak(minutes: float, cameras: int, calm_s: float) -> int:
+FAULT_KEYS = ["redis-stop", "redis-freeze", "pg-refuse", "pg-stall", "lease-lock",
+              "kill-runner", "broker-cut"]
+
+
+def soak(minutes: float, cameras: int, calm_s: float, only: list[str]) -> int:
     from tests.chaos.faults import RedisProcess, TcpProxy, free_port
     from tests.chaos.reference import pets_segment
 
@@ -416,6 +429,9 @@ def soak(minutes: float, cameras: int, calm_s: float) -> int:
                 raise RuntimeError("the streams did not start within 3 minutes")
             time.sleep(1)
         started = time.monotonic()
+        # wall time of each simulator's frame 0 (the clock starts when the runner connects)
+        clip_t0 = {camera_id: time.time() - simulator_status(port)["position"] / CLIP_FPS
+                   for camera_id, port in zip(camera_ids, ports, strict=True)}
         time.sleep(10)  # every child has loaded its detector
         pids = {"soak (this process)": os.getpid(), "redis-server": redis.process.pid}
         for service in services:
@@ -425,7 +441,7 @@ def soak(minutes: float, cameras: int, calm_s: float) -> int:
         play_s = passes * CLIP_FRAMES / CLIP_FPS
         faults = Faults(redis=redis, pg_proxy=pg_proxy, broker_proxy=broker_proxy,
                         schema=tenant.schema_name, camera_ids=camera_ids,
-                        stream_worker=stream_worker)
+                        stream_worker=stream_worker, only=only)
         stop = threading.Event()
         injector = threading.Thread(target=faults.run, args=(started + play_s - 60, calm_s,
                                                              stop), daemon=True)
@@ -449,6 +465,8 @@ def soak(minutes: float, cameras: int, calm_s: float) -> int:
         report(minutes=elapsed / 60, passes=passes, expected=expected, results=results,
                faults=faults.records, started=started, memory_start=memory_start,
                memory_end=memory_end, stop_s=stop_s)
+        report_passes(tenant=tenant, clip_t0=clip_t0, passes=passes, first=first,
+                      following=following, faults=faults.records)
         return 0
     finally:
         for service in services:
@@ -527,13 +545,52 @@ def report(*, minutes: float, passes: int, expected: Counts, results: dict[int, 
     print(f"\nstream worker stopped {stop_s:.1f} s after SIGTERM at the end")
 
 
+RECOVERY_S = 25.0  # a pass this long after a fault still counts as touched by it
+
+
+def report_passes(*, tenant: Any, clip_t0: dict[int, float], passes: int, first: Counts,
+                  following: Counts, faults: list[FaultRecord]) -> None:
+    """Stored crossings per pass of the clip (by the frame time of each event), split into
+    passes a fault touched and calm passes: what faults cost beside what the machine's load
+    costs without any fault."""
+    from django_tenants.utils import tenant_context
+
+    from counting.models import CountEvent
+
+    per_pass_first = sum(sum(d.values()) for d in first.values())
+    per_pass_next = sum(sum(d.values()) for d in following.values())
+    pass_s = CLIP_FRAMES / CLIP_FPS
+    sums = {"calm": [0, 0, 0], "fault": [0, 0, 0]}  # passes, expected, stored
+    with tenant_context(tenant):
+        for camera_id, t0 in clip_t0.items():
+            times = [event.timestamp() for event in CountEvent.objects.filter(
+                camera_id=camera_id).values_list("occurred_at", flat=True)]
+            for index in range(passes):
+                start, end = t0 + index * pass_s, t0 + (index + 1) * pass_s
+                touched = any(f.wall_started < end and f.wall_ended + RECOVERY_S > start
+                              for f in faults)
+                stored = sum(1 for t in times if start <= t < end)
+                bucket = sums["fault" if touched else "calm"]
+                bucket[0] += 1
+                bucket[1] += per_pass_first if index == 0 else per_pass_next
+                bucket[2] += stored
+    print("\npasses of the clip (events by frame time; a pass is touched by a fault that "
+          f"overlaps it or ended less than {RECOVERY_S:.0f} s before it)")
+    for kind, (count, want, got) in sums.items():
+        share = (want - got) / want if want else 0.0
+        print(f"  {kind:<6} passes {count:>4}  expected {want:>6}  stored {got:>6}  "
+              f"missing {share:6.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="playback length")
     parser.add_argument("--cameras", type=int, default=3)
     parser.add_argument("--calm", type=float, default=60.0, help="seconds between faults")
+    parser.add_argument("--faults", nargs="*", choices=FAULT_KEYS, default=[],
+                        help="these faults only, in this order (default: all)")
     args = parser.parse_args()
-    sys.exit(soak(args.minutes, args.cameras, args.calm))
+    sys.exit(soak(args.minutes, args.cameras, args.calm, args.faults))
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@ in ``tenants.tasks`` so that apps use them without importing ``config``.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from typing import Any
 
 from celery.app.amqp import AMQP
+from celery.signals import worker_shutdown
 from kombu import Connection, Queue
 from tenant_schemas_celery.app import CeleryApp
 
@@ -52,3 +55,25 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("streams"), Queue("short"))
 app.conf.task_default_queue = "default"
 app.autodiscover_tasks()
+
+
+@worker_shutdown.connect
+def _exit_without_interpreter_teardown(sender: Any = None, **kwargs: Any) -> None:
+    """A ``celery worker`` process whose warm shutdown is complete (tasks returned, pool
+    joined, broker connection closed) exits at once.
+
+    Python's own teardown of the worker's main process (every module of Django, Celery, NumPy,
+    OpenCV...) costs about half a second of CPU; on a loaded machine that was seconds of wall
+    time after everything had stopped, and ``SIGTERM`` must stop a worker within 10 s. Only in
+    a process started as ``celery ... worker`` (never an embedded worker of a test process).
+    """
+    argv = [os.path.basename(arg) for arg in sys.argv[:3]]
+    if "worker" not in sys.argv[1:6] or not any(a in ("celery", "__main__.py") for a in argv):
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(int(getattr(sender, "exitcode", 0) or 0))
