@@ -13,6 +13,7 @@ class CountingConfig(AppConfig):
             checks,  # noqa: F401  (registers the start-up checks)
             tenant_streams,  # noqa: F401  (stops streams of suspended tenants)
         )
+        from counting.live import tenant_watch  # noqa: F401  (closes their live sockets)
         from counting.privacy import snapshot_filter
 
         # Every picture the cameras app shows (API snapshot, test connection) is blurred here.

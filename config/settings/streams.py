@@ -80,6 +80,14 @@ COUNTING_FROZEN_AFTER_S = env.float("COUNTING_FROZEN_AFTER_S", default=20.0)
 COUNTING_DETECTOR_BACKEND = env.str("COUNTING_DETECTOR_BACKEND", default="torch")
 # An open live-counts WebSocket re-checks its user's permission this often (seconds).
 LIVE_PERMISSION_RECHECK_S = env.float("LIVE_PERMISSION_RECHECK_S", default=30.0)
+# Each live socket re-reads its tenant this often (a suspended or deleted tenant's sockets close
+# within about 1.5 times this, even without the suspension signal) and renews its slot of the
+# tenant's websocket_quota; a slot not renewed for LIVE_SLOT_TTL_S is free again.
+LIVE_TENANT_CHECK_S = env.float("LIVE_TENANT_CHECK_S", default=5.0)
+LIVE_SLOT_TTL_S = env.float("LIVE_SLOT_TTL_S", default=30.0)
+# A client's resync (a database snapshot) at most this often per socket; sooner is answered
+# resync_throttled with retry_after.
+LIVE_RESYNC_MIN_INTERVAL_S = env.float("LIVE_RESYNC_MIN_INTERVAL_S", default=2.0)
 
 # Shutdown: the stream loops' flag is set on SIGTERM/Ctrl-C (counting/runner/shutdown.py, imported
 # by every Celery process before its pool forks); a stream task has this long to flush and

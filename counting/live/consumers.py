@@ -6,7 +6,15 @@ Protocol (JSON):
 - server -> client on every committed change: ``{"type": "counts", "seq": N, "camera_id": ...,
   "lines": {...}, "zones": {...}, "events": [...]}`` with absolute day totals of that camera;
 - client -> server ``{"type": "resync"}`` when it sees ``seq`` jump (a lost message): it gets
-  a new snapshot.
+  a new snapshot, at most once per ``LIVE_RESYNC_MIN_INTERVAL_S`` (a snapshot reads the
+  database); a resync sooner is answered ``{"type": "resync_throttled", "retry_after": s}``
+  and the client asks again after that many seconds.
+
+Fair shares and tenant state (close codes, each with a reason for people):
+- 4429: the tenant already has its plan's ``websocket_quota`` live sockets open (the socket is
+  accepted, then closed, so the browser sees the code and the reason);
+- 4410: the tenant was suspended or deleted (at once through a signal, else within
+  ``LIVE_TENANT_CHECK_S`` by the socket's own check; see :mod:`counting.live.tenant_watch`).
 
 The tenant comes from the Host header and the user from that tenant's session
 (tenants.asgi.TenantAuthMiddleware); a user without the view permission on the object is refused
@@ -15,16 +23,23 @@ before the handshake is accepted (HTTP 403), and nothing is subscribed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from counting.live.publish import camera_group, sequence_current, site_group
-from tenants.db import connection
+from counting.live.slots import SlotsUnavailable, slot_release, slot_renew, slot_take
+from counting.live.tenant_watch import CLOSE_CODE, CLOSE_REASON, tenant_group, tenant_is_open
+from tenants.db import connection, tenant_quota
+
+QUOTA_CLOSE_CODE = 4429
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +94,29 @@ def _snapshot(tenant: Any, camera_ids: list[int], site_tz: str) -> dict[str, Any
         for cid, t in totals.items()}}
 
 
+def _take_slot(schema: str, member: str) -> int | None:
+    """Take a live slot of the tenant; its quota when refused, None when taken (or when Redis
+    is down: the socket is let in and the outage logged)."""
+    quota = tenant_quota("websocket_quota", schema)
+    if quota is None:
+        return None
+    try:
+        return None if slot_take(schema=schema, member=member, quota=quota) else quota
+    except SlotsUnavailable as exc:
+        logger.warning("live slots of %s not counted (Redis unavailable: %s); socket let in",
+                       schema, exc)
+        return None
+
+
 class _CountsConsumer(AsyncJsonWebsocketConsumer):
-    """Common part: permission check before accept, group subscription, snapshots."""
+    """Common part: permission check before accept, the tenant's slot quota, group
+    subscriptions, snapshots (resyncs throttled), and the close of a closed tenant."""
 
     kind = ""
     group: str | None = None
+    slot_held = False
+    watcher: asyncio.Task[None] | None = None
+    last_snapshot_at = float("-inf")  # of the last resync (the snapshot on connect is free)
 
     def _group_name(self, schema: str, pk: int) -> str:
         raise NotImplementedError
@@ -105,10 +138,49 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.pk = pk
         self.checked_at = time.monotonic()
-        self.group = self._group_name(tenant.schema_name, pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        schema = tenant.schema_name
+        refused_quota = await sync_to_async(_take_slot, thread_sensitive=False)(
+            schema, self.channel_name)
         await self.accept()
+        if refused_quota is not None:
+            logger.info("live %s %s of %s refused: %s sockets open already", self.kind, pk,
+                        schema, refused_quota)
+            await self.close(code=QUOTA_CLOSE_CODE, reason=(
+                f"Your organisation's plan allows {refused_quota} live connections at once and "
+                "all are in use: close another live page (or tab) and reload, or upgrade."))
+            return
+        self.slot_held = True
+        self.group = self._group_name(schema, pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(tenant_group(schema), self.channel_name)
+        self.watcher = asyncio.ensure_future(self._watch())
         await self._send_snapshot()
+
+    async def _watch(self) -> None:
+        """Every LIVE_TENANT_CHECK_S: close if the tenant is closed, else renew the slot."""
+        schema = self.tenant.schema_name
+        while True:
+            await asyncio.sleep(settings.LIVE_TENANT_CHECK_S)
+            try:
+                is_open = await database_sync_to_async(tenant_is_open)(schema)
+            except Exception:  # the database is unreachable: keep the socket, retry later
+                logger.warning("live %s %s: tenant %s not checked", self.kind, self.pk, schema,
+                               exc_info=True)
+                continue
+            if not is_open:
+                await self._close_for_tenant()
+                return
+            await sync_to_async(slot_renew, thread_sensitive=False)(
+                schema=schema, member=self.channel_name)
+
+    async def _close_for_tenant(self) -> None:
+        logger.info("live %s %s: tenant %s closed, closing the socket", self.kind, self.pk,
+                    self.tenant.schema_name)
+        await self.close(code=CLOSE_CODE, reason=CLOSE_REASON)
+
+    async def tenant_closed(self, event: dict[str, Any]) -> None:
+        """The tenant was suspended or is being deleted (tenant_watch's group message)."""
+        await self._close_for_tenant()
 
     async def _send_snapshot(self) -> None:
         assert self.group is not None
@@ -134,7 +206,14 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
+            wait = self.last_snapshot_at + settings.LIVE_RESYNC_MIN_INTERVAL_S - time.monotonic()
+            if wait > 0:
+                # A snapshot reads the database: a client asking in a loop gets told to wait.
+                await self.send_json({"type": "resync_throttled",
+                                      "retry_after": round(wait, 1)})
+                return
             if await self._still_allowed():
+                self.last_snapshot_at = time.monotonic()
                 await self._send_snapshot()
 
     async def counts_update(self, event: dict[str, Any]) -> None:
@@ -142,8 +221,18 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(event["payload"])
 
     async def disconnect(self, code: int) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(tenant_group(self.tenant.schema_name),
+                                                   self.channel_name)
+        if self.slot_held:
+            self.slot_held = False
+            await sync_to_async(slot_release, thread_sensitive=False)(
+                schema=self.tenant.schema_name, member=self.channel_name)
 
 
 class CameraCountsConsumer(_CountsConsumer):

@@ -70,6 +70,9 @@
           lastSeq = data.seq;
           if (handlers.snapshot) handlers.snapshot(data);
           markUpdated();
+        } else if (data.type === "resync_throttled") {  // asked too soon: ask again later
+          setTimeout(() => socket.send(JSON.stringify({type: "resync"})),
+                     (data.retry_after || 1) * 1000);
         } else if (data.type === "error") {
           setLiveState(`· live updates refused: ${data.detail || data.code || "unknown reason"}`,
                        false);
@@ -89,9 +92,15 @@
           setLiveState("· live updates not available for this page", false);
           return;
         }
-        setLiveState(`· live connection lost, retrying in ${delay / 1000} s`, false);
+        if (event.code === 4410) {  // the organisation is suspended or deleted: no retry
+          setLiveState(`· ${event.reason || "live updates are unavailable"}`, false);
+          return;
+        }
+        // 4429: every live connection of the organisation is in use; the reason says what to do
+        const why = event.code === 4429 && event.reason ? `${event.reason} ` : "";
+        setLiveState(`· ${why}live connection lost, retrying in ${delay / 1000} s`, false);
         setTimeout(connect, delay);
-        delay = Math.min(delay * 2, 30000);
+        delay = Math.min(delay * (event.code === 4429 ? 4 : 2), 30000);
       };
     }
     connect();
