@@ -27,6 +27,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
 
@@ -43,6 +44,8 @@ class LeaseTaken:
 
     generation: int
     previous_owner: str
+    # The last frame whose crossings the previous owners stored (None: nothing ever stored).
+    stored_until: datetime | None = None
 
 
 def runner_identity() -> str:
@@ -82,10 +85,10 @@ def lease_acquire(*, camera_id: int, owner: str, ttl_s: float,
         cursor.execute(
             "UPDATE counting_cameralease SET owner = %s, generation = generation + 1, "
             "acquired_at = now(), heartbeat_at = now(), last_batch_seq = 0 "
-            "WHERE camera_id = %s RETURNING generation", [owner, camera_id])
+            "WHERE camera_id = %s RETURNING generation, stored_until", [owner, camera_id])
         taken = cursor.fetchone()
     return LeaseTaken(generation=int(taken[0]), previous_owner=previous if previous != owner
-                      else "")
+                      else "", stored_until=taken[1])
 
 
 def lease_lock_try(*, camera_id: int) -> bool:

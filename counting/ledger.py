@@ -2,7 +2,7 @@
 
 One batch = one transaction in the tenant schema::
 
-    1. fence    UPDATE lease SET last_batch_seq = :seq
+    1. fence    UPDATE lease SET last_batch_seq = :seq, stored_until = :covered_until
                  WHERE camera = :cam AND generation = :gen AND owner <> '' AND last_batch_seq < :seq
                 -> no row: stale generation (StaleLeaseError) or batch already applied (no-op)
                 The row stays locked until commit, so a takeover waits for this batch.
@@ -74,6 +74,9 @@ class LedgerBatch:
     seq: int
     events: tuple[LedgerEvent, ...] = ()
     zones: tuple[ZoneMinute, ...] = ()
+    # The last analysed frame this batch completes (all crossings up to it are in this batch
+    # or earlier ones); recorded on the lease row as ``stored_until``.
+    covered_until: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -105,9 +108,10 @@ def idempotency_key(*, camera_id: int, line_id: int, track_id: int, direction: s
 def _fence(cursor: object, batch: LedgerBatch) -> bool:
     """True when the batch is new for a current lease; False when it was already applied."""
     cursor.execute(  # type: ignore[attr-defined]
-        f"UPDATE {CameraLease._meta.db_table} SET last_batch_seq = %s WHERE camera_id = %s "
+        f"UPDATE {CameraLease._meta.db_table} SET last_batch_seq = %s, "
+        "stored_until = GREATEST(stored_until, %s) WHERE camera_id = %s "
         "AND generation = %s AND owner <> '' AND last_batch_seq < %s",
-        [batch.seq, batch.camera_id, batch.generation, batch.seq])
+        [batch.seq, batch.covered_until, batch.camera_id, batch.generation, batch.seq])
     if cursor.rowcount == 1:  # type: ignore[attr-defined]
         return True
     cursor.execute(  # type: ignore[attr-defined]

@@ -114,6 +114,10 @@ class CameraLease(models.Model):
     # sequence number is higher, so a retried batch (commit acknowledged but the reply lost)
     # never adds its zone samples twice. Reset to 0 on every takeover.
     last_batch_seq = models.BigIntegerField(default=0)
+    # The time of the last analysed frame whose crossings are all stored (set by each batch's
+    # fence, kept across takeovers): a runner that died took everything after it with it, so
+    # the next owner's gap starts here.
+    stored_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"lease camera={self.camera_id} gen={self.generation} owner={self.owner or '-'}"

@@ -36,10 +36,16 @@ class LedgerBuffer:
         self.seq = 0
         self.lost = 0
         self.lost_reported = 0
+        self.covered_until: datetime | None = None  # the last analysed frame's time
+        self._batched_until: datetime | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.events) + (len(self.in_flight.events) if self.in_flight else 0)
+
+    def frame_done(self, moment: datetime) -> None:
+        """Every crossing and zone sample of the frame at ``moment`` has been added."""
+        self.covered_until = moment
 
     def add_event(self, event: LedgerEvent) -> None:
         with self._lock:
@@ -79,15 +85,18 @@ class LedgerBuffer:
     def _next_batch(self, limit: int) -> LedgerBatch | None:
         if self.in_flight is not None:
             return self.in_flight
-        if not self.events and not self.zones:
-            return None
+        covered = self.covered_until
+        if not self.events and not self.zones and covered == self._batched_until:
+            return None  # (a batch without events still records how far analysis got)
         take = min(limit, len(self.events))
         events = tuple(self.events.popleft() for _ in range(take))
         zones = tuple(self.zones.values())
         self.zones = {}
         self.seq += 1
+        self._batched_until = covered
         self.in_flight = LedgerBatch(camera_id=self.camera_id, generation=self.generation,
-                                     seq=self.seq, events=events, zones=zones)
+                                     seq=self.seq, events=events, zones=zones,
+                                     covered_until=covered if not self.events else None)
         return self.in_flight
 
     def done(self) -> None:

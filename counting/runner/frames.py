@@ -31,4 +31,5 @@ def frame_result_buffer(*, result: FrameResult, frame_time: float, buffer: Ledge
         exits = sum(1 for e in zone.events if e.kind == "exit")
         buffer.add_zone_sample(int(zone.key), moment, zone.occupancy, entries, exits)
         occupancy[int(zone.key)] = zone.occupancy
+    buffer.frame_done(moment)
     return occupancy

@@ -147,7 +147,7 @@ class StreamRunner:
         self.gaps = GapTracker(camera_id=self.camera_id, generation=taken.generation)
         outcome = "stopped"
         try:
-            self._takeover_gap(taken.previous_owner, taken.generation)
+            self._takeover_gap(taken.previous_owner, taken.generation, taken.stored_until)
             self._spool_replay()
             camera = Camera.objects.select_related("site").filter(pk=self.camera_id).first()
             if camera is None or not camera.enabled:
@@ -206,15 +206,17 @@ class StreamRunner:
                       redis=self.redis, source=lambda: parts.connection.source,
                       stall_after_s=stall_after_s)
 
-    def _takeover_gap(self, previous_owner: str, generation: int) -> None:
-        """The previous owner died (its lease went stale): its silence is a gap from the last
-        frame it reported until this run's first analysed frame."""
+    def _takeover_gap(self, previous_owner: str, generation: int,
+                      stored_until: datetime | None) -> None:
+        """The previous owner died (its lease went stale): from the last frame whose crossings
+        it stored until this run's first analysed frame, nothing is counted: a gap."""
         if not previous_owner:
             return
         assert self.gaps is not None
         self.guard.run(lambda: self.health.takeover_gap_record(previous_owner=previous_owner,
                                                                generation=generation))
-        last = self.guard.run(lambda: health_last_frame_at(camera_id=self.camera_id))
+        last = stored_until or self.guard.run(
+            lambda: health_last_frame_at(camera_id=self.camera_id))
         self.gaps.open(started_at=last or datetime.now(tz=UTC), cause=GapCause.RUNNER,
                        reason=f"runner {previous_owner} stopped answering; taken over by "
                               f"generation {generation}")
