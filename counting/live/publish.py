@@ -110,13 +110,14 @@ def counts_payload(*, camera_id: int, site_id: int, day: str, totals: dict[str, 
 
 def publish_camera_counts(*, schema: str, camera_id: int, site_id: int, site_tz: str,
                           events: Sequence[Any] = (), zones: dict[int, int] | None = None,
-                          wait: bool = False) -> bool:
+                          wait: bool = False, raise_errors: bool = False) -> bool:
     """Read the camera's day totals (committed) and send them to its camera and site groups;
     True when sent.
 
     Called by the runner's publisher thread after a ledger commit. Failures are logged and
     return False, never raised: live views resynchronise from the database, the ledger is the
-    truth.
+    truth. With ``raise_errors`` the failure is raised instead (the runner's publisher tells
+    a Redis outage from a database one).
     """
     try:
         day = local_today(site_tz=site_tz)
@@ -126,6 +127,8 @@ def publish_camera_counts(*, schema: str, camera_id: int, site_id: int, site_tz:
         publish(camera_group(schema, camera_id), payload, wait=wait)
         publish(site_group(schema, site_id), payload, wait=wait)
     except Exception as exc:
+        if raise_errors:
+            raise
         logger.warning("camera %s: live publish failed (clients will resync): %s", camera_id,
                        exc)
         return False

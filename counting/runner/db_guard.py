@@ -45,7 +45,7 @@ class DatabaseGuard:
             self.state.db_failed(exc)
         if self.down_since is None:
             self.down_since = time.monotonic()
-            logger.error("camera %s: database unreachable (%s); buffering ledger writes",
+            logger.error("camera %s: database calls failing (%s); buffering ledger writes",
                          self.camera_id, exc)
         try:
             connection.close()  # the next query reconnects (and re-sets the tenant schema)

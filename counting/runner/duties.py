@@ -10,8 +10,8 @@ Every ``duties_s`` (0.2 s) it does what is due::
                    condition (ok / degraded / stalled) and gaps
 
 Each database call runs under the :class:`Watchdog` and the :class:`DatabaseGuard`: a failure
-closes the connection, marks the database down, and only the flush retries it (every flush
-interval) until it answers again; the loop meanwhile keeps analysing into the bounded buffer.
+closes the connection and marks the database down (the health's condition says so), and every
+duty retries at its own interval; the loop meanwhile keeps analysing into the bounded buffer.
 
 When the run ends, :meth:`Duties.finish` writes what is left within the shutdown grace: the
 last batches; if the lease was lost, the buffered crossings with ``ledger_write_late``; what
@@ -72,7 +72,8 @@ class Duties:
         self.health = health
         self.gaps = gaps
         self.publisher = publisher
-        self.guard = guard
+        self.guard = guard  # the ledger writes' guard: its failures are the condition's
+        self.duty_guard = DatabaseGuard(camera_id=camera_id)  # the other duties'
         self.watchdog = watchdog
         self.redis = redis
         self.source = source
@@ -90,6 +91,10 @@ class Duties:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        # Stall timing starts now: the lease, the detector and the rules took their time, but
+        # the stream is only being opened from here on.
+        self.state.started_mono = time.monotonic()
+        self.run_started = datetime.now(tz=UTC)
         self._thread.start()
 
     def finish(self, *, outcome: str, deadline: float,
@@ -127,14 +132,13 @@ class Duties:
             due["flag"] = now + self.config.stop_poll_s
             if verdict := self.stop.flag_check():
                 self.state.verdict_set(verdict)
-        db_up = self.state.db_down_since is None
         if now >= due["flush"] or self.flusher.due():
             due["flush"] = now + self.config.flush_s
             self._flush()
-            db_up = self.state.db_down_since is None
-        if not db_up:
-            self._health_condition_only()
-            return
+        # While ledger writes fail the other duties still run at their own pace: a locked
+        # lease row fails only the writes that touch it, and the health must say so. (In a
+        # real outage each attempt fails at once, or within the connect timeout, on this
+        # thread only.)
         if now >= due["row"]:
             due["row"] = now + self.config.stop_poll_s
             verdict = self._db("stop check", self.stop.row_check)
@@ -152,9 +156,15 @@ class Duties:
 
     def _db(self, what: str, func: Callable[[], T], limit_s: float | None = None) -> T | None:
         with self.watchdog.watch(what, limit_s=limit_s):
-            return self.guard.run(func)
+            return self.duty_guard.run(func)
 
     def _flush(self) -> None:
+        if self.guard.down_since is not None and self.buffer.next_batch(
+                self.config.flush_events) is None:
+            # Writes failed earlier and nothing waits now: a probe says whether they would work.
+            if self._db("database probe", _probe):
+                self.guard.recovered()
+            return
         try:
             with self.watchdog.watch("ledger flush"):
                 self.flusher.flush()
@@ -176,11 +186,6 @@ class Duties:
                           last_analysed=epoch_to_utc(wall) if wall else None,
                           run_started=self.run_started, cause=cause or "source",
                           reason=reason)
-
-    def _health_condition_only(self) -> None:
-        """The database is down: keep the gap tracker current (written when it is back)."""
-        condition, reason, cause = self._condition()
-        self._observe_gaps(condition, reason, cause)
 
     def _health(self) -> None:
         snapshot = self.health.measure(self.source())
@@ -269,13 +274,21 @@ class Duties:
 
     def _report_lost(self, lost: int, when: str) -> bool:
         """Add ``lost`` to the camera's health; False if the database did not answer."""
-        self.state.db_ok()  # try even after an earlier failure: this is the last chance
-        self._db("losses report", lambda: health_events_lost_add(
-            camera_id=self.camera_id, lost=lost,
-            reason=f"{lost} crossings lost {when}: the ledger buffer overflowed or they could "
-                   "not be written"), limit_s=self._left())
-        if self.state.db_down_since is not None:
+        def report() -> bool:
+            health_events_lost_add(
+                camera_id=self.camera_id, lost=lost,
+                reason=f"{lost} crossings lost {when}: the ledger buffer overflowed or they "
+                       "could not be written")
+            return True
+
+        if not self._db("losses report", report, limit_s=self._left()):
             return False
         self.buffer.lost_reported = self.buffer.lost
         self.late_lost = 0
         return True
+
+
+def _probe() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return True

@@ -40,8 +40,9 @@ def health_condition(*, state: RunnerState, stream_state: str, stream_reason: st
                 f"no frame analysed for {idle:.0f} s: {why}", GapCause.SOURCE)
     problems = []
     if state.db_down_since is not None:
-        problems.append(f"database unreachable for {time.monotonic() - state.db_down_since:.0f} "
-                        f"s ({state.db_error}); {buffered} crossings wait in the buffer")
+        problems.append(f"database writes failing for "
+                        f"{time.monotonic() - state.db_down_since:.0f} s ({state.db_error}); "
+                        f"{buffered} crossings wait in the buffer")
     if state.lease_trouble:
         problems.append(state.lease_trouble)
     if redis.down:

@@ -149,12 +149,17 @@ class LeaseThread:
                 logger.error("camera %s: lease heartbeat failed (%s); retrying every %.0f s",
                              self.keeper.camera_id, exc, self.interval_s)
             self.state.lease_trouble = f"lease heartbeat failing: {_first_line(exc)}"
-            self.keeper.connection_lost()
-            self.state.lease_lock_held = False
-            try:
-                connection.close()
-            except DatabaseError:
-                pass
+            if _session_lost():
+                # The session (and its advisory lock) is gone: reconnect at the next beat and
+                # take the lock again. A query-level failure (lock or statement timeout, a
+                # cancel) keeps the session: closing it would free the lock, and a slow owner
+                # would look silent to a taker.
+                self.keeper.connection_lost()
+                self.state.lease_lock_held = False
+                try:
+                    connection.close()
+                except DatabaseError:
+                    pass
             return True
         if self.state.lease_trouble:
             logger.warning("camera %s: lease heartbeat works again", self.keeper.camera_id)
@@ -170,6 +175,12 @@ class LeaseThread:
             logger.error("camera %s: could not release the lease (%s); it expires in %.0f s "
                          "once this session ends", self.keeper.camera_id, exc,
                          self.keeper.ttl_s)
+
+
+def _session_lost() -> bool:
+    """True when this thread's database connection is closed or broken."""
+    raw = connection.connection
+    return raw is None or bool(raw.closed) or bool(getattr(raw, "broken", False))
 
 
 def _first_line(exc: BaseException) -> str:

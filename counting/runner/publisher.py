@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
-from django.db import connection
+import redis
+from django.db import DatabaseError, connection
 
 from cameras.models import Camera
 from counting.ledger import LedgerEvent, WriteResult
@@ -49,6 +51,7 @@ class LivePublisher:
         self.sent = 0
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=queue_size)
         self._resync = False
+        self._retry_at = 0.0  # after a failed totals' read, resync no sooner than this
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -103,7 +106,7 @@ class LivePublisher:
                 except queue.Empty:
                     if self._stop.is_set():
                         return
-                    if self._resync and self.gate.open():
+                    if self._resync and self.gate.open() and time.monotonic() >= self._retry_at:
                         self.send([], dict(self.occupancy))  # Redis back: resync the views
                     continue
                 self.send(events, zones)
@@ -117,16 +120,24 @@ class LivePublisher:
             self.skipped += 1
             self._resync = True
             return False
-        ok = publish_camera_counts(schema=self.schema, camera_id=self.camera.pk,
-                                   site_id=self.camera.site_id,
-                                   site_tz=self.camera.site.timezone, events=events, zones=zones)
-        if ok:
+        try:
+            publish_camera_counts(schema=self.schema, camera_id=self.camera.pk,
+                                  site_id=self.camera.site_id, site_tz=self.camera.site.timezone,
+                                  events=events, zones=zones, raise_errors=True)
+        except redis.RedisError as exc:
+            self.gate.failed(exc)
+        except DatabaseError as exc:  # the day totals could not be read: not Redis's fault
+            logger.warning("camera %s: live update skipped, totals unreadable (%s)",
+                           self.camera.pk, exc)
+            connection.close()  # the next read reconnects
+            self._retry_at = time.monotonic() + 2.0
+        except Exception:
+            logger.exception("camera %s: live update failed", self.camera.pk)
+        else:
             self.gate.succeeded()
             self._resync = False
             self.sent += 1
-        else:
-            connection.close()  # if the totals' read failed, the next one reconnects
-            self.gate.failed("live publish failed")
-            self.skipped += 1
-            self._resync = True
-        return ok
+            return True
+        self.skipped += 1
+        self._resync = True
+        return False

@@ -218,6 +218,26 @@ def test_flusher_writes_fenced_batches_publishes_after_commit_and_reports_losses
     assert publisher.sent[-1] == ([], {7: 0})
 
 
+def test_each_batch_records_how_far_analysis_is_stored(camera: Camera) -> None:
+    # given a lease and frames analysed without any crossing
+    keeper = LeaseKeeper(camera_id=camera.pk, owner="w1", ttl_s=30)
+    assert keeper.acquire() is not None
+    buffer = LedgerBuffer(camera_id=camera.pk, generation=keeper.generation, max_events=10)
+    flusher = LedgerFlusher(buffer=buffer, publisher=RecordingPublisher(camera),
+                            guard=DatabaseGuard(camera_id=camera.pk), batch_events=10)
+    buffer.frame_done(T0)
+    # when flushed, the (empty) batch still moves the lease's stored_until
+    flusher.flush()
+    assert CameraLease.objects.get(camera=camera).stored_until == T0
+    # and with nothing new analysed, no batch is written at all
+    assert buffer.next_batch(10) is None
+    # and a takeover learns it (the next owner's gap starts there)
+    CameraLease.objects.filter(camera=camera).update(heartbeat_at=datetime(2020, 1, 1,
+                                                                            tzinfo=UTC))
+    taken = LeaseKeeper(camera_id=camera.pk, owner="w2", ttl_s=30).acquire()
+    assert taken is not None and taken.stored_until == T0
+
+
 def test_publisher_forgets_zones_that_no_longer_count(camera: Camera) -> None:
     publisher = RecordingPublisher(camera)
     publisher.occupancy_set(1, 3)
@@ -593,7 +613,7 @@ def test_health_condition_tells_stalled_degraded_and_ok() -> None:
     gate.failed("down")
     kind, reason, _ = condition()
     assert kind == "degraded"
-    assert "database unreachable" in reason and "7 crossings wait" in reason
+    assert "database writes failing" in reason and "7 crossings wait" in reason
     assert "Redis unreachable" in reason
     # all well again: ok
     state.db_ok()
