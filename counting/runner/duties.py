@@ -112,12 +112,18 @@ class Duties:
     def _run(self) -> None:
         thread_schema_set(self.schema)
         try:
-            while not self._finish.wait(self.config.duties_s):
-                self.tick()
+            try:
+                while not self._finish.wait(self.config.duties_s):
+                    self.tick()
+            except Exception:
+                logger.exception("camera %s: duties thread failed; the run ends",
+                                 self.camera_id)
+                self.state.verdict_set("error")
+                self._finish.wait()  # the loop ends and calls finish(): then the final writes
             self.final()
         except Exception:
-            logger.exception("camera %s: duties thread failed", self.camera_id)
-            self.state.verdict_set("error")
+            logger.exception("camera %s: final writes failed; %d crossings unwritten",
+                             self.camera_id, len(self.buffer))
         finally:
             try:
                 connection.close()

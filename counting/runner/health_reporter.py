@@ -68,6 +68,9 @@ class HealthReporter:
         self.last_frame_wall: float | None = None
         self._analysed_mark = 0
         self._received_mark = (0, time.monotonic())
+        # The source's cumulative counters as last seen (kept when the source is gone, so a
+        # final report does not reset them to zero).
+        self._counters = (0, 0)
 
     def frame_seen(self, wall_time: float) -> None:
         self.last_frame_wall = wall_time
@@ -103,10 +106,12 @@ class HealthReporter:
         """The state (from the source's own health) and the rates since the last measure;
         no I/O, so it can be taken on the loop's thread and reported elsewhere."""
         now_mono = time.monotonic()
-        received = dropped = reconnects = 0
+        received = 0
+        dropped, reconnects = self._counters
         if source is not None:
             h = source.health()
             received, dropped, reconnects = h.frames_received, h.frames_dropped, h.reconnects
+            self._counters = (dropped, reconnects)
             if h.state in ("reconnecting", "failed"):
                 self.state, self.reason = CameraStatus.OFFLINE, h.reason or h.state
             elif h.frozen:
@@ -124,6 +129,8 @@ class HealthReporter:
                               frames_dropped=dropped, reconnects=reconnects)
 
     def report(self, state: str, reason: str, **numbers: Any) -> None:
+        dropped, reconnects = self._counters
+        numbers = {"frames_dropped": dropped, "reconnects": reconnects, **numbers}
         health_report(camera_id=self.camera_id,
                       snapshot=self._snapshot(state, reason, **numbers))
 
