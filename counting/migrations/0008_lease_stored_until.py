@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('counting', '0006_camera_gap_health_condition'),
+        ('counting', '0007_camera_snapshot'),
     ]
 
     operations = [
