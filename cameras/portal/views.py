@@ -167,7 +167,11 @@ def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
 def camera_set_enabled(request: HttpRequest, camera_id: int, enabled: bool) -> HttpResponse:
     """Enable or disable counting on a camera (its stream starts or stops within seconds)."""
     camera = _changeable_camera(request, camera_id)
-    services.camera_update(actor=request.user, camera=camera, enabled=enabled)
+    try:
+        services.camera_update(actor=request.user, camera=camera, enabled=enabled)
+    except ValidationError as exc:  # e.g. enabling it would exceed the plan's analysed fps
+        messages.error(request, f"“{camera.name}” was not enabled: {' '.join(exc.messages)}")
+        return redirect("manage-cameras")
     messages.success(request, f"“{camera.name}” is {'enabled' if enabled else 'disabled'}: "
                               f"counting {'starts' if enabled else 'stops'} within a few "
                               "seconds.")

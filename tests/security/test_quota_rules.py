@@ -171,3 +171,34 @@ def test_empty_override_means_the_plans_value(tenant_a: Any) -> None:
     assert tenant.quota("zones_per_camera_quota") == 3
     _set(tenant_a, plan=None)
     assert Tenant.objects.get(pk=tenant_a.pk).quota("websocket_quota") == 100
+
+
+def test_the_portal_shows_the_fps_quota_instead_of_failing(world_a: Any, in_tenant: Any) -> None:
+    # given a tenant at its analysed-fps quota and a disabled camera
+    from django.test import Client
+
+    from cameras.models import Camera
+    from tests.conftest import TENANTS
+
+    with in_tenant(world_a.tenant):
+        parked = Camera.objects.create(site=world_a.site, name="Parked", enabled=False,
+                                       stream_url="rtsp://10.0.0.9/p", detect_fps=5)
+    _set(world_a.tenant, fps_quota=int(_fps_in_use(in_tenant, world_a.tenant)))
+    client = Client(HTTP_HOST=TENANTS["a"]["domain"])
+    with in_tenant(world_a.tenant):
+        client.force_login(world_a.owner)
+
+    # when the portal's "enable" button and the camera form try to add analysed frames
+    enabled = client.post(f"/manage/cameras/{parked.pk}/enable/", follow=True)
+    added = client.post("/manage/cameras/new/", {
+        "site": world_a.site.pk, "name": "Extra", "stream_url": "rtsp://10.0.0.9/x",
+        "detect_fps": "5", "enabled": "on"})
+
+    # then both pages say why, and nothing changed
+    assert enabled.status_code == 200
+    assert "was not enabled: Your plan allows" in enabled.content.decode()
+    assert added.status_code == 200
+    assert "analysed frames per second over all enabled cameras" in added.content.decode()
+    with in_tenant(world_a.tenant):
+        assert not Camera.objects.get(pk=parked.pk).enabled
+        assert not Camera.objects.filter(name="Extra").exists()
