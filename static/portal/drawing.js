@@ -44,19 +44,34 @@
                 "stroke-dasharray": line.enabled === false ? `${unit} ${unit}` : "none",
                 class: "drawing-hit"}, g);
     const [nx, ny] = inNormal(x1, y1, x2, y2);
-    const mx = (x1 + x2) / 2, my = (y1 + y2) / 2, len = unit * 6;
+    const mx = (x1 + x2) / 2, my = (y1 + y2) / 2, len = unit * 8;
     const tipX = mx + nx * len, tipY = my + ny * len;
-    el("line", {x1: mx - nx * len * 0.4, y1: my - ny * len * 0.4, x2: tipX, y2: tipY,
-                stroke: color, "stroke-width": unit * 0.5}, g);
-    const back = unit * 1.8, side = unit * 1.2, dx = -ny, dy = nx;
-    el("polygon", {points: [[tipX + nx * unit, tipY + ny * unit],
-                            [tipX - nx * back + dx * side, tipY - ny * back + dy * side],
-                            [tipX - nx * back - dx * side, tipY - ny * back - dy * side]]
-                     .map((p) => p.join(",")).join(" "), fill: color}, g);
-    const size = unit * 2.2;
-    label(g, tipX + nx * unit * 3, tipY + ny * unit * 3, line.in_label || "in", size);
-    label(g, mx - nx * len * 0.9, my - ny * len * 0.9, line.out_label || "out", size * 0.8);
-    label(g, x1, y1 - unit * 2.5, line.name || "(unnamed line)", size * 0.8);
+    // the arrow: a dark outline under a coloured shaft and head, pointing to the "in" side
+    const back = unit * 2.4, side = unit * 1.6, dx = -ny, dy = nx;
+    const head = [[tipX + nx * unit, tipY + ny * unit],
+                  [tipX - nx * back + dx * side, tipY - ny * back + dy * side],
+                  [tipX - nx * back - dx * side, tipY - ny * back - dy * side]]
+      .map((p) => p.join(",")).join(" ");
+    el("line", {x1: mx, y1: my, x2: tipX, y2: tipY, stroke: "#000",
+                "stroke-width": unit * 1.1}, g);
+    el("polygon", {points: head, fill: "#000", stroke: "#000", "stroke-width": unit * 0.6}, g);
+    el("line", {x1: mx, y1: my, x2: tipX, y2: tipY, stroke: color,
+                "stroke-width": unit * 0.6}, g);
+    el("polygon", {points: head, fill: color}, g);
+    const size = unit * 2.6;
+    // labels beside the arrow's head ("in") and on the other side ("out"), anchored away from
+    // the line so that they never cover it; kept inside the picture
+    const anchor = (sign) => Math.abs(nx) < 0.5 ? "middle" : (nx * sign > 0 ? "start" : "end");
+    const clampX = (x) => Math.min(w - size, Math.max(size, x));
+    const clampY = (y) => Math.min(h - size, Math.max(size, y));
+    label(g, clampX(tipX + nx * unit * 2.5), clampY(tipY + ny * unit * 3.5),
+          line.in_label || "in", size, anchor(1));
+    label(g, clampX(mx - nx * unit * 2.5), clampY(my - ny * unit * 3.5),
+          line.out_label || "out", size * 0.85, anchor(-1));
+    const ux = (x2 - x1) / (Math.hypot(x2 - x1, y2 - y1) || 1);
+    const uy = (y2 - y1) / (Math.hypot(x2 - x1, y2 - y1) || 1);
+    label(g, clampX(x1 - ux * unit * 2 + nx * unit * 3), clampY(y1 - uy * unit * 2 + ny * unit * 3),
+          line.name || "(unnamed line)", size * 0.85);
     if (opts.handles) {
       el("circle", {cx: x1, cy: y1, r: unit * 1.6, class: "drawing-handle",
                     "data-kind": "line", "data-index": opts.index, "data-point": "1"}, g);
