@@ -51,8 +51,15 @@ class Observation:
 
 
 # --- schedules and periods --------------------------------------------------------------------
-def rule_active(rule: RuleEntry, now: datetime) -> bool:
-    """Whether ``now`` is inside the rule's schedule (weekdays, and opening hours if chosen)."""
+def rule_active(rule: RuleEntry, now: datetime,
+                _memo: dict[tuple[Any, ...], bool] | None = None) -> bool:
+    """Whether ``now`` is inside the rule's schedule (weekdays, and opening hours if chosen).
+    ``_memo`` shares the answer between rules of the same site and schedule in one batch."""
+    if _memo is not None:
+        key = (rule.site_tz, rule.schedule, rule.weekdays, id(rule.opening_hours), now)
+        if key not in _memo:
+            _memo[key] = rule_active(rule, now)
+        return _memo[key]
     local = now.astimezone(rule.tz)
     if local.weekday() not in rule.weekdays:
         return False
@@ -119,19 +126,21 @@ def occupancy_observations(rules: list[RuleEntry], *, camera_id: int,
     if not rules:
         return []
     counted: dict[int, list[int]] = defaultdict(list)  # camera -> zones that count people
-    need_sites = {r.site_id for r in rules if r.scope == Scope.SITE}
-    zone_filter = Zone.objects.filter(ignore_detections=False)
-    if need_sites:
-        zone_filter = zone_filter.filter(camera__site_id__in=need_sites)
-    else:
-        zone_filter = zone_filter.filter(camera_id=camera_id)
     site_of_zone: dict[int, int] = {}
-    for zid, cid, sid in zone_filter.values_list("id", "camera_id", "camera__site_id"):
-        counted[cid].append(zid)
-        site_of_zone[zid] = sid
+    if any(r.scope != Scope.ZONE for r in rules):  # zone rules need no lookup
+        need_sites = {r.site_id for r in rules if r.scope == Scope.SITE}
+        zone_filter = Zone.objects.filter(ignore_detections=False)
+        if need_sites:
+            zone_filter = zone_filter.filter(camera__site_id__in=need_sites)
+        else:
+            zone_filter = zone_filter.filter(camera_id=camera_id)
+        for zid, cid, sid in zone_filter.values_list("id", "camera_id", "camera__site_id"):
+            counted[cid].append(zid)
+            site_of_zone[zid] = sid
     others = [z for cid, zs in counted.items() if cid != camera_id for z in zs]
     stored = _stored_zone_occupancy(others, now) if others else {}
     out: list[Observation] = []
+    memo: dict[tuple[Any, ...], bool] = {}
     for rule in rules:
         above = rule.kind == RuleKind.OCCUPANCY_ABOVE
         if rule.scope == Scope.ZONE:
@@ -145,7 +154,7 @@ def occupancy_observations(rules: list[RuleEntry], *, camera_id: int,
             key, value = f"site:{rule.site_id}", float(sum(present))
         if value is None:
             continue
-        if not rule_active(rule, now):
+        if not rule_active(rule, now, memo):
             out.append(_inactive(rule, key, rule.scope_label, camera_id))
             continue
         out.append(Observation(rule=rule, scope_key=key, holds=_compare(rule, value, above),
@@ -172,16 +181,34 @@ def _footfall(rule: RuleEntry, start: datetime, end: datetime) -> float:
     return float(rows.aggregate(n=Sum("count_in"))["n"] or 0)
 
 
-def _scope_key(rule: RuleEntry) -> str:
+def _scope_id(rule: RuleEntry) -> int | None:
     ids = {Scope.SITE: rule.site_id, Scope.CAMERA: rule.camera_id, Scope.LINE: rule.line_id,
            Scope.ZONE: rule.zone_id}
-    return f"{rule.scope}:{ids[rule.scope]}"  # type: ignore[index]
+    return ids[rule.scope]  # type: ignore[index]
+
+
+def _scope_key(rule: RuleEntry) -> str:
+    return f"{rule.scope}:{_scope_id(rule)}"
+
+
+def minute_end(moment: datetime) -> datetime:
+    """The end of the UTC minute containing ``moment`` (rollup minutes are [start, end))."""
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def footfall_observations(rules: list[RuleEntry], *, now: datetime) -> list[Observation]:
     """Footfall rules: entries since the period's start (above) or over the ended period
     (below)."""
     out: list[Observation] = []
+    sums: dict[tuple[str, int | None, datetime, datetime], float] = {}
+
+    def footfall(rule: RuleEntry, start: datetime, end: datetime) -> float:
+        # rules of one scope and period share one query
+        key = (rule.scope, _scope_id(rule), start, end)
+        if key not in sums:
+            sums[key] = _footfall(rule, start, end)
+        return sums[key]
+
     for rule in rules:
         if rule.kind not in (RuleKind.FOOTFALL_ABOVE, RuleKind.FOOTFALL_BELOW):
             continue
@@ -195,12 +222,12 @@ def footfall_observations(rules: list[RuleEntry], *, now: datetime) -> list[Obse
             continue
         if rule.kind == RuleKind.FOOTFALL_ABOVE:
             inside = period[0] <= now < period[1]
-            value = _footfall(rule, period[0], min(now + timedelta(minutes=1), period[1])) \
+            value = footfall(rule, period[0], min(minute_end(now), period[1])) \
                 if inside else None
             holds = inside and value is not None and _compare(rule, value, above=True)
         else:
             due = _period_due(rule, now)
-            value = _footfall(rule, *due) if due else None
+            value = footfall(rule, *due) if due else None
             holds = due is not None and value is not None and _compare(rule, value, above=False)
         out.append(Observation(rule=rule, scope_key=key, holds=holds, value=value,
                                label=rule.scope_label, camera_id=camera_id, details={

@@ -67,10 +67,15 @@ def delivery_claim(*, channel: str, recipient: str,
     a rate limit holds them back)."""
     now = now or timezone.now()
     with transaction.atomic():
+        # Due ones, and those that would be due within one more digest window: alerts that
+        # fired together leave together even if their windows started a little apart.
+        horizon = now + timedelta(seconds=settings.ALERTS_DIGEST_WINDOW_S)
         notes = list(Notification.objects.select_for_update(skip_locked=True)
                      .filter(status=NotificationStatus.PENDING, channel=channel,
-                             recipient=recipient, not_before__lte=now)
+                             recipient=recipient, not_before__lte=horizon)
                      .order_by("created_at", "id"))
+        if not any(n.not_before <= now for n in notes):
+            return None, 0.0  # nothing due yet: the task of the earliest one comes later
         if not notes:
             return None, 0.0
         wait = rate_limit_wait({n.rule_id for n in notes if n.rule_id is not None}, now)

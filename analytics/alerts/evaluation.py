@@ -47,17 +47,33 @@ class EvaluationResult:
     updated: int = 0
 
 
-def _trackers(rule_ids: list[int]) -> dict[tuple[int, str], tuple[datetime | None, datetime]]:
-    rows = AlertCondition.objects.filter(rule_id__in=rule_ids).values_list(
-        "rule_id", "scope_key", "since", "changed_at")
-    return {(r, k): (since, at) for r, k, since, at in rows}
+Trackers = dict[tuple[int, str], tuple[datetime | None, datetime]]
+OpenAlerts = dict[tuple[int, str], tuple[int, float | None, float | None, datetime]]
 
 
-def _open_alerts(rule_ids: list[int]) -> dict[tuple[int, str], tuple[int, float | None,
-                                                                   float | None, datetime]]:
-    rows = Alert.objects.filter(state=AlertState.OPEN, rule_id__in=rule_ids).values_list(
-        "rule_id", "scope_key", "pk", "value", "peak_value", "updated_at")
-    return {(r, k): (pk, v, p, at) for r, k, pk, v, p, at in rows}
+def _state(rule_ids: list[int]) -> tuple[Trackers, OpenAlerts]:
+    """The rules' condition trackers and open alerts, in one round trip (``= ANY`` of one
+    parameter: Django building an ``IN`` list of a thousand ids costs more than the query)."""
+    conditions, alerts = AlertCondition._meta.db_table, Alert._meta.db_table
+    with connection.cursor() as cursor:
+        # The ids travel as one text parameter: quoting a thousand-element array on the
+        # client costs more than the query.
+        cursor.execute(
+            f"WITH ids AS (SELECT string_to_array(%s, ',')::bigint[] AS a) "
+            f"SELECT 'c', rule_id, scope_key, since, changed_at, NULL, NULL, NULL "
+            f"FROM {conditions}, ids WHERE rule_id = ANY(ids.a) UNION ALL "
+            f"SELECT 'a', rule_id, scope_key, NULL, updated_at, id, value, peak_value "
+            f"FROM {alerts}, ids WHERE state = 'open' AND rule_id = ANY(ids.a)",
+            [",".join(map(str, rule_ids))])
+        rows = cursor.fetchall()
+    trackers: Trackers = {}
+    open_alerts: OpenAlerts = {}
+    for kind, rule_id, key, since, at, pk, value, peak in rows:
+        if kind == "c":
+            trackers[(rule_id, key)] = (since, at)
+        else:
+            open_alerts[(rule_id, key)] = (pk, value, peak, at)
+    return trackers, open_alerts
 
 
 def _since_set(key: tuple[int, str], now: datetime, value: float | None) -> datetime:
@@ -176,8 +192,7 @@ def evaluate(observations: Sequence[Observation], *, now: datetime) -> Evaluatio
     if not observations:
         return result
     rule_ids = sorted({o.rule.id for o in observations})
-    trackers = _trackers(rule_ids)
-    open_alerts = _open_alerts(rule_ids)
+    trackers, open_alerts = _state(rule_ids)
     for obs in observations:
         key = (obs.rule.id, obs.scope_key)
         since, changed_at = trackers.get(key, (None, None))

@@ -195,3 +195,43 @@ def test_the_openapi_schema_documents_the_alert_endpoints(world_a: Any,  # noqa:
         assert path in paths, path
     assert paths["/api/v1/alerts/{id}/acknowledge/"]["post"]["summary"] == (
         "Acknowledge an alert (anyone who may view it)")
+
+
+def test_over_the_rule_rate_limit_notifications_wait_and_leave_as_one_digest(
+        world_a: Any, in_tenant: Any, settings: Any) -> None:  # noqa: F811
+    from datetime import timedelta
+
+    from analytics.alerts.delivery import delivery_claim
+    from analytics.alerts.models import Delivery, Notification
+
+    settings.ALERTS_RATE_PER_RULE_PER_HOUR = 2
+    alert = _alert(world_a, in_tenant)
+    with in_tenant(world_a.tenant):
+        now = timezone.now()
+        # given two messages of the rule sent in the last hour (20 and 10 minutes ago)
+        for minutes in (20, 10):
+            sent = Delivery.objects.create(channel="email", recipient="ops@example.test",
+                                           status="sent", give_up_at=now)
+            Delivery.objects.filter(pk=sent.pk).update(
+                created_at=now - timedelta(minutes=minutes))
+            Notification.objects.create(alert=alert, rule_id=alert.rule_id, event="opened",
+                                        channel="email", recipient="ops@example.test",
+                                        key=f"old-{minutes}", status="sent", delivery=sent,
+                                        created_at=now, not_before=now)
+        waiting = [Notification.objects.create(
+            alert=alert, rule_id=alert.rule_id, event=event, channel="email",
+            recipient="ops@example.test", key=f"new-{event}", created_at=now, not_before=now)
+            for event in ("opened", "resolved")]
+        # when a delivery task claims them
+        delivery, wait = delivery_claim(channel="email", recipient="ops@example.test", now=now)
+        # then nothing is sent now; they wait until the older message leaves the hour
+        assert delivery is None
+        assert 39 * 60 < wait <= 40 * 60
+        assert {n.not_before for n in Notification.objects.filter(
+            pk__in=[w.pk for w in waiting])} == {now + timedelta(seconds=wait)}
+        # and then both leave as one digest
+        later = now + timedelta(seconds=wait + 1)
+        delivery, wait = delivery_claim(channel="email", recipient="ops@example.test",
+                                        now=later)
+        assert delivery is not None and delivery.digest and wait == 0
+        assert delivery.notifications.count() == 2

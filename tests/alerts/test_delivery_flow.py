@@ -147,3 +147,29 @@ def test_sms_goes_through_twilios_client_to_the_configured_api(world: AlertWorld
     user, _, password = b64decode(requests[0].headers["authorization"].split()[1]).decode(
     ).partition(":")
     assert (user, password) == (TWILIO_SID, TWILIO_TOKEN)
+
+
+def test_alerts_firing_together_reach_a_recipient_as_one_digest(world: AlertWorld, place: Any,
+                                                                settings: Any) -> None:
+    from django.utils import timezone
+
+    from analytics.alerts.triggers import on_batch
+
+    # given three rules on one zone telling the same person (a 2 s digest window)
+    spot = place(capacity=None)
+    for threshold in (1, 2, 3):
+        _rule(world, spot, name=f"over {threshold}", threshold=threshold, duration_s=0,
+              emails=["digest@store.test"])
+    settings.ALERTS_DIGEST_WINDOW_S = 2.0
+    # when one batch makes all three fire
+    with tenant_context(world.tenant):
+        result = on_batch(camera_id=spot.camera.pk, occupancy={spot.zone.pk: 5.0},
+                          now=timezone.now())
+    assert result.opened == 3
+    # then one e-mail lists the three
+    mails = wait_for(lambda: world.smtp.to("digest@store.test"), 20, message="the digest")
+    time.sleep(2.5)
+    assert len(world.smtp.to("digest@store.test")) == 1
+    assert mails[0].subject == "[Alerts Ltd] 3 alerts: 3 opened"
+    text = mails[0].part("text/plain")
+    assert all(f"above {n}" in text for n in (1, 2, 3))
