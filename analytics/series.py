@@ -84,27 +84,37 @@ _TIMEOUT_STATES = frozenset({"57014", "55P03"})
 @contextmanager
 def statement_timeout(timeout_ms: int | None) -> Iterator[None]:
     """Run the block in a transaction (or savepoint) whose statements stop after
-    ``timeout_ms`` (``SET LOCAL``); a stop raises :class:`SeriesTimeoutError`.
+    ``timeout_ms`` (``SET LOCAL statement_timeout``; None keeps the connection's) and are
+    planned without JIT; a stop raises :class:`SeriesTimeoutError`.
 
-    Leaving the block restores the previous value, so an enclosing transaction keeps its own.
+    JIT is off because the planner cannot estimate the per-hour ranges of the cut-hour query
+    and would spend about half a second compiling a query that runs in milliseconds. Leaving
+    the block restores the previous values, so an enclosing transaction keeps its own.
     """
-    if timeout_ms is None:
-        yield
-        return
+    settings_local = {"jit": "off"}
+    if timeout_ms is not None:
+        settings_local["statement_timeout"] = f"{int(timeout_ms)}ms"
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('statement_timeout')")
-                row = cursor.fetchone()
-                previous = str(row[0]) if row else "0"
-                cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            previous = _set_local(settings_local)
             yield
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+            _set_local(previous)
     except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) in _TIMEOUT_STATES:
+        if timeout_ms is not None and getattr(exc.__cause__, "sqlstate", None) in _TIMEOUT_STATES:
             raise SeriesTimeoutError(int(timeout_ms)) from exc
         raise
+
+
+def _set_local(values: dict[str, str]) -> dict[str, str]:
+    """``SET LOCAL`` each setting (names from this module only); returns the previous values."""
+    previous = {}
+    with connection.cursor() as cursor:
+        for name, value in values.items():
+            cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)",
+                           [name, name, value])
+            row = cursor.fetchone()
+            previous[name] = str(row[0]) if row else value
+    return previous
 
 
 @dataclass(frozen=True)
@@ -250,17 +260,22 @@ def _sum_per_bucket(table: str, key_column: str, keys: Sequence[int],
     return _fetch(sql, [_thresholds(bounds), list(keys), bounds[0][0], bounds[-1][1]])
 
 
-def _sum_whole_hours(line_ids: Sequence[int], bounds: list[tuple[datetime, datetime]],
-                     cut: list[datetime]) -> dict[int, tuple]:
-    """In/out per bucket from the hour rollups, leaving out the hours a boundary cuts."""
+def _sum_whole_hours(line_ids: Sequence[int],
+                     bounds: list[tuple[datetime, datetime]]) -> dict[int, tuple]:
+    """In/out per bucket from the hour rollups of the hours no bucket boundary cuts.
+
+    An hour is whole when its start and its last half second fall in the same bucket: exactly
+    the hours :func:`partial_hours` leaves out (boundaries have whole seconds).
+    """
     table = connection.ops.quote_name(LineHourRollup._meta.db_table)
     sql = (
-        "SELECT width_bucket(extract(epoch FROM hour)::float8, %s::float8[]) AS bucket, "
-        f"SUM(count_in), SUM(count_out) FROM {table} "
+        "SELECT width_bucket(extract(epoch FROM hour)::float8, edges.a) AS bucket, "
+        f"SUM(count_in), SUM(count_out) FROM {table}, (SELECT %s::float8[] AS a) AS edges "
         "WHERE line_id = ANY(%s) AND hour >= %s AND hour < %s "
-        "AND NOT (hour = ANY(%s::timestamptz[])) GROUP BY bucket"
+        "AND width_bucket(extract(epoch FROM hour)::float8, edges.a) "
+        "= width_bucket(extract(epoch FROM hour)::float8 + 3599.5, edges.a) GROUP BY bucket"
     )
-    return _fetch(sql, [_thresholds(bounds), list(line_ids), bounds[0][0], bounds[-1][1], cut])
+    return _fetch(sql, [_thresholds(bounds), list(line_ids), bounds[0][0], bounds[-1][1]])
 
 
 def _sum_cut_hours(line_ids: Sequence[int], bounds: list[tuple[datetime, datetime]],
@@ -298,7 +313,7 @@ def _line_sums(line_ids: Sequence[int], bucket: Bucket,
     # An hour rollup is the sum of its minutes (counting/rollups.py keeps it so), so whole hours
     # come from the hours and only the hours a local boundary cuts come from the minutes.
     cut = partial_hours(bounds)
-    sums = _sum_whole_hours(line_ids, bounds, cut)
+    sums = _sum_whole_hours(line_ids, bounds)
     return _add(sums, _sum_cut_hours(line_ids, bounds, cut)) if cut else sums
 
 
