@@ -437,3 +437,32 @@ def _flush_waiting(holder: Any) -> bool:
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE '%%last_batch_seq%%' AND pid <> pg_backend_pid()").fetchone()
     return bool(row and row[0])
+
+
+def test_a_suspended_tenants_stream_stops_within_10s_without_any_stop_flag(
+        chaos_worker: Any, chaos_redis: RedisProcess, pets_segment_280: Path,
+        stream_tenant: Any, streams_queue: str, settings: Any, allow_loopback: None) -> None:
+    from tenants.models import Tenant
+
+    with camera_simulator(pets_segment_280, loops=1, start_on_connect=True) as url:
+        camera = make_camera(stream_tenant, url, detect_fps=5.0)
+        assert dispatch(stream_tenant, streams_queue, settings) == [camera.pk]
+        wait_for(lambda: getattr(health_of(stream_tenant, camera.pk), "fps_analysed", 0) > 0,
+                 90, message="the camera to be analysed")
+        # given Redis down, so that no stop flag can reach the runner
+        chaos_redis.stop()
+        try:
+            # when the tenant is marked inactive (as the suspend service does first)
+            Tenant.objects.filter(pk=stream_tenant.pk).update(is_active=False)
+            suspended_at = time.monotonic()
+            # then the runner sees it itself and releases the lease within 10 s
+            wait_for(lambda: lease_of(stream_tenant, camera.pk)["owner"] == "", 10,
+                     interval=0.2, message="the suspended tenant's stream to stop")
+            stopped_after = time.monotonic() - suspended_at
+        finally:
+            Tenant.objects.filter(pk=stream_tenant.pk).update(is_active=True)
+            chaos_redis.start()
+    health = health_of(stream_tenant, camera.pk)
+    print(f"\n[chaos] tenant suspended: stream stopped after {stopped_after:.1f} s "
+          f"({health.state}: {health.reason})")
+    assert health.reason == "stream stopped (tenant suspended)"
