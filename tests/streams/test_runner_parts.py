@@ -35,6 +35,7 @@ from counting.runner.redis_gate import RedisGate
 from counting.runner.rules_loader import RulesLoader
 from counting.runner.stop import StopCheck, stream_stop_flag_clear, stream_stop_request
 from counting.services import counting_line_create, zone_create
+from tests.api.conftest import api_client, world_a  # noqa: F401 - fixtures of the API case
 
 T0 = datetime(2026, 3, 29, 10, 0, 0, tzinfo=UTC)
 
@@ -673,3 +674,46 @@ def test_camera_health_api_shows_condition_and_recent_gaps(
                                    now=later).condition == "degraded"
     (gap,) = camera_gaps_recent(camera_id=camera.pk)
     assert (gap.cause, gap.seconds) == ("runner", 15.0)
+
+
+def test_the_health_endpoint_answers_condition_and_gaps(
+        world_a: Any, api_client: Any, in_tenant: Any) -> None:  # noqa: F811 (fixtures)
+    from counting.health import HealthSnapshot, health_gap_open, health_report
+
+    with in_tenant(world_a.tenant):
+        health_report(camera_id=world_a.camera.pk, snapshot=HealthSnapshot(
+            state="online", reason="streaming", condition="stalled",
+            condition_reason="no frame analysed for 9 s: connection refused"))
+        health_gap_open(camera_id=world_a.camera.pk, started_at=T0, cause="source",
+                        reason="no frame analysed for 3 s: connection refused")
+    body = api_client("a", world_a.owner).get(
+        f"/api/v1/cameras/{world_a.camera.pk}/health/").json()
+    assert (body["condition"], body["condition_reason"]) == (
+        "stalled", "no frame analysed for 9 s: connection refused")
+    assert body["recent_gaps"] == [{
+        "started_at": "2026-03-29T10:00:00Z", "ended_at": None, "seconds": None,
+        "cause": "source", "reason": "no frame analysed for 3 s: connection refused"}]
+
+
+def test_a_new_run_writes_what_an_earlier_run_spooled(camera: Camera, settings: Any,
+                                                      tmp_path: Any) -> None:
+    from counting.runner.runner import StreamRunner
+    from counting.runner.spool import spool_files, spool_write
+
+    settings.COUNTING_SPOOL_DIR = tmp_path
+    line = counting_line_create(actor=None, camera=camera, name="Door", x1=0.5, y1=0, x2=0.5,
+                                y2=1)
+    # given generation 1 ended with the database down: one crossing and 2 losses spooled
+    spool_write(schema="tenant_a", camera_id=camera.pk, generation=1, lost=2, events=[
+        LedgerEvent(line_id=line.pk, direction="in", track_id=1, occurred_at=T0,
+                    frame_index=1)])
+    CameraLease.objects.create(camera=camera, owner="w2", generation=2,
+                               acquired_at=T0.replace(minute=5), heartbeat_at=T0)
+    # when the camera's next run starts on this host
+    StreamRunner(camera_id=camera.pk, schema="tenant_a")._spool_replay()
+    # then the crossing is stored under its own generation, the losses are reported, and the
+    # file is gone
+    assert list(CountEvent.objects.filter(camera=camera).values_list(
+        "track_id", "lease_generation")) == [(1, 1)]
+    assert CameraHealth.objects.get(camera_id=camera.pk).events_lost == 2
+    assert spool_files(schema="tenant_a", camera_id=camera.pk) == []
