@@ -44,6 +44,7 @@ pytestmark = pytest.mark.slow
 
 FPS = 7.0  # PETS09-S2L1's frame rate: the simulator plays frame n at t0 + n / FPS
 DROPPED_LIMIT = 280 // 50  # as tests/streams/test_stream_e2e.py allows live sampling
+DROPPED_PER_CROSSING = 30  # beyond that, ~4 s of frames not analysed may hide one crossing
 
 
 # -- fixtures shared by every case ---------------------------------------------------------------
@@ -177,13 +178,12 @@ class Outcome:
     conditions: list[tuple[str, str]]
 
     def check(self, context: str) -> None:
-        if self.dropped > DROPPED_LIMIT:
-            # The machine could not analyse every frame (other work on its cores): crossings
-            # were missed by live sampling, which health reports as dropped frames, not as
-            # lost crossings. The fault's own assertions above still ran.
-            pytest.skip(f"overloaded: {self.dropped} frames dropped (> {DROPPED_LIMIT}); "
-                        f"counts not comparable: {self}")
         jitter = 2 + (2 if self.dropped else 0)
+        if self.dropped > DROPPED_LIMIT:
+            # The machine could not analyse every frame (other work on its cores): live
+            # sampling skipped frames, which health reports as dropped frames; a track may miss
+            # its crossing in them. Allow one crossing per DROPPED_PER_CROSSING reported drops.
+            jitter += self.dropped // DROPPED_PER_CROSSING
         missing = extra = 0
         for name, directions in self.expected.items():
             for direction, want in directions.items():
