@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 
 from analytics.alerts.conditions import Observation
 from analytics.alerts.constants import AlertEvent, AlertState
-from analytics.alerts.live import alert_publish
+from analytics.alerts.live import alert_publish, alerts_publish
 from analytics.alerts.messages import alert_message
 from analytics.alerts.models import Alert, AlertCondition, AlertRule
 from analytics.alerts.outbox import notifications_create
@@ -76,28 +76,117 @@ def _state(rule_ids: list[int]) -> tuple[Trackers, OpenAlerts]:
     return trackers, open_alerts
 
 
-def _since_set(key: tuple[int, str], now: datetime, value: float | None) -> datetime:
-    """Start the tracker if it is not running; returns its (maybe older) start."""
+Key = tuple[int, str]
+
+
+def _values(keys: Sequence[Key]) -> tuple[str, list[object]]:
+    """``(VALUES (%s, %s), ...)`` of (rule id, scope key) pairs and its parameters."""
+    params: list[object] = []
+    for rule_id, scope_key in keys:
+        params += [rule_id, scope_key]
+    return "(VALUES " + ", ".join(["(%s::bigint, %s)"] * len(keys)) + ")", params
+
+
+def _since_start(starts: dict[Key, float | None], now: datetime) -> dict[Key, datetime]:
+    """Start the trackers that are not running (one statement); returns every start, older
+    ones kept (another evaluator may have started a tracker first)."""
+    if not starts:
+        return {}
+    table = AlertCondition._meta.db_table
+    params: list[object] = []
+    for (rule_id, scope_key), value in starts.items():
+        params += [rule_id, scope_key, now, value, now]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {AlertCondition._meta.db_table} (rule_id, scope_key, since, value, "
-            "changed_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (rule_id, scope_key) DO UPDATE "
-            "SET since = COALESCE(EXCLUDED.since, "
-            f"{AlertCondition._meta.db_table}.since), value = EXCLUDED.value, "
-            "changed_at = EXCLUDED.changed_at "
-            f"WHERE {AlertCondition._meta.db_table}.since IS NULL RETURNING since",
-            [key[0], key[1], now, value, now])
-        row = cursor.fetchone()
-    if row is not None:
-        return row[0]  # type: ignore[no-any-return]
-    since = (AlertCondition.objects.filter(rule_id=key[0], scope_key=key[1])
-             .values_list("since", flat=True).first())
-    return since or now
+            f"INSERT INTO {table} (rule_id, scope_key, since, value, changed_at) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(starts))
+            + f" ON CONFLICT (rule_id, scope_key) DO UPDATE SET since = EXCLUDED.since, "
+            f"value = EXCLUDED.value, changed_at = EXCLUDED.changed_at "
+            f"WHERE {table}.since IS NULL", params)
+        values_sql, key_params = _values(list(starts))
+        cursor.execute(
+            f"SELECT c.rule_id, c.scope_key, c.since FROM {table} c "
+            f"JOIN {values_sql} AS k(rule_id, scope_key) "
+            "ON c.rule_id = k.rule_id AND c.scope_key = k.scope_key", key_params)
+        return {(r, k): since or now for r, k, since in cursor.fetchall()}
 
 
-def _since_clear(key: tuple[int, str], now: datetime) -> None:
-    AlertCondition.objects.filter(rule_id=key[0], scope_key=key[1], since__isnull=False,
-                                  changed_at__lte=now).update(since=None, changed_at=now)
+def _since_clear(keys: list[Key], now: datetime) -> None:
+    """Stop the trackers (one statement), unless a newer observation changed them."""
+    if not keys:
+        return
+    table = AlertCondition._meta.db_table
+    values_sql, params = _values(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} c SET since = NULL, changed_at = %s FROM {values_sql} "
+            "AS k(rule_id, scope_key) WHERE c.rule_id = k.rule_id AND "
+            "c.scope_key = k.scope_key AND c.since IS NOT NULL AND c.changed_at <= %s",
+            [now, *params, now])
+
+
+def _open_many(candidates: list[Observation], now: datetime) -> list[Alert]:
+    """Open the alerts of ``candidates`` in one transaction: lock their trackers, skip those
+    with an open alert, a cool-down running or a rule disabled meanwhile, insert the alerts
+    and their notifications together; dispatch one delivery task per recipient on commit (so
+    a recipient of several gets one digest)."""
+    from analytics.alerts.models import Notification
+    from analytics.alerts.outbox import dispatch, notification_rows
+
+    schema = connection.schema_name
+    keys = [(o.rule.id, o.scope_key) for o in candidates]
+    values_sql, params = _values(keys)
+    table, alerts_table = AlertCondition._meta.db_table, Alert._meta.db_table
+    cooldown = max(o.rule.cooldown_s for o in candidates)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.rule_id, c.scope_key, c.since FROM {table} c JOIN {values_sql} "
+                "AS k(rule_id, scope_key) ON c.rule_id = k.rule_id AND c.scope_key = "
+                "k.scope_key WHERE c.since IS NOT NULL ORDER BY c.id FOR UPDATE OF c", params)
+            since = {(r, k): s for r, k, s in cursor.fetchall()}
+            cursor.execute(
+                f"SELECT a.rule_id, a.scope_key, a.state, a.resolved_at FROM {alerts_table} a "
+                f"JOIN {values_sql} AS k(rule_id, scope_key) ON a.rule_id = k.rule_id AND "
+                "a.scope_key = k.scope_key WHERE a.state = 'open' OR a.resolved_at > %s",
+                [*params, now - timedelta(seconds=cooldown)])
+            blocked: set[Key] = set()
+            by_key = {(o.rule.id, o.scope_key): o for o in candidates}
+            for r, k, state, resolved_at in cursor.fetchall():
+                obs = by_key[(r, k)]
+                if state == AlertState.OPEN or (
+                        resolved_at is not None and obs.rule.cooldown_s
+                        and resolved_at > now - timedelta(seconds=obs.rule.cooldown_s)):
+                    blocked.add((r, k))
+        rules = {r.pk: r for r in AlertRule.objects.filter(
+            pk__in=sorted({k[0] for k in keys}), enabled=True)
+            .prefetch_related("recipient_users", "webhooks")}
+        chosen = [o for o in candidates if (o.rule.id, o.scope_key) in since
+                  and (o.rule.id, o.scope_key) not in blocked and o.rule.id in rules]
+        if not chosen:
+            return []
+        alerts = Alert.objects.bulk_create([Alert(
+            rule=rules[o.rule.id], rule_name=rules[o.rule.id].name, kind=o.rule.kind,
+            severity=rules[o.rule.id].severity, scope_key=o.scope_key,
+            scope_label=o.label[:300], site_id=o.rule.site_id, camera_id=o.camera_id,
+            state=AlertState.OPEN, threshold=o.rule.threshold, value=o.value,
+            peak_value=o.value, details=o.details, condition_since=since[(o.rule.id,
+                                                                          o.scope_key)],
+            opened_at=now, updated_at=now,
+            message=alert_message(kind=o.rule.kind, label=o.label, value=o.value,
+                                  threshold=o.rule.threshold, duration_s=o.rule.duration_s,
+                                  details=o.details)[:500]) for o in chosen])
+        rows = [row for alert in alerts for row in notification_rows(
+            alert=alert, rule=rules[alert.rule_id or 0], event=AlertEvent.OPENED, now=now)]
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        pairs = sorted({(row.channel, row.recipient) for row in rows})
+        if pairs:
+            transaction.on_commit(lambda: dispatch(schema, pairs))
+        transaction.on_commit(lambda: alerts_publish(schema=schema, alerts=alerts,
+                                                     event=AlertEvent.OPENED))
+    for alert in alerts:
+        logger.info("alert %s opened: %s", alert.pk, alert.message)
+    return alerts
 
 
 def _open(obs: Observation, since: datetime, now: datetime) -> Alert | None:
@@ -193,19 +282,24 @@ def evaluate(observations: Sequence[Observation], *, now: datetime) -> Evaluatio
         return result
     rule_ids = sorted({o.rule.id for o in observations})
     trackers, open_alerts = _state(rule_ids)
-    for obs in observations:
+    current = [o for o in observations
+               if not (trackers.get((o.rule.id, o.scope_key), (None, None))[1] or now) > now]
+    # (an observation older than its tracker's last change arrived out of order: skipped)
+    starts = {(o.rule.id, o.scope_key): o.value for o in current
+              if o.holds and trackers.get((o.rule.id, o.scope_key), (None, None))[0] is None}
+    since = {key: value[0] for key, value in trackers.items() if value[0] is not None}
+    since.update(_since_start(starts, now))
+    _since_clear([(o.rule.id, o.scope_key) for o in current
+                  if not o.holds and since.get((o.rule.id, o.scope_key)) is not None], now)
+    to_open: list[Observation] = []
+    for obs in current:
         key = (obs.rule.id, obs.scope_key)
-        since, changed_at = trackers.get(key, (None, None))
-        if changed_at is not None and now < changed_at:
-            continue  # older than the tracker's last change: evaluations arrived out of order
         alert = open_alerts.get(key)
         if obs.holds:
-            if since is None:
-                since = _since_set(key, now, obs.value)
+            started = since.get(key, now)
             if alert is None:
-                if now - since >= timedelta(seconds=obs.rule.duration_s) and _open(obs, since,
-                                                                                   now):
-                    result.opened += 1
+                if now - started >= timedelta(seconds=obs.rule.duration_s):
+                    to_open.append(obs)
             elif obs.value is not None and obs.value != alert[1]:
                 peak = alert[2]
                 new_peak = peak is None or (obs.value > peak if "below" not in obs.rule.kind
@@ -215,9 +309,15 @@ def evaluate(observations: Sequence[Observation], *, now: datetime) -> Evaluatio
                         value=obs.value, updated_at=now,
                         **({"peak_value": obs.value} if new_peak else {}))
                     result.updated += 1
-        else:
-            if since is not None:
-                _since_clear(key, now)
-            if alert is not None and _resolve(alert[0], obs, now):
-                result.resolved += 1
+        elif alert is not None and _resolve(alert[0], obs, now):
+            result.resolved += 1
+    if to_open:
+        try:
+            result.opened += len(_open_many(to_open, now))
+        except IntegrityError:
+            # an evaluator that did not lock (none does) or a race on the unique index:
+            # one by one, each in its own transaction
+            for obs in to_open:
+                if _open(obs, since.get((obs.rule.id, obs.scope_key), now), now):
+                    result.opened += 1
     return result

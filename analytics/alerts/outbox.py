@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from analytics.alerts.constants import Channel, NotificationStatus
@@ -25,28 +24,34 @@ logger = logging.getLogger(__name__)
 
 def recipients_of(rule: AlertRule) -> list[tuple[str, str]]:
     """(channel, recipient) pairs of a rule: users' and listed e-mails, phones, endpoints."""
+    # .all(): served from prefetch_related when the caller prefetched (one query per batch)
     pairs: list[tuple[str, str]] = []
-    user_model = get_user_model()
-    users = user_model.objects.filter(pk__in=rule.recipient_users.values("pk"), is_active=True)
     emails = {e.strip().lower() for e in rule.emails if e.strip()}
-    emails |= {u.email.strip().lower() for u in users if u.email}
+    emails |= {u.email.strip().lower() for u in rule.recipient_users.all()
+               if u.is_active and u.email}
     pairs += [(Channel.EMAIL, e) for e in sorted(emails)]
     pairs += [(Channel.SMS, p) for p in sorted({p.strip() for p in rule.phones if p.strip()})]
-    pairs += [(Channel.WEBHOOK, f"webhook:{w}")
-              for w in rule.webhooks.filter(enabled=True).values_list("pk", flat=True)]
+    pairs += [(Channel.WEBHOOK, f"webhook:{w.pk}")
+              for w in sorted(rule.webhooks.all(), key=lambda w: w.pk) if w.enabled]
     return pairs
+
+
+def notification_rows(*, alert: Alert, rule: AlertRule, event: str,
+                      now: datetime) -> list[Notification]:
+    """The notifications of an alert's event (not saved)."""
+    not_before = now + timedelta(seconds=settings.ALERTS_DIGEST_WINDOW_S)
+    return [Notification(alert=alert, rule=rule, event=event, channel=channel,
+                         recipient=recipient, key=f"{alert.pk}:{event}:{channel}:{recipient}",
+                         created_at=now, not_before=not_before)
+            for channel, recipient in recipients_of(rule)]
 
 
 def notifications_create(*, alert: Alert, rule: AlertRule, event: str,
                          now: datetime) -> list[tuple[str, str]]:
     """Write the notifications of an alert's event (inside the caller's transaction) and
     dispatch them on commit; returns the (channel, recipient) pairs written."""
-    pairs = recipients_of(rule)
-    not_before = now + timedelta(seconds=settings.ALERTS_DIGEST_WINDOW_S)
-    rows = [Notification(alert=alert, rule=rule, event=event, channel=channel,
-                         recipient=recipient, key=f"{alert.pk}:{event}:{channel}:{recipient}",
-                         created_at=now, not_before=not_before)
-            for channel, recipient in pairs]
+    rows = notification_rows(alert=alert, rule=rule, event=event, now=now)
+    pairs = [(row.channel, row.recipient) for row in rows]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if pairs:
         schema = connection.schema_name
