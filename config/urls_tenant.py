@@ -22,3 +22,7 @@ urlpatterns = [
     path("", include("counting.urls")),
     path("", include("cameras.urls")),
 ]
+
+# Friendly 403/404 pages rendered against the request's tenant (tenants/error_pages.py says why).
+handler403 = "tenants.error_pages.permission_denied"
+handler404 = "tenants.error_pages.page_not_found"

@@ -40,8 +40,10 @@ def apply_errors(form: forms.Form, exc: ValidationError, field_map: dict[str, st
 
 
 def _time_field(label: str) -> forms.TimeField:
+    # The table shows no label per cell: the input carries its own for screen readers.
     return forms.TimeField(required=False, label=label, input_formats=["%H:%M", "%H:%M:%S"],
-                           widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+                           widget=forms.TimeInput(attrs={"type": "time", "aria-label": label},
+                                                  format="%H:%M"))
 
 
 class SiteForm(forms.Form):
@@ -61,8 +63,11 @@ class SiteForm(forms.Form):
         super().__init__(*args, **kwargs)
         for day in WEEKDAYS:
             for n in range(1, RANGES_PER_DAY + 1):
-                self.fields[f"{day}_open{n}"] = _time_field(f"{WEEKDAY_NAMES[day]} opens")
-                self.fields[f"{day}_close{n}"] = _time_field(f"{WEEKDAY_NAMES[day]} closes")
+                again = " again" if n > 1 else ""
+                self.fields[f"{day}_open{n}"] = _time_field(
+                    f"{WEEKDAY_NAMES[day]} opens{again}")
+                self.fields[f"{day}_close{n}"] = _time_field(
+                    f"{WEEKDAY_NAMES[day]} closes{again}")
 
     @classmethod
     def initial_from(cls, site: Site) -> dict[str, Any]:
