@@ -73,6 +73,8 @@ def _p95(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where one 30-day hourly page spends its time")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     import django
@@ -81,13 +83,11 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django_tenants.utils import tenant_context
 
     from benchmarks.throwaway import throwaway_tenant
 
-    setup_test_environment()  # the test client's response.context; ALLOWED_HOSTS gets testserver
-    settings.DEBUG = False
+    settings.DEBUG = False  # no query log, templates as in production
     with throwaway_tenant() as tenant:
         made = _populate(tenant)
         domain = tenant.domains.first().domain
@@ -141,6 +141,16 @@ def main() -> None:
             ratio = _p95(page_times) / _p95(api_times)
             print(f"{label:48} {statistics.median(page_times):8.1f} {_p95(page_times):8.1f} "
                   f"{_p95(api_times):8.1f} {ratio:6.1f} {len(response.content) / 1024:8.1f}")
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            client.get("/history/", {"series": [f"site:{site}"], "range": "30d",
+                                     "bucket": "hour"})
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         print(f"\n{args.repeat} requests per case after one warm-up; the API baseline reads "
               "one site's series for the same range (the page's own first read).")
 

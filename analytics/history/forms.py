@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 RANGES = (("today", "Today"), ("yesterday", "Yesterday"), ("7d", "Last 7 days"),
           ("30d", "Last 30 days"), ("custom", "Custom"))
@@ -14,11 +16,36 @@ MAX_SERIES = 8
 MAX_CUSTOM_DAYS = 1098
 
 
+class GroupedSelectMultiple(forms.SelectMultiple):
+    """A multiple select with option groups, written out in Python.
+
+    A tenant with 500 cameras and their lines has over a thousand options; Django's per-option
+    widget templates made the history page several times slower than its own data reads.
+    """
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None,
+               renderer: Any = None) -> SafeString:
+        chosen = {str(v) for v in (value or [])}
+        final = self.build_attrs(self.attrs, attrs)
+        parts = [f'<select name="{escape(name)}" multiple'
+                 + "".join(f' {escape(k)}="{escape(v)}"' for k, v in final.items()
+                           if v not in (None, False))
+                 + ">"]
+        for group, options in self.choices:
+            parts.append(f'<optgroup label="{escape(group)}">')
+            for key, label in options:
+                selected = " selected" if str(key) in chosen else ""
+                parts.append(f'<option value="{escape(key)}"{selected}>{escape(label)}</option>')
+            parts.append("</optgroup>")
+        parts.append("</select>")
+        return mark_safe("".join(parts))  # noqa: S308 (every value above is escaped)
+
+
 class HistoryForm(forms.Form):
     """Read from the query string, so a view can be bookmarked and shared."""
 
     series = forms.MultipleChoiceField(
-        required=False, label="Sites, cameras, lines or zones",
+        required=False, label="Sites, cameras, lines or zones", widget=GroupedSelectMultiple,
         help_text=f"Up to {MAX_SERIES}; hold Ctrl (or ⌘) to pick several.")
     range = forms.ChoiceField(choices=RANGES, initial="7d", required=False)
     start = forms.DateField(required=False, label="From",
@@ -30,9 +57,10 @@ class HistoryForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[str, list[Any]]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["series"].choices = [  # type: ignore[attr-defined]
-            (group, [(c.key, ("\u00a0\u00a0" * c.depth) + c.label) for c in items])
-            for group, items in choices]
+        grouped = [(group, [(c.key, ("\u00a0\u00a0" * c.depth) + c.label) for c in items])
+                   for group, items in choices]
+        self.fields["series"].choices = grouped  # type: ignore[attr-defined]
+        self.fields["series"].widget.choices = grouped
 
     def clean_series(self) -> list[str]:
         keys = list(dict.fromkeys(self.cleaned_data.get("series") or []))
