@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from cameras import services
 from cameras.portal.forms import CameraForm, ConnectionTestForm, SiteForm, apply_errors
+from cameras.privacy import PictureNotShown, snapshot_for_display
 from cameras.selectors import camera_list_visible_to, site_list_visible_to
 from cameras.streams import stream_target
 from cameras.url_policy import StreamUrlRefused
@@ -187,7 +188,6 @@ def camera_test_connection(request: HttpRequest, camera_id: int | None = None) -
     reason in plain words; nothing is saved.
     """
     from cameras.api.snapshot import SnapshotError, snapshot_from_target
-    from cameras.privacy import PictureNotShown, snapshot_for_display
 
     camera = _changeable_camera(request, camera_id) if camera_id else None
     if camera is None:
