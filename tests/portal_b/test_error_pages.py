@@ -64,3 +64,16 @@ def test_signed_in_403_and_404_are_friendly_under_daphne(django_db_setup: Any,
     assert pages["/manage/users/"][0] == 403
     assert "Only an Owner manages users." in pages["/manage/users/"][1]
     assert "errors@a.test" in pages["/manage/users/"][1]  # the layout knows who is signed in
+
+
+def test_a_form_sent_without_its_csrf_token_says_to_reload(db: Any) -> None:
+    from django.test import Client
+
+    from tests.conftest import TENANTS
+
+    client = Client(HTTP_HOST=TENANTS["a"]["domain"], enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "x@a.test", "password": "x"})
+    text = response.content.decode()
+    assert response.status_code == 403
+    assert "Please try again" in text and "nothing was saved" in text
+    assert "CSRF" not in text
