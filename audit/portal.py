@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from audit.models import AuditEvent
@@ -82,7 +83,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/log.html", {"form": form, "page": page,
-                                              "query": query.urlencode()},
+                                              "query": query.urlencode(),
+                                              "generated_at": timezone.now()},
                   status=400 if form.is_bound and form.errors else 200)
 
 

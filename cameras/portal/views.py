@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cameras import services
@@ -87,7 +88,8 @@ def camera_list(request: HttpRequest) -> HttpResponse:
     """The cameras the user may change, with status and enable/disable buttons."""
     cameras = camera_list_visible_to(user=request.user, perm="change")
     return render(request, "cameras/manage/camera_list.html", {
-        "cameras": cameras, "can_add": request.user.has_perm("cameras.add_camera")})
+        "cameras": cameras, "can_add": request.user.has_perm("cameras.add_camera"),
+        "generated_at": timezone.now()})
 
 
 def _camera_sites(request: HttpRequest) -> Any:
