@@ -188,3 +188,21 @@ def test_a_viewer_granted_change_on_one_camera_edits_only_that_camera(
     assert client.post(f"/manage/cameras/{people.camera.pk}/disable/").status_code == 302
     assert client.get(f"/manage/sites/{people.site.pk}/").status_code == 404  # view only
     assert audit_mark() == [("camera.disable", people.granted.username, str(people.camera.pk))]
+
+
+def test_200_character_names_are_shortened_in_the_portal_drop_downs(
+        people: Any, logged_in: Any, tenant_a: Any, in_tenant: Any) -> None:
+    from tests.api import factories
+
+    long_site = "S" * 199 + "!"
+    with in_tenant(tenant_a):
+        site = factories.SiteFactory(name=long_site)
+        factories.CameraFactory(site=site, name="C" * 200)
+    client = logged_in("a", people.owner)
+    form = client.get("/manage/cameras/new/").content.decode()
+    assert f">{'S' * 79}…</option>" in form and long_site not in form
+    history = client.get("/history/").content.decode()
+    assert f"{'S' * 59}… (whole site)" in history and long_site not in history
+    assert f"Camera {'C' * 59}…" in history
+    listing = client.get("/manage/cameras/").content.decode()
+    assert f'title="{"C" * 200}"' in listing  # the cell is cut by CSS, the full name on hover
