@@ -24,10 +24,11 @@ from analytics.alerts.constants import (
     HEALTH_KINDS,
     AlertState,
     RuleKind,
+    Scope,
 )
 from analytics.alerts.evaluation import EvaluationResult, alert_resolve, evaluate
 from analytics.alerts.index import rule_index
-from analytics.alerts.models import Alert
+from analytics.alerts.models import Alert, AlertRule
 from cameras.models import Camera
 
 
@@ -70,12 +71,13 @@ def on_sweep(*, now: datetime) -> EvaluationResult:
 
 
 def cameras_with_event_rules() -> set[int]:
-    """Cameras whose batches have rules to evaluate (their own or their site's)."""
-    index = rule_index()
-    cameras = {cid for cid, rules in index.by_camera.items()
-               if any(r.kind in EVENT_KINDS for r in rules)}
-    sites = {sid for sid, rules in index.by_site.items()
-             if any(r.kind in EVENT_KINDS for r in rules)}
-    if sites:
-        cameras |= set(Camera.objects.filter(site_id__in=sites).values_list("pk", flat=True))
-    return cameras
+    """Cameras whose batches have rules to evaluate (their own or their site's).
+
+    Asked by the stream runner's process every few seconds: two small indexed queries, not the
+    rule index (building that is the evaluating worker's job)."""
+    kinds = sorted(EVENT_KINDS)
+    rules = AlertRule.objects.filter(enabled=True, kind__in=kinds)
+    cameras = set(rules.filter(camera__isnull=False).values_list("camera_id", flat=True))
+    sites = rules.filter(scope=Scope.SITE).values("site_id")
+    cameras |= set(Camera.objects.filter(site_id__in=sites).values_list("pk", flat=True))
+    return {c for c in cameras if c is not None}
