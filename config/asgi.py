@@ -15,6 +15,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from cameras.api.admission import SnapshotAdmission  # noqa: E402
 from config.websocket import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+# Snapshot requests are admitted (or refused at once) before Django gives them a thread.
+application = ProtocolTypeRouter({"http": SnapshotAdmission(django_asgi_app),
+                                  "websocket": websocket_application})

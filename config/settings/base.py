@@ -71,6 +71,9 @@ MIDDLEWARE = [
     # First: /static/ (the admin's and the portal's files, static/vendor/'s libraries) is served
     # by daphne itself on every domain, before a tenant is looked up (docs/portal.md).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the tenant lookup: bounds snapshot requests in flight before they use a database
+    # connection (cameras/api/admission.py).
+    "cameras.api.admission.SnapshotAdmissionMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -81,6 +81,10 @@ API_SNAPSHOT_TIMEOUT_S = _env.float("API_SNAPSHOT_TIMEOUT_S", default=5.0)
 API_SNAPSHOT_PER_TENANT = _env.int("API_SNAPSHOT_PER_TENANT", default=2)
 API_SNAPSHOT_PER_PROCESS = _env.int("API_SNAPSHOT_PER_PROCESS", default=8)
 API_SNAPSHOT_WAIT_S = _env.float("API_SNAPSHOT_WAIT_S", default=0.5)
+# Snapshot requests in flight per Host (tenant domain) and per web process, admitted before
+# any database access; beyond them the answer is an immediate 429 / 503 (cameras/api/admission.py).
+API_SNAPSHOT_INFLIGHT_PER_HOST = _env.int("API_SNAPSHOT_INFLIGHT_PER_HOST", default=6)
+API_SNAPSHOT_INFLIGHT = _env.int("API_SNAPSHOT_INFLIGHT", default=24)
 # Seconds an answer (a picture or a failure) of a camera is reused.
 API_SNAPSHOT_CACHE_S = _env.float("API_SNAPSHOT_CACHE_S", default=5.0)
 # The largest picture (width x height) a snapshot decodes; checked from the headers first.

@@ -5,6 +5,7 @@ refused from its header, before anything is decoded."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from typing import Any
@@ -232,3 +233,75 @@ def test_busy_answers_are_429_and_503_with_retry_after(world_a: Any, in_tenant: 
     finally:
         for holder in holders:
             holder.join(10)
+
+
+@pytest.mark.parametrize(("per_host", "total", "status", "code"), [
+    (0, 24, 429, "snapshot_busy"),  # this Host's requests in flight are at the bound
+    (6, 0, 503, "snapshot_unavailable"),  # the process's are
+])
+def test_snapshot_requests_beyond_the_bounds_are_answered_without_the_database(
+        world_a: Any, api_client: Any, settings: Any,
+        django_assert_num_queries: Any, per_host: int, total: int, status: int,
+        code: str) -> None:
+    # given a deployment whose bound of snapshot requests in flight is reached
+    client = api_client("a", world_a.owner)
+    settings.API_SNAPSHOT_INFLIGHT_PER_HOST = per_host
+    settings.API_SNAPSHOT_INFLIGHT = total
+    # when one more arrives, then it is answered at once, before any database query
+    with django_assert_num_queries(0):
+        response = client.get(f"/api/v1/cameras/{world_a.camera.pk}/snapshot/")
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response["Retry-After"] == "1"
+    # and other endpoints are not concerned
+    assert client.get(f"/api/v1/cameras/{world_a.camera.pk}/").status_code == 200
+
+
+def test_the_asgi_door_refuses_beyond_the_bound_without_calling_django(settings: Any) -> None:
+    import asyncio
+
+    from cameras.api.admission import SnapshotAdmission
+
+    settings.API_SNAPSHOT_INFLIGHT_PER_HOST = 1
+    settings.API_SNAPSHOT_INFLIGHT = 10
+    release = asyncio.Event()
+    reached: list[bool] = []
+
+    async def django_app(scope: Any, receive: Any, send: Any) -> None:
+        # stands for Django: it sees the request admitted and holds it until released
+        reached.append(bool(scope.get("peoplecount.snapshot_admitted")))
+        await release.wait()
+
+    door = SnapshotAdmission(django_app)
+
+    async def request(path: str) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "path": path, "headers": [(b"host", b"Tenant-A.localhost")]}
+        await door(scope, None, send)
+        return sent
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        first = asyncio.create_task(request("/api/v1/cameras/7/snapshot/"))
+        while not reached:
+            await asyncio.sleep(0.01)
+        # when a second snapshot request of the same host arrives while the first is in flight
+        refused = await request("/api/v1/cameras/8/snapshot/")
+        # (and any other path goes through)
+        other = asyncio.create_task(request("/api/v1/cameras/"))
+        await asyncio.sleep(0.05)
+        release.set()
+        await first
+        await other
+        return refused, await request("/api/v1/cameras/8/snapshot/")
+
+    refused, later = asyncio.run(scenario())
+    # then it is refused by the door itself, the inner app never called for it
+    assert refused[0]["status"] == 429
+    assert (b"retry-after", b"1") in refused[0]["headers"]
+    assert json.loads(refused[1]["body"])["error"]["code"] == "snapshot_busy"
+    assert reached == [True, False, True]  # first, the other path, and the one after release
+    assert later == []  # admitted (the stand-in app sends nothing)
