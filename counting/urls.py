@@ -6,6 +6,7 @@ from counting import editor, views
 
 urlpatterns = [
     path("cameras/<int:camera_id>/", views.camera_live, name="camera-live"),
+    path("cameras/<int:camera_id>/health/", views.camera_health, name="camera-health"),
     path("cameras/<int:camera_id>/picture.jpg", views.camera_picture, name="camera-picture"),
     path("cameras/<int:camera_id>/picture/refresh/", views.camera_picture_refresh,
          name="camera-picture-refresh"),

@@ -69,6 +69,26 @@ def picture_context(camera: Camera, user: Any) -> dict[str, Any]:
             "picture_height": snapshot.height if snapshot else 720}
 
 
+def health_context(camera: Camera, now: datetime) -> dict[str, Any]:
+    """The camera's health row, its words and its last gap."""
+    health = getattr(camera, "health", None)  # None before its first run
+    condition = camera_health_condition(health=health, camera_enabled=camera.enabled, now=now)
+    words = health_text(state=camera.status, reason=camera.status_reason,
+                        enabled=camera.enabled, health=health, now=now,
+                        condition=condition.condition, condition_reason=condition.reason)
+    last_gap = CameraGap.objects.filter(camera_id=camera.pk).order_by("-started_at").first()
+    return {"camera": camera, "health": health, "words": words, "last_gap": last_gap}
+
+
+@login_required
+@require_GET
+def camera_health(request: HttpRequest, camera_id: int) -> HttpResponse:
+    """The health card alone (the camera page polls it)."""
+    camera = _camera_or_404(request, camera_id)
+    return render(request, "counting/_health.html",
+                  health_context(camera, datetime.now(tz=UTC)))
+
+
 @login_required
 @require_GET
 def camera_live(request: HttpRequest, camera_id: int) -> HttpResponse:
@@ -78,12 +98,6 @@ def camera_live(request: HttpRequest, camera_id: int) -> HttpResponse:
     tz = ZoneInfo(camera.site.timezone)
     totals = day_totals(camera_ids=[camera.pk], site_tz=camera.site.timezone,
                         day=local_today(site_tz=camera.site.timezone, now=now))[camera.pk]
-    health = getattr(camera, "health", None)  # None before its first run
-    condition = camera_health_condition(health=health, camera_enabled=camera.enabled, now=now)
-    words = health_text(state=camera.status, reason=camera.status_reason,
-                        enabled=camera.enabled, health=health, now=now,
-                        condition=condition.condition, condition_reason=condition.reason)
-    last_gap = CameraGap.objects.filter(camera_id=camera.pk).order_by("-started_at").first()
     crossings = list(CountEvent.objects.filter(camera_id=camera.pk)
                      .select_related("line").order_by("-occurred_at", "-id")[:LATEST_CROSSINGS])
     lines = [dict(value, id=line_id) for line_id, value in totals["lines"].items()
@@ -91,8 +105,8 @@ def camera_live(request: HttpRequest, camera_id: int) -> HttpResponse:
     zones = [dict(value, id=zone_id) for zone_id, value in totals["zones"].items()
              if value["enabled"]]
     return render(request, "counting/camera_live.html", {
-        "camera": camera, "site": camera.site, "health": health, "words": words,
-        "last_gap": last_gap, "generated_at": now, "site_tz": tz,
+        **health_context(camera, now), "site": camera.site, "generated_at": now,
+        "site_tz": tz,
         "crossings": [{"at": event.occurred_at.astimezone(tz), "line": event.line.name,
                        "label": (event.line.in_label if event.direction == "in"
                                  else event.line.out_label),

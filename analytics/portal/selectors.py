@@ -120,12 +120,15 @@ def hourly_in_per_camera(*, camera_ids: Sequence[int], bounds: Bounds) -> dict[i
         "AND NOT (hour = ANY(%s::timestamptz[])) GROUP BY camera_id, b")
     params: list[Any] = [thresholds, list(camera_ids), bounds[0][0], bounds[-1][1], cut]
     if cut:
+        # Only the hours a local boundary cuts (+05:30) come from the minutes: one index range
+        # scan of (camera, minute) per cut hour, not the whole day's minutes.
         sql += (
-            " UNION ALL SELECT camera_id, width_bucket(extract(epoch FROM minute)::float8, "
-            f"%s::float8[]) AS b, SUM(count_in) FROM {minutes} WHERE camera_id = ANY(%s) "
-            "AND minute >= %s AND minute < %s AND date_trunc('hour', minute) = "
-            "ANY(%s::timestamptz[]) GROUP BY camera_id, b")
-        params += [thresholds, list(camera_ids), bounds[0][0], bounds[-1][1], cut]
+            " UNION ALL SELECT m.camera_id, width_bucket(extract(epoch FROM m.minute)::float8, "
+            "%s::float8[]) AS b, SUM(m.count_in) FROM unnest(%s::timestamptz[]) AS cut(hour) "
+            f"CROSS JOIN LATERAL (SELECT camera_id, minute, count_in FROM {minutes} "
+            "WHERE camera_id = ANY(%s) AND minute >= GREATEST(cut.hour, %s) "
+            "AND minute < LEAST(cut.hour + interval '1 hour', %s)) AS m GROUP BY m.camera_id, b")
+        params += [thresholds, cut, list(camera_ids), bounds[0][0], bounds[-1][1]]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for camera_id, bucket, total in cursor.fetchall():
@@ -157,9 +160,11 @@ def latest_zone_occupancy(*, zone_ids: Sequence[int], since: datetime) -> dict[i
         return {}
     table = connection.ops.quote_name(ZoneMinuteOccupancy._meta.db_table)
     with connection.cursor() as cursor:
+        # One backwards probe of the (zone, minute) index per zone, not today's every minute.
         cursor.execute(
-            f"SELECT DISTINCT ON (zone_id) zone_id, occupancy_sum, samples FROM {table} "
-            "WHERE zone_id = ANY(%s) AND minute >= %s ORDER BY zone_id, minute DESC",
+            "SELECT z.zone_id, o.occupancy_sum, o.samples FROM unnest(%s::bigint[]) AS z(zone_id) "
+            f"CROSS JOIN LATERAL (SELECT occupancy_sum, samples FROM {table} "
+            "WHERE zone_id = z.zone_id AND minute >= %s ORDER BY minute DESC LIMIT 1) AS o",
             [list(zone_ids), since])
         return {int(zone_id): round(total / samples) if samples else 0
                 for zone_id, total, samples in cursor.fetchall()}

@@ -45,6 +45,11 @@ def test_owner_sees_picture_editor_and_plain_health(tenant_a: Any, make_user: An
     assert "No picture of this camera yet" in html
     # the latest crossings are listed in the site's time
     assert "<td>Door</td><td>entered</td>" in html
+    # the health card refreshes itself (htmx) from its own URL, with the same words
+    assert f'hx-get="/cameras/{camera.pk}/health/"' in html
+    card = logged_in("a", owner).get(f"/cameras/{camera.pk}/health/").content.decode()
+    assert 'id="health-card"' in card
+    assert "Switched off" in card
 
 
 def test_a_viewer_sees_no_edit_control_and_is_refused_anyway(tenant_a: Any, make_user: Any,
@@ -77,6 +82,7 @@ def test_a_viewer_sees_no_edit_control_and_is_refused_anyway(tenant_a: Any, make
     assert response.status_code == 404
     # a camera not granted is a 404 everywhere
     assert client.get(f"/cameras/{hidden.pk}/").status_code == 404
+    assert client.get(f"/cameras/{hidden.pk}/health/").status_code == 404
     with tenant_context(tenant_a):
         assert list(CountingLine.objects.filter(camera=camera).values_list("name", flat=True)) \
             == ["Door"]
