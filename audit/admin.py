@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import audited_explicitly
-from audit.models import AuditEvent
+from audit.models import AuditEvent, FailedLoginTally
 from audit.services import audit_record
 from tenants.admin_sites import platform_admin_site, tenant_admin_site
 
@@ -105,9 +106,17 @@ class AuditedModelAdmin(admin.ModelAdmin):
         """The bulk action: each object through ``delete_model`` (its service, its event), and
         one event that names them all."""
         deleted = []
-        for obj in queryset:
-            deleted.append({"id": obj.pk, "repr": str(obj)[:200]})
-            self.delete_model(request, obj)
+        model = self.model
+        for obj in list(queryset):
+            entry = {"id": obj.pk, "repr": str(obj)[:200]}
+            try:
+                self.delete_model(request, obj)
+            except ValidationError as exc:  # a service's refusal: say which, go on
+                messages.error(request, f"{entry['repr']} not deleted: {' '.join(exc.messages)}")
+                continue
+            # A delete_model may report a refusal as a message instead of raising.
+            if not model._default_manager.filter(pk=entry["id"]).exists():
+                deleted.append(entry)
         self.audit_bulk_delete(request, deleted)
 
     def audit_bulk_delete(self, request: HttpRequest, deleted: list[dict[str, Any]]) -> None:
@@ -133,17 +142,13 @@ class AuditedGroupAdmin(AuditedModelAdmin, GroupAdmin):
         return f"group.{verb}"
 
 
-class AuditEventAdmin(admin.ModelAdmin):
-    """Lists and shows audit events; nothing can be added, changed or deleted."""
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Lists and shows rows; nothing can be added, changed or deleted."""
 
-    list_display = ("occurred_at", "actor_name", "action", "target_type", "target_id", "ip")
-    list_filter = ("action", "target_type")
-    search_fields = ("actor_name", "target_id", "target_repr", "request_id")
-    date_hierarchy = "occurred_at"
     actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [field.name for field in AuditEvent._meta.fields]
+        return [field.name for field in self.model._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -155,5 +160,25 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+class AuditEventAdmin(_ReadOnlyAdmin):
+    """Lists and shows audit events; nothing can be added, changed or deleted."""
+
+    list_display = ("occurred_at", "actor_name", "action", "target_type", "target_id", "ip")
+    list_filter = ("action", "target_type")
+    search_fields = ("actor_name", "target_id", "target_repr", "request_id")
+    date_hierarchy = "occurred_at"
+
+
+class FailedLoginTallyAdmin(_ReadOnlyAdmin):
+    """Failed logins per hour, username and address (read-only; see ``manage.py
+    failed_logins``)."""
+
+    list_display = ("hour", "username", "ip", "failures", "first_at", "last_at")
+    search_fields = ("username", "ip")
+    date_hierarchy = "hour"
+
+
 tenant_admin_site.register(AuditEvent, AuditEventAdmin)
 platform_admin_site.register(AuditEvent, AuditEventAdmin)
+tenant_admin_site.register(FailedLoginTally, FailedLoginTallyAdmin)
+platform_admin_site.register(FailedLoginTally, FailedLoginTallyAdmin)

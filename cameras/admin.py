@@ -14,6 +14,7 @@ from django.utils.text import Truncator
 from guardian.admin import GuardedModelAdmin
 from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
+from audit.admin import AuditedModelAdmin
 from cameras import services
 from cameras.models import Camera, Site
 from cameras.permissions import (
@@ -53,9 +54,13 @@ def _audited_perms_form(base: type, actor: Any) -> type:
     return AuditedObjectPermissionsForm
 
 
-class AuditedGuardedModelAdmin(OwnerOnlyObjectPermissionsMixin, GuardedModelAdmin):  # type: ignore[misc]
+class AuditedGuardedModelAdmin(OwnerOnlyObjectPermissionsMixin, AuditedModelAdmin,  # type: ignore[misc]
+                               GuardedModelAdmin):
     """Guardian's object-permission pages, for Owners only, with every grant and revoke
-    audited."""
+    audited. Writes go through the camera services (which audit them); the bulk delete goes
+    through ``delete_model`` one object at a time and is recorded as ``admin.bulk_delete``."""
+
+    audited_by_services = frozenset({"create", "update", "delete"})
 
     def get_obj_perms_manage_user_form(self, request: HttpRequest) -> Any:
         return _audited_perms_form(UserObjectPermissionsForm, request.user)

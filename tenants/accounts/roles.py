@@ -23,6 +23,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "counting.zone": _CRUD,
         "counting.countevent": ("view",),
         "audit.auditevent": ("view",),
+        "audit.failedlogintally": ("view",),
         "analytics.alertrule": _CRUD,
         "analytics.webhookendpoint": _CRUD,
         "analytics.alert": ("view", "change"),

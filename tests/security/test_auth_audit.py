@@ -176,3 +176,28 @@ def test_a_manager_cannot_use_the_object_permission_pages(
         assert UserObjectPermission.objects.count() == grants
         assert not viewer.has_perm("cameras.view_camera", camera)
         assert _since(mark) == []
+
+
+def test_a_bulk_delete_of_cameras_goes_through_the_camera_service(
+        tenant_a: Any, in_tenant: Any, owner_of: Any, logged_in: Any) -> None:
+    from cameras.models import Camera
+
+    with in_tenant(tenant_a):
+        owner = owner_of("a")
+        site = site_create(actor=owner, name="Bulk site")
+        cams = [camera_create(actor=owner, site=site, name=f"Bulk cam {i}",
+                              stream_url=f"rtsp://10.0.0.{20 + i}/") for i in range(2)]
+        mark = _mark()
+    client = logged_in("a", owner)
+    response = client.post("/admin/cameras/camera/", {
+        "action": "delete_selected", "_selected_action": [c.pk for c in cams], "post": "yes"})
+    assert response.status_code == 302
+    with in_tenant(tenant_a):
+        assert not Camera.objects.filter(pk__in=[c.pk for c in cams]).exists()
+        events = _since(mark)
+        # the service's own events (with the camera's values), then the bulk record
+        assert [(e[0], e[1]) for e in events] == [
+            ("camera.delete", str(cams[0].pk)), ("camera.delete", str(cams[1].pk)),
+            ("admin.bulk_delete", "")]
+        assert events[0][2]["name"] == "Bulk cam 0"
+        assert events[2][3]["count"] == 2
