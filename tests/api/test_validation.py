@@ -118,8 +118,8 @@ def test_sites_need_an_iana_timezone(owner_client: Any, world_a: Any, state_of: 
     ({"from": "yesterday", "to": "2026-03-04T00:00:00Z"},
      {"from": ["Datetime has wrong format. Use one of these formats instead: "
                "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]}),
-    ({"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "bucket": "week"},
-     {"bucket": ['"week" is not a valid choice.']}),
+    ({"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "bucket": "fortnight"},
+     {"bucket": ['"fortnight" is not a valid choice.']}),
 ])
 def test_count_windows_are_checked(owner_client: Any, world_a: Any, query: dict[str, str],
                                    fields: dict[str, list[str]]) -> None:

@@ -256,4 +256,4 @@ def test_draw_a_line_on_the_picture_save_and_see_a_crossing_counted(
         assert errors == []
     finally:
         with django_db_blocker.unblock():
-            cameras_stop_all(tenant, timeout=30)
+            cameras_stop_all(tenant, timeout=30, camera_ids=[camera.pk])

@@ -239,8 +239,13 @@ def worker_log(queue: str) -> str:
 
 
 
-def cameras_stop_all(tenant: Any, timeout: float = 15.0) -> None:
-    """Disable every camera of ``tenant`` and wait until no lease is held (test clean-up)."""
+def cameras_stop_all(tenant: Any, timeout: float = 15.0,
+                     camera_ids: list[int] | None = None) -> None:
+    """Disable every camera of ``tenant`` and wait until no lease is held (test clean-up).
+
+    With ``camera_ids`` only those cameras' leases are waited for: a lease another test left
+    held on a camera no worker runs would otherwise keep this wait going until its TTL.
+    """
     from django_tenants.utils import tenant_context
 
     from cameras.models import Camera
@@ -251,6 +256,9 @@ def cameras_stop_all(tenant: Any, timeout: float = 15.0) -> None:
 
     def released() -> bool:
         with tenant_context(tenant):
-            return not CameraLease.objects.exclude(owner="").exists()
+            held = CameraLease.objects.exclude(owner="")
+            if camera_ids is not None:
+                held = held.filter(camera_id__in=camera_ids)
+            return not held.exists()
 
     wait_for(released, timeout, message="every lease to be released")

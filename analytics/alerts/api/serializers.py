@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.alerts.constants import RuleKind, Schedule, Scope, Severity
@@ -132,6 +133,13 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DeliveryAlertSerializer(serializers.Serializer):
+    """Which alert a delivery told about, and whether it opened or resolved."""
+
+    alert = serializers.IntegerField()
+    event = serializers.CharField()
+
+
 class DeliveryOutputSerializer(serializers.ModelSerializer):
     """One message to one recipient with every attempt."""
 
@@ -144,5 +152,6 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
                   "next_attempt_at", "give_up_at", "sent_at", "last_error", "alerts", "log"]
         read_only_fields = fields
 
+    @extend_schema_field(DeliveryAlertSerializer(many=True))
     def get_alerts(self, delivery: Delivery) -> list[dict[str, object]]:
         return [{"alert": n.alert_id, "event": n.event} for n in delivery.notifications.all()]
