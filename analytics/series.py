@@ -21,6 +21,7 @@ with different offsets in autumn), and buckets without data are returned as zero
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -322,27 +323,137 @@ def _check_rows(estimate: int, max_rows: int | None) -> None:
         raise SeriesTooLargeError(rows=estimate, limit=max_rows)
 
 
-def line_count_series(*, line_ids: Sequence[int], bucket: Bucket, start: datetime,
-                      end: datetime, tz: ZoneInfo, max_rows: int | None = None,
-                      timeout_ms: int | None = None) -> list[CountPoint]:
-    """Sum of in/out counts of ``line_ids`` per bucket, zero-filled.
+@dataclass(frozen=True)
+class CountSources:
+    """What a count series sums, and which way each source's directions read.
+
+    ``lines`` count as they are (``in`` is in); ``lines_swapped`` are entrances whose "out"
+    direction enters the site, so their out-crossings are read as in; ``zones`` read their
+    entries as in and exits as out (zone entrances), ``zones_swapped`` the reverse. A camera or
+    line series has ``lines`` only; a site's footfall has its entrances
+    (:mod:`analytics.footfall`).
+    """
+
+    lines: tuple[int, ...] = ()
+    lines_swapped: tuple[int, ...] = ()
+    zones: tuple[int, ...] = ()
+    zones_swapped: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.lines_swapped or self.zones or self.zones_swapped)
+
+
+Segments = tuple[list[tuple[datetime, datetime]], list[int | None]]
+
+
+def _segments(bounds: list[tuple[datetime, datetime]],
+              windows: Sequence[tuple[datetime, datetime]] | None) -> Segments:
+    """The stretches summed in SQL and the 1-based bucket each one adds to (None: left out).
+
+    Without ``windows`` the segments are the buckets. With them (opening hours), every window
+    edge inside the range splits its bucket, and only the segments inside a window are kept,
+    so an hourly or daily series with opening hours on whole local hours still reads the hour
+    rollups.
+    """
+    if windows is None:
+        return bounds, list(range(1, len(bounds) + 1))
+    first, last = bounds[0][0].astimezone(UTC), bounds[-1][1].astimezone(UTC)
+    edges = {edge.astimezone(UTC) for edge in _edges(bounds)}
+    for lower, upper in windows:
+        edges.update(e.astimezone(UTC) for e in (lower, upper) if first < e < last)
+    ordered = sorted(edges)
+    starts = [lower.astimezone(UTC) for lower, _ in bounds]
+    open_ranges = sorted((a.astimezone(UTC), b.astimezone(UTC)) for a, b in windows)
+    segments: list[tuple[datetime, datetime]] = []
+    owners: list[int | None] = []
+    for lower, upper in zip(ordered, ordered[1:], strict=False):
+        index = bisect_right(starts, lower)
+        inside = any(a <= lower and upper <= b for a, b in open_ranges)
+        segments.append((lower, upper))
+        owners.append(index if inside else None)
+    return segments, owners
+
+
+def _fold(sums: dict[int, tuple], owners: list[int | None], swap: bool = False) -> dict[int, tuple]:
+    """Segment sums (1-based) added into their buckets; ``swap`` exchanges in and out."""
+    folded: dict[int, tuple] = {}
+    for index, values in sums.items():
+        owner = owners[index - 1] if 0 < index <= len(owners) else None
+        if owner is None:
+            continue
+        count_in, count_out = (int(v or 0) for v in values[:2])
+        if swap:
+            count_in, count_out = count_out, count_in
+        had_in, had_out = folded.get(owner, (0, 0))
+        folded[owner] = (had_in + count_in, had_out + count_out)
+    return folded
+
+
+def count_sources_rows(*, sources: CountSources, bucket: Bucket,
+                       bounds: list[tuple[datetime, datetime]]) -> int:
+    """An upper bound of the rollup rows :func:`count_series` reads for ``sources``."""
+    lines = len(sources.lines) + len(sources.lines_swapped)
+    zones = len(sources.zones) + len(sources.zones_swapped)
+    rows = series_rows_estimate(keys=lines, bucket=bucket, bounds=bounds) if lines else 0
+    if zones:
+        rows += series_rows_estimate(keys=zones, bucket="minute", bounds=bounds)
+    return rows
+
+
+def count_sums(*, sources: CountSources, bucket: Bucket,
+               bounds: list[tuple[datetime, datetime]],
+               windows: Sequence[tuple[datetime, datetime]] | None = None) -> dict[int, tuple]:
+    """In/out per 1-based bucket index of ``sources`` (no limits: callers check them)."""
+    segments, owners = _segments(bounds, windows)
+    total: dict[int, tuple] = {}
+    if not segments:
+        return total
+    for line_ids, swap in ((sources.lines, False), (sources.lines_swapped, True)):
+        if line_ids:
+            total = _add(total, _fold(_line_sums(line_ids, bucket, segments), owners, swap))
+    for zone_ids, swap in ((sources.zones, False), (sources.zones_swapped, True)):
+        if zone_ids:
+            sums = _sum_per_bucket(ZoneMinuteOccupancy._meta.db_table, "zone_id", zone_ids,
+                                   segments, "SUM(entries), SUM(exits)")
+            total = _add(total, _fold(sums, owners, swap))
+    return total
+
+
+def count_series(*, sources: CountSources, bucket: Bucket, start: datetime, end: datetime,
+                 tz: ZoneInfo, windows: Sequence[tuple[datetime, datetime]] | None = None,
+                 max_rows: int | None = None, timeout_ms: int | None = None) -> list[CountPoint]:
+    """In/out of ``sources`` per bucket, zero-filled; with ``windows`` (UTC open stretches,
+    e.g. :func:`cameras.local_time.opening_windows`) only what happened inside them counts.
 
     ``max_rows`` refuses (:class:`SeriesTooLargeError`) a series that could read more rollup
     rows; ``timeout_ms`` bounds the database time (:class:`SeriesTimeoutError`).
     """
     bounds = bucket_bounds(bucket=bucket, start=start, end=end, tz=tz)
     sums: dict[int, tuple] = {}
-    if line_ids:
-        _check_rows(series_rows_estimate(keys=len(line_ids), bucket=bucket, bounds=bounds),
+    if sources:
+        segments, _ = _segments(bounds, windows)
+        _check_rows(count_sources_rows(sources=sources, bucket=bucket, bounds=segments),
                     max_rows)
         with statement_timeout(timeout_ms):
-            sums = _line_sums(line_ids, bucket, bounds)
+            sums = count_sums(sources=sources, bucket=bucket, bounds=bounds, windows=windows)
     points = []
     for index, (lower, upper) in enumerate(bounds, start=1):
         count_in, count_out = sums.get(index, (0, 0))
         points.append(CountPoint(start=lower, end=upper, count_in=int(count_in or 0),
                                  count_out=int(count_out or 0)))
     return points
+
+
+def line_count_series(*, line_ids: Sequence[int], bucket: Bucket, start: datetime,
+                      end: datetime, tz: ZoneInfo, max_rows: int | None = None,
+                      timeout_ms: int | None = None,
+                      windows: Sequence[tuple[datetime, datetime]] | None = None,
+                      ) -> list[CountPoint]:
+    """Sum of in/out counts of ``line_ids`` per bucket, zero-filled (see :func:`count_series`).
+    """
+    return count_series(sources=CountSources(lines=tuple(line_ids)), bucket=bucket,
+                        start=start, end=end, tz=tz, windows=windows, max_rows=max_rows,
+                        timeout_ms=timeout_ms)
 
 
 def zone_occupancy_series(*, zone_ids: Sequence[int], bucket: Bucket, start: datetime,

@@ -69,10 +69,12 @@ class _ServiceAdmin(admin.ModelAdmin):
 class CountingLineAdmin(_ServiceAdmin):
     """Counting lines (normalised coordinates; crossing left to right is "in")."""
 
-    list_display = ("name", "camera", "in_label", "out_label", "enabled", "version")
-    list_filter = ("enabled", "camera")
-    fields = ("camera", "name", "x1", "y1", "x2", "y2", "in_label", "out_label", "enabled")
-    fields_to_save = ("name", "x1", "y1", "x2", "y2", "in_label", "out_label", "enabled")
+    list_display = ("name", "camera", "in_label", "out_label", "entrance", "enabled", "version")
+    list_filter = ("enabled", "entrance", "camera")
+    fields = ("camera", "name", "x1", "y1", "x2", "y2", "in_label", "out_label", "entrance",
+              "enabled")
+    fields_to_save = ("name", "x1", "y1", "x2", "y2", "in_label", "out_label", "entrance",
+                      "enabled")
     create_service = services.counting_line_create
     update_service = services.counting_line_update
     delete_service = services.counting_line_delete
@@ -84,10 +86,11 @@ class CountingLineAdmin(_ServiceAdmin):
 class ZoneAdmin(_ServiceAdmin):
     """Zones (polygons of normalised points) with an optional capacity, and masks."""
 
-    list_display = ("name", "camera", "capacity", "ignore_detections", "enabled", "version")
-    list_filter = ("enabled", "ignore_detections", "camera")
-    fields = ("camera", "name", "points", "capacity", "ignore_detections", "enabled")
-    fields_to_save = ("name", "points", "capacity", "ignore_detections", "enabled")
+    list_display = ("name", "camera", "capacity", "ignore_detections", "entrance", "enabled",
+                    "version")
+    list_filter = ("enabled", "ignore_detections", "entrance", "camera")
+    fields = ("camera", "name", "points", "capacity", "ignore_detections", "entrance", "enabled")
+    fields_to_save = ("name", "points", "capacity", "ignore_detections", "entrance", "enabled")
     create_service = services.zone_create
     update_service = services.zone_update
     delete_service = services.zone_delete

@@ -10,6 +10,24 @@ class Direction(models.TextChoices):
     OUT = "out", "Out"
 
 
+class EntranceDirection(models.TextChoices):
+    """Whether a line or zone is an entrance of its site, and which way means "entering".
+
+    For a line, ``in`` means its in-crossings enter the site (``out`` the reverse). For a
+    zone, ``in`` means entering the zone enters the site (its entries are the site's
+    entries), ``out`` the reverse. Empty: not an entrance; counted as its own numbers only.
+    """
+
+    NONE = "", "Not an entrance"
+    IN = "in", "Entrance: in is entering"
+    OUT = "out", "Entrance: out is entering"
+
+
+ENTRANCE_HELP = (
+    "Site entrance: which direction means entering the site. Site footfall and occupancy "
+    "come from the entrances only; other lines and zones keep their own counts."
+)
+
 IGNORE_DETECTIONS_HELP = (
     "Mask: ignore whatever is detected with its feet inside (a sign, a mannequin, a poster the "
     "detector takes for a person). A mask counts nothing and has no occupancy."

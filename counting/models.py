@@ -7,16 +7,26 @@ from django.db import models
 
 from cameras.constants import CameraStatus
 from cameras.models import Camera
-from counting.constants import IGNORE_DETECTIONS_HELP, Direction, GapCause, HealthCondition
+from counting.constants import (
+    ENTRANCE_HELP,
+    IGNORE_DETECTIONS_HELP,
+    Direction,
+    EntranceDirection,
+    GapCause,
+    HealthCondition,
+)
 
 
 class CameraRule(models.Model):
     """What lines and zones share: a name unique per camera, an enabled flag, a rule version
-    that increases on every change (the stream runner reloads on it), and timestamps."""
+    that increases on every change (the stream runner reloads on it), whether it is an entrance
+    of the site (and which way is entering), and timestamps."""
 
     name = models.CharField(max_length=100)
     enabled = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1)
+    entrance = models.CharField(max_length=3, choices=EntranceDirection.choices, blank=True,
+                                default=EntranceDirection.NONE, help_text=ENTRANCE_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

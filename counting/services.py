@@ -14,6 +14,7 @@ from django.db import connection, transaction
 
 from audit.services import audit_record
 from cameras.models import Camera
+from counting.constants import EntranceDirection
 from counting.models import CountEvent, CountingLine, LineMinuteRollup, Zone, ZoneMinuteOccupancy
 from counting.pipeline.geometry import polygon_is_simple
 from tenants.db import tenant_quota
@@ -22,8 +23,9 @@ NAME_MAX = 100
 LABEL_MAX = 50
 ZONE_POINTS_MAX = 64
 
-LINE_FIELDS = ("name", "x1", "y1", "x2", "y2", "in_label", "out_label", "enabled")
-ZONE_FIELDS = ("name", "points", "capacity", "ignore_detections", "enabled")
+LINE_FIELDS = ("name", "x1", "y1", "x2", "y2", "in_label", "out_label", "enabled", "entrance")
+ZONE_FIELDS = ("name", "points", "capacity", "ignore_detections", "enabled", "entrance")
+ENTRANCE_VALUES = tuple(EntranceDirection.values)
 
 
 # -- values kept in the audit trail -------------------------------------------------------------
@@ -31,14 +33,15 @@ def line_values(line: CountingLine) -> dict[str, Any]:
     """A line's user-visible values (audit before/after)."""
     return {"camera": line.camera_id, "name": line.name, "x1": line.x1, "y1": line.y1,
             "x2": line.x2, "y2": line.y2, "in_label": line.in_label,
-            "out_label": line.out_label, "enabled": line.enabled, "version": line.version}
+            "out_label": line.out_label, "enabled": line.enabled, "entrance": line.entrance,
+            "version": line.version}
 
 
 def zone_values(zone: Zone) -> dict[str, Any]:
     """A zone's user-visible values (audit before/after)."""
     return {"camera": zone.camera_id, "name": zone.name, "points": zone.points,
             "capacity": zone.capacity, "ignore_detections": zone.ignore_detections,
-            "enabled": zone.enabled, "version": zone.version}
+            "enabled": zone.enabled, "entrance": zone.entrance, "version": zone.version}
 
 
 # -- validation -----------------------------------------------------------------------------------
@@ -106,6 +109,16 @@ def _clean_capacity(errors: dict[str, list[str]], value: Any) -> int | None:
     return value
 
 
+def _clean_entrance(errors: dict[str, list[str]], value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or value not in ENTRANCE_VALUES:
+        _add(errors, "entrance", "Use \"in\" (in is entering the site), \"out\" (out is "
+                                 "entering) or \"\" (not an entrance).")
+        return ""
+    return value
+
+
 def _check_unique_name(errors: dict[str, list[str]], model: type[CountingLine] | type[Zone],
                        camera_id: int, name: str, exclude_pk: int | None) -> None:
     if not name:
@@ -162,6 +175,7 @@ def _validate_line(line: CountingLine, exclude_pk: int | None) -> None:
         _add(errors, "x2", "The line's start and end are the same point; draw a segment.")
     if not isinstance(line.enabled, bool):
         _add(errors, "enabled", "Must be true or false.")
+    line.entrance = _clean_entrance(errors, line.entrance)
     _check_unique_name(errors, CountingLine, line.camera_id, line.name, exclude_pk)
     _check_rule_quota(errors, line, exclude_pk)
     if errors:
@@ -175,6 +189,10 @@ def _validate_zone(zone: Zone, exclude_pk: int | None) -> None:
     zone.capacity = _clean_capacity(errors, zone.capacity)
     if not isinstance(zone.enabled, bool):
         _add(errors, "enabled", "Must be true or false.")
+    zone.entrance = _clean_entrance(errors, zone.entrance)
+    if zone.entrance and zone.ignore_detections is True:
+        _add(errors, "entrance", "A mask (ignore_detections) counts nothing, so it cannot be "
+                                 "an entrance; clear one of the two.")
     _check_unique_name(errors, Zone, zone.camera_id, zone.name, exclude_pk)
     _check_rule_quota(errors, zone, exclude_pk)
     if errors:
@@ -202,11 +220,13 @@ def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
 @transaction.atomic
 def counting_line_create(*, actor: Any, camera: Camera, name: str, x1: float, y1: float,
                          x2: float, y2: float, in_label: str = "in", out_label: str = "out",
-                         enabled: bool = True) -> CountingLine:
+                         enabled: bool = True, entrance: str = "") -> CountingLine:
     """Add a counting line to a camera. Crossing from the segment's left to its right side
-    (walking from (x1, y1) to (x2, y2), image y down) counts as ``in_label``."""
+    (walking from (x1, y1) to (x2, y2), image y down) counts as ``in_label``. ``entrance``
+    ("in"/"out"/"") marks it as a site entrance and says which direction is entering."""
     line = CountingLine(camera=camera, name=name, x1=x1, y1=y1, x2=x2, y2=y2,
-                        in_label=in_label, out_label=out_label, enabled=enabled)
+                        in_label=in_label, out_label=out_label, enabled=enabled,
+                        entrance=entrance)
     _lock_camera_rules(camera.pk)
     _validate_line(line, exclude_pk=None)
     line.save()
@@ -217,7 +237,8 @@ def counting_line_create(*, actor: Any, camera: Camera, name: str, x1: float, y1
 
 @transaction.atomic
 def counting_line_update(*, actor: Any, line: CountingLine, **fields: Any) -> CountingLine:
-    """Change some of a line's fields (name, x1, y1, x2, y2, in_label, out_label, enabled).
+    """Change some of a line's fields (name, x1, y1, x2, y2, in_label, out_label, enabled,
+    entrance).
 
     A real change bumps ``version`` (running streams pick it up within seconds); a call that
     changes nothing writes nothing and records no audit event.
@@ -262,11 +283,12 @@ def _line_has_rollups(line_id: int) -> bool:
 @transaction.atomic
 def zone_create(*, actor: Any, camera: Camera, name: str, points: list[list[float]],
                 capacity: int | None = None, ignore_detections: bool = False,
-                enabled: bool = True) -> Zone:
+                enabled: bool = True, entrance: str = "") -> Zone:
     """Add a zone (a simple polygon of >= 3 normalised points) to a camera; with
-    ``ignore_detections`` it is a mask (see :class:`counting.models.Zone`)."""
+    ``ignore_detections`` it is a mask (see :class:`counting.models.Zone`); ``entrance`` as
+    for lines (a zone entrance's entries, or exits with "out", enter the site)."""
     zone = Zone(camera=camera, name=name, points=points, capacity=capacity,
-                ignore_detections=ignore_detections, enabled=enabled)
+                ignore_detections=ignore_detections, enabled=enabled, entrance=entrance)
     _lock_camera_rules(camera.pk)
     _validate_zone(zone, exclude_pk=None)
     zone.save()
@@ -276,8 +298,8 @@ def zone_create(*, actor: Any, camera: Camera, name: str, points: list[list[floa
 
 @transaction.atomic
 def zone_update(*, actor: Any, zone: Zone, **fields: Any) -> Zone:
-    """Change some of a zone's fields (name, points, capacity, ignore_detections, enabled);
-    bumps ``version``."""
+    """Change some of a zone's fields (name, points, capacity, ignore_detections, enabled,
+    entrance); bumps ``version``."""
     _unknown_fields(fields, ZONE_FIELDS)
     _lock_camera_rules(zone.camera_id)
     zone = Zone.objects.select_for_update().get(pk=zone.pk)

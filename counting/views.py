@@ -51,11 +51,13 @@ def rules_payload(camera: Camera, user: Any) -> dict[str, Any]:
     return {
         "lines": [{"id": line.pk, "name": line.name, "x1": line.x1, "y1": line.y1,
                    "x2": line.x2, "y2": line.y2, "in_label": line.in_label,
-                   "out_label": line.out_label, "enabled": line.enabled}
+                   "out_label": line.out_label, "enabled": line.enabled,
+                   "entrance": line.entrance}
                   for line in lines.order_by("id")],
         "zones": [{"id": zone.pk, "name": zone.name, "points": zone.points,
                    "capacity": zone.capacity, "ignore_detections": zone.ignore_detections,
-                   "enabled": zone.enabled} for zone in zones.order_by("id")],
+                   "enabled": zone.enabled, "entrance": zone.entrance}
+                  for zone in zones.order_by("id")],
     }
 
 

@@ -43,9 +43,16 @@ class _SeriesQuerySerializer(serializers.Serializer):
                  for k, v in detail.items()}) from exc
 
 
-class CountsQuerySerializer(_SeriesQuerySerializer):
-    """``/counts/`` query: exactly one of site, camera or line."""
+HOURS_CHOICES = ("all", "open")
 
+
+class CountsQuerySerializer(_SeriesQuerySerializer):
+    """``/counts/`` query: exactly one of site, camera or line; optionally opening hours only."""
+
+    hours = serializers.ChoiceField(
+        choices=HOURS_CHOICES, default="all",
+        help_text="open: count only what happened during the site's opening hours (a site "
+                  "without opening hours is then always closed); all (default): every hour.")
     site = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
     camera = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
     line = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
@@ -87,12 +94,30 @@ class TotalsSerializer(serializers.Serializer):
     count_out = serializers.IntegerField()
 
 
+class EntranceSerializer(serializers.Serializer):
+    """One entrance of a site and which of its directions enters."""
+
+    type = serializers.ChoiceField(choices=["line", "zone"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    entering = serializers.ChoiceField(choices=["in", "out"])
+
+
+class FootfallSerializer(serializers.Serializer):
+    """What a site's counts are made of: its entrances, or all lines when none is marked."""
+
+    basis = serializers.ChoiceField(choices=["entrances", "all_lines"])
+    entrances = EntranceSerializer(many=True)
+
+
 class CountSeriesSerializer(serializers.Serializer):
     """A count series."""
 
     scope = ScopeSerializer()
     timezone = serializers.CharField()
     bucket = serializers.ChoiceField(choices=BUCKETS)
+    hours = serializers.ChoiceField(choices=HOURS_CHOICES)
+    footfall = FootfallSerializer(required=False, help_text="Site scope only.")
     start = LocalDateTimeField(help_text="Start of the first bucket.")
     end = LocalDateTimeField(help_text="End of the last bucket.")
     results = CountPointSerializer(many=True)

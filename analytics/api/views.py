@@ -26,15 +26,18 @@ from analytics.api.serializers import (
     OccupancyQuerySerializer,
     OccupancySeriesSerializer,
 )
+from analytics.footfall import site_footfall_sources
 from analytics.series import (
     BUCKETS,
+    CountSources,
     SeriesRangeError,
     SeriesTimeoutError,
     SeriesTooLargeError,
-    line_count_series,
+    count_series,
     zone_occupancy_series,
 )
-from cameras.selectors import camera_get_visible_to, camera_list_visible_to, site_get_visible_to
+from cameras.local_time import opening_windows
+from cameras.selectors import camera_get_visible_to, site_get_visible_to
 from counting.selectors import (
     counting_line_get_visible_to,
     counting_line_list_visible_to,
@@ -93,15 +96,19 @@ class _SeriesView(StrictQueryParamsMixin, APIView):
 class CountsView(_SeriesView):
     """In/out counts per minute, hour or day of a site, a camera or a line."""
 
-    extra_query_params = frozenset({"site", "camera", "line", "from", "to", "bucket"})
+    extra_query_params = frozenset({"site", "camera", "line", "from", "to", "bucket", "hours"})
 
     @extend_schema(
         summary="Counts per bucket in the site's timezone (empty buckets are zero)",
         parameters=[
-            OpenApiParameter("site", int, description="A site (all lines of its cameras)."),
+            OpenApiParameter("site", int, description=(
+                "A site: its footfall from the lines and zones marked as entrances (each in "
+                "its entering direction), or all lines of its cameras when none is marked.")),
             OpenApiParameter("camera", int, description="A camera (all its lines)."),
             OpenApiParameter("line", int, description="One counting line."),
             *WINDOW_PARAMS,
+            OpenApiParameter("hours", str, enum=["all", "open"], description=(
+                "open: only what happened during the site's opening hours.")),
         ],
         responses=CountSeriesSerializer,
     )
@@ -110,37 +117,45 @@ class CountsView(_SeriesView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         user = request.user
+        footfall = None
         if "site" in values:
             site = site_get_visible_to(user=user, site_id=values["site"])
             if site is None:
                 raise exceptions.NotFound("No such site.")
-            cameras = camera_list_visible_to(user=user).filter(site=site).values("pk")
-            line_ids = list(counting_line_list_visible_to(user=user)
-                            .filter(camera__in=cameras).values_list("pk", flat=True))
-            scope, tz_name = {"type": "site", "id": site.pk}, site.timezone
+            footfall = site_footfall_sources(user=user, site=site)
+            sources = footfall.sources
+            scope = {"type": "site", "id": site.pk}
         elif "camera" in values:
             camera = camera_get_visible_to(user=user, camera_id=values["camera"])
             if camera is None:
                 raise exceptions.NotFound("No such camera.")
-            line_ids = list(counting_line_list_visible_to(user=user, camera_id=camera.pk)
-                            .values_list("pk", flat=True))
-            scope, tz_name = {"type": "camera", "id": camera.pk}, camera.site.timezone
+            sources = CountSources(lines=tuple(
+                counting_line_list_visible_to(user=user, camera_id=camera.pk)
+                .values_list("pk", flat=True)))
+            scope, site = {"type": "camera", "id": camera.pk}, camera.site
         else:
             line = counting_line_get_visible_to(user=user, line_id=values["line"])
             if line is None:
                 raise exceptions.NotFound("No such line.")
-            line_ids = [line.pk]
-            scope, tz_name = {"type": "line", "id": line.pk}, line.camera.site.timezone
+            sources = CountSources(lines=(line.pk,))
+            scope, site = {"type": "line", "id": line.pk}, line.camera.site
+        tz_name = site.timezone
         tz = _timezone(tz_name)
-        points = _series(line_count_series, line_ids=line_ids, bucket=values["bucket"],
-                         start=_aware(values["start"], tz), end=_aware(values["end"], tz),
-                         tz=tz)
+        start, end = _aware(values["start"], tz), _aware(values["end"], tz)
+        windows = (opening_windows(opening_hours=site.opening_hours or {}, site_tz=tz_name,
+                                   start=start, end=end)
+                   if values["hours"] == "open" else None)
+        points = _series(count_series, sources=sources, bucket=values["bucket"], start=start,
+                         end=end, tz=tz, windows=windows)
         body: dict[str, Any] = {
             "scope": scope, "timezone": tz_name, "bucket": values["bucket"],
+            "hours": values["hours"],
             "start": points[0].start, "end": points[-1].end, "results": points,
             "total": {"count_in": sum(p.count_in for p in points),
                       "count_out": sum(p.count_out for p in points)},
         }
+        if footfall is not None:
+            body["footfall"] = {"basis": footfall.basis, "entrances": list(footfall.entrances)}
         return Response(CountSeriesSerializer(body).data)
 
 

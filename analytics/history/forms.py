@@ -54,6 +54,9 @@ class HistoryForm(forms.Form):
                           widget=forms.DateInput(attrs={"type": "date"}))
     bucket = forms.ChoiceField(choices=BUCKET_CHOICES, required=False, label="Per")
     compare = forms.BooleanField(required=False, label="Compare with the previous period")
+    open_hours = forms.BooleanField(
+        required=False, label="Opening hours only",
+        help_text="Count only what happened while the site was open (its opening hours).")
 
     def __init__(self, *args: Any, choices: list[tuple[str, list[Any]]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,9 +23,10 @@ from analytics.series import (
     Bucket,
     CountPoint,
     OccupancyPoint,
-    line_count_series,
+    count_series,
     zone_occupancy_series,
 )
+from cameras.local_time import opening_windows
 
 Point = CountPoint | OccupancyPoint
 
@@ -178,18 +179,21 @@ def _limits() -> dict[str, int | None]:
             "timeout_ms": int(getattr(settings, "SERIES_STATEMENT_TIMEOUT_S", 0) * 1000) or None}
 
 
-def _series(scope: Scope, bucket: Bucket, period: Period, tz: ZoneInfo) -> list[Point]:
+def _series(scope: Scope, bucket: Bucket, period: Period, tz: ZoneInfo,
+            open_hours: bool = False) -> list[Point]:
     if scope.is_occupancy:
         return list(zone_occupancy_series(zone_ids=[scope.zone_id] if scope.zone_id else [],
                                           bucket=bucket, start=period.start, end=period.end,
                                           tz=tz, **_limits()))
-    return list(line_count_series(line_ids=scope.line_ids, bucket=bucket, start=period.start,
-                                  end=period.end, tz=tz, **_limits()))
+    windows = (opening_windows(opening_hours=scope.opening_hours or {}, site_tz=scope.timezone,
+                               start=period.start, end=period.end) if open_hours else None)
+    return list(count_series(sources=scope.sources, bucket=bucket, start=period.start,
+                             end=period.end, tz=tz, windows=windows, **_limits()))
 
 
 def history_report(*, scopes: list[Scope], range_name: str, start: date | None,
                    end: date | None, bucket: Bucket, compare: bool,
-                   now: datetime | None = None) -> HistoryReport:
+                   now: datetime | None = None, open_hours: bool = False) -> HistoryReport:
     """Build the report; raises SeriesRangeError / SeriesTooLargeError / SeriesTimeoutError."""
     tz_name = scopes[0].timezone
     tz = ZoneInfo(tz_name)
@@ -199,8 +203,8 @@ def history_report(*, scopes: list[Scope], range_name: str, start: date | None,
     previous = period_of(*previous_days(first, last), tz) if compare else None
     report = HistoryReport(timezone=tz_name, bucket=bucket, period=period, previous=previous)
     for scope in scopes:
-        result = SeriesResult(scope=scope, points=_series(scope, bucket, period, tz))
+        result = SeriesResult(scope=scope, points=_series(scope, bucket, period, tz, open_hours))
         if previous is not None:
-            result.previous = _series(scope, bucket, previous, tz)
+            result.previous = _series(scope, bucket, previous, tz, open_hours)
         report.series.append(result)
     return report

@@ -1,6 +1,7 @@
 """What a user may put on the history page: sites, cameras, lines and zones, as series keys.
 
-A key is ``"<kind>:<id>"``. A site or camera is the sum of its lines the user may see, exactly
+A key is ``"<kind>:<id>"``. A site is its footfall (its entrances, or all its lines when none
+is marked: :mod:`analytics.footfall`), a camera the sum of its lines the user may see, exactly
 as ``/api/v1/counts/?site=`` or ``?camera=`` computes it, so the page and the API agree.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from analytics.footfall import site_footfall_sources
+from analytics.series import CountSources
 from cameras.selectors import camera_list_visible_to, site_list_visible_to
 from counting.selectors import counting_line_list_visible_to, zone_list_visible_to
 
@@ -18,15 +21,22 @@ KINDS: tuple[Kind, ...] = ("site", "camera", "line", "zone")
 
 @dataclass(frozen=True)
 class Scope:
-    """One thing to chart: its key, label, timezone and the lines or zone it reads."""
+    """One thing to chart: its key, label, timezone, the site's opening hours and the sources
+    (lines, entrances) or zone it reads."""
 
     key: str
     kind: Kind
     id: int
     label: str
     timezone: str
-    line_ids: tuple[int, ...] = ()
+    sources: CountSources = CountSources()
     zone_id: int | None = None
+    opening_hours: dict[str, list[list[str]]] | None = None
+    camera_ids: tuple[int, ...] = ()
+
+    @property
+    def line_ids(self) -> tuple[int, ...]:
+        return self.sources.lines + self.sources.lines_swapped
 
     @property
     def is_occupancy(self) -> bool:
@@ -83,26 +93,29 @@ def scope_resolve(*, user: Any, key: str) -> Scope | None:
         site = site_list_visible_to(user=user).filter(pk=pk).first()
         if site is None:
             return None
-        cameras = camera_list_visible_to(user=user).filter(site=site).values("pk")
-        lines = counting_line_list_visible_to(user=user).filter(camera__in=cameras)
-        return Scope(key, "site", pk, site.name, site.timezone,
-                     line_ids=tuple(lines.values_list("pk", flat=True)))
+        footfall = site_footfall_sources(user=user, site=site)
+        return Scope(key, "site", pk, site.name, site.timezone, sources=footfall.sources,
+                     opening_hours=site.opening_hours or {}, camera_ids=footfall.camera_ids)
     if kind == "camera":
         camera = camera_list_visible_to(user=user).filter(pk=pk).first()
         if camera is None:
             return None
         lines = counting_line_list_visible_to(user=user, camera_id=camera.pk)
         return Scope(key, "camera", pk, camera.name, camera.site.timezone,
-                     line_ids=tuple(lines.values_list("pk", flat=True)))
+                     sources=CountSources(lines=tuple(lines.values_list("pk", flat=True))),
+                     opening_hours=camera.site.opening_hours or {}, camera_ids=(camera.pk,))
     if kind == "line":
         line = counting_line_list_visible_to(user=user).select_related(
             "camera__site").filter(pk=pk).first()
         if line is None:
             return None
         return Scope(key, "line", pk, f"{line.camera.name} · {line.name}",
-                     line.camera.site.timezone, line_ids=(line.pk,))
+                     line.camera.site.timezone, sources=CountSources(lines=(line.pk,)),
+                     opening_hours=line.camera.site.opening_hours or {},
+                     camera_ids=(line.camera_id,))
     zone = zone_list_visible_to(user=user).select_related("camera__site").filter(pk=pk).first()
     if zone is None:
         return None
     return Scope(key, "zone", pk, f"{zone.camera.name} · {zone.name}", zone.camera.site.timezone,
-                 zone_id=zone.pk)
+                 zone_id=zone.pk, opening_hours=zone.camera.site.opening_hours or {},
+                 camera_ids=(zone.camera_id,))

@@ -44,7 +44,8 @@ def _build(request: HttpRequest) -> tuple[HistoryForm, HistoryReport | None, lis
     try:
         report = history_report(scopes=scopes, range_name=data["range"], start=data.get("start"),
                                 end=data.get("end"), bucket=data["bucket"],
-                                compare=data["compare"])
+                                compare=data["compare"],
+                                open_hours=bool(data.get("open_hours")))
     except SeriesRangeError as exc:
         form.add_error("bucket" if exc.field == "to" else None, str(exc))
         return form, None, [], 400

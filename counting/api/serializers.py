@@ -5,7 +5,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from cameras.constants import CameraStatus
-from counting.constants import IGNORE_DETECTIONS_HELP, Direction, GapCause, HealthCondition
+from counting.constants import (
+    ENTRANCE_HELP,
+    IGNORE_DETECTIONS_HELP,
+    Direction,
+    EntranceDirection,
+    GapCause,
+    HealthCondition,
+)
 from counting.models import CountEvent, CountingLine, Zone
 from tenants.rest.json_fields import (
     StrictBooleanField,
@@ -23,7 +30,7 @@ class LineOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = CountingLine
         fields = ["id", "camera", "name", "x1", "y1", "x2", "y2", "in_label", "out_label",
-                  "enabled", "version", "created_at", "updated_at"]
+                  "enabled", "entrance", "version", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -43,6 +50,8 @@ class LineInputSerializer(serializers.Serializer):
     in_label = StrictCharField(max_length=50, required=False)
     out_label = StrictCharField(max_length=50, required=False)
     enabled = StrictBooleanField(required=False)
+    entrance = serializers.ChoiceField(choices=EntranceDirection.choices, required=False,
+                                       allow_blank=True, help_text=ENTRANCE_HELP)
 
 
 class LineUpdateSerializer(LineInputSerializer):
@@ -59,7 +68,7 @@ class ZoneOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Zone
         fields = ["id", "camera", "name", "points", "capacity", "ignore_detections", "enabled",
-                  "version", "created_at", "updated_at"]
+                  "entrance", "version", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -77,6 +86,8 @@ class ZoneInputSerializer(serializers.Serializer):
                                   allow_null=True)
     ignore_detections = StrictBooleanField(required=False, help_text=IGNORE_DETECTIONS_HELP)
     enabled = StrictBooleanField(required=False)
+    entrance = serializers.ChoiceField(choices=EntranceDirection.choices, required=False,
+                                       allow_blank=True, help_text=ENTRANCE_HELP)
 
 
 class ZoneUpdateSerializer(ZoneInputSerializer):
