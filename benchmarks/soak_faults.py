@@ -2,7 +2,8 @@
 RabbitMQ, the lease row and the stream worker misbehave on a schedule. Numbers to read, not a
 test:
 
-    SHARED_DIR=../shared .venv/bin/python -m benchmarks.soak_faults --minutes 30 --cameras 3
+    SHARED_DIR=../shared .venv/bin/python -m benchmarks.soak_faults --minutes 30 --cameras 3 \
+        --detect-fps 4
 
 What runs (all on loopback, all started and stopped here, nothing shared is disturbed):
 
@@ -23,6 +24,13 @@ simulator played (one pass counted alone, every further pass counted after a pas
 loop seam is in the reference too), next to what the system itself reported: events lost,
 frames dropped, gaps (seconds not analysed). Memory (RSS) of every process at the start and
 the end is printed.
+
+Overload is reported as the system reports it (docs/streams.md, "Overload"): gaps of cause
+``overload`` with the share of the frames due that was analysed, so ``seconds x (1 - share)``
+is analysis time lost. The crossings missed in it cannot be known; the report turns it into
+an estimate (the reference's crossings per second x the seconds not analysed) and compares
+missing crossings with ``events lost + crossings in reported gaps (estimated)``. Passes of
+the clip are split into passes a fault touched, passes an overload touched and clean ones.
 """
 
 from __future__ import annotations
@@ -140,18 +148,21 @@ def doubled_clip(segment: Path, path: Path) -> Path:
     return path
 
 
-def references(segment: Path, workdir: Path, cache: Path) -> tuple[Counts, Counts]:
-    """count_video on one pass, and on a pass that follows a pass (two passes minus one)."""
+def references(segment: Path, workdir: Path, cache: Path,
+               detect_fps: float) -> tuple[Counts, Counts]:
+    """count_video on one pass, and on a pass that follows a pass (two passes minus one), at
+    the cameras' detect fps."""
     from tests.chaos.reference import reference_counts
 
-    key = f"{segment.stat().st_size}:{CLIP_FRAMES}"
+    key = f"{segment.stat().st_size}:{CLIP_FRAMES}:{detect_fps}"
     if cache.exists():
         stored = json.loads(cache.read_text())
         if stored.get("key") == key:
             return stored["first"], stored["next"]
     log("count_video on one pass and on two passes of the segment (reference)...")
-    first = reference_counts(segment)
-    two = reference_counts(doubled_clip(segment, workdir / "pets-twice.avi"))
+    first = reference_counts(segment, detect_fps=detect_fps)
+    two = reference_counts(doubled_clip(segment, workdir / "pets-twice.avi"),
+                           detect_fps=detect_fps)
     following = {name: {d: two[name][d] - first[name][d] for d in ("in", "out")}
                  for name in first}
     cache.write_text(json.dumps({"key": key, "first": first, "next": following}))
@@ -287,7 +298,7 @@ def database_drop(name: str) -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def make_cameras(tenant: Any, urls: list[str]) -> list[int]:
+def make_cameras(tenant: Any, urls: list[str], detect_fps: float) -> list[int]:
     from django_tenants.utils import tenant_context
 
     from cameras.services import camera_create, site_create
@@ -298,7 +309,7 @@ def make_cameras(tenant: Any, urls: list[str]) -> list[int]:
         site = site_create(actor=None, name="Soak", timezone="Europe/London")
         for index, url in enumerate(urls):
             camera = camera_create(actor=None, site=site, name=f"soak-{index + 1}",
-                                   stream_url=url, detect_fps=30.0)
+                                   stream_url=url, detect_fps=detect_fps)
             counting_line_create(actor=None, camera=camera, name="east-west", x1=0.5, y1=0.0,
                                  x2=0.5, y2=1.0, in_label="east", out_label="west")
             counting_line_create(actor=None, camera=camera, name="north-south", x1=0.0,
@@ -332,11 +343,14 @@ def outcome(tenant: Any, camera_id: int) -> dict[str, Any]:
         health = models.CameraHealth.objects.filter(camera_id=camera_id).first()
         lease = models.CameraLease.objects.filter(camera_id=camera_id).first()
         gap_model = getattr(models, "CameraGap", None)
-        gaps: list[tuple[str, float]] = []
+        gaps: list[tuple[str, float, float, float, float]] = []
         if gap_model is not None:
             for gap in gap_model.objects.filter(camera_id=camera_id).order_by("started_at"):
                 end = gap.ended_at or datetime.now(UTC)
-                gaps.append((str(gap.cause), (end - gap.started_at).total_seconds()))
+                seconds = (end - gap.started_at).total_seconds()
+                share = getattr(gap, "analysed_share", None) or 0.0
+                gaps.append((str(gap.cause), seconds, seconds * (1 - share),
+                             gap.started_at.timestamp(), end.timestamp()))
     return {"stored": stored, "lost": int(getattr(health, "events_lost", 0) or 0),
             "dropped": int(getattr(health, "frames_dropped", 0) or 0),
             "state": getattr(health, "state", "-"), "gaps": gaps, "gaps_known": gap_model
@@ -347,7 +361,8 @@ FAULT_KEYS = ["redis-stop", "redis-freeze", "pg-refuse", "pg-stall", "lease-lock
               "kill-runner", "broker-cut"]
 
 
-def soak(minutes: float, cameras: int, calm_s: float, only: list[str]) -> int:
+def soak(minutes: float, cameras: int, calm_s: float, only: list[str],
+         detect_fps: float) -> int:
     from tests.chaos.faults import RedisProcess, TcpProxy, free_port
     from tests.chaos.reference import pets_segment
 
@@ -383,7 +398,7 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str]) -> int:
                                owner_email="o@soak.test", owner_password=PASSWORD).tenant
         segment = pets_segment(source, workdir / "pets-280.avi", CLIP_FRAMES)
         first, following = references(segment, workdir, Path(tempfile.gettempdir())
-                                      / "soak-faults-reference.json")
+                                      / "soak-faults-reference.json", detect_fps)
         passes = max(2, math.ceil(minutes * 60 * CLIP_FPS / CLIP_FRAMES))
 
         redis.start()
@@ -420,7 +435,8 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str]) -> int:
         services += [stream_worker, short_worker, beat]
         wait_s = 5.0
         time.sleep(wait_s)
-        camera_ids = make_cameras(tenant, [f"http://127.0.0.1:{p}/video.mjpg" for p in ports])
+        camera_ids = make_cameras(tenant, [f"http://127.0.0.1:{p}/video.mjpg" for p in ports],
+                                  detect_fps)
         log(f"{cameras} cameras, {passes} passes of {CLIP_FRAMES / CLIP_FPS:.0f} s each "
             f"({passes * CLIP_FRAMES / CLIP_FPS / 60:.1f} min); waiting for every stream")
         deadline = time.monotonic() + 180
@@ -466,7 +482,7 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str]) -> int:
                faults=faults.records, started=started, memory_start=memory_start,
                memory_end=memory_end, stop_s=stop_s)
         report_passes(tenant=tenant, clip_t0=clip_t0, passes=passes, first=first,
-                      following=following, faults=faults.records)
+                      following=following, faults=faults.records, results=results)
         return 0
     finally:
         for service in services:
@@ -495,6 +511,7 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str]) -> int:
 def report(*, minutes: float, passes: int, expected: Counts, results: dict[int, Any],
            faults: list[FaultRecord], started: float, memory_start: dict[str, Any],
            memory_end: dict[str, Any], stop_s: float) -> None:
+    play_s = passes * CLIP_FRAMES / CLIP_FPS
     print(f"\nsoak: {minutes:.1f} min, {len(results)} cameras, {passes} passes of the "
           f"{CLIP_FRAMES}-frame PETS segment each, {len(faults)} faults")
     print("\nfaults (seconds from the start)")
@@ -503,10 +520,11 @@ def report(*, minutes: float, passes: int, expected: Counts, results: dict[int, 
               f"{record.name:<28} {record.note}")
     print("\ncounts per camera (reference: count_video on the frames played)")
     header = (f"  {'camera':>6} {'expected':>8} {'stored':>7} {'missing':>7} {'extra':>6} "
-              f"{'lost*':>6} {'unexpl.':>7} {'dropped':>8} {'gaps':>5} {'gap s':>7} "
-              f"{'gen':>4}  state")
+              f"{'lost*':>6} {'stall s':>7} {'overl s':>7} {'unan s':>7} {'in gaps':>7} "
+              f"{'unexpl.':>7} {'dropped':>8} {'gen':>4}  state")
     print(header)
-    totals = {"expected": 0, "stored": 0, "missing": 0, "extra": 0, "lost": 0}
+    totals = {"expected": 0, "stored": 0, "missing": 0, "extra": 0, "lost": 0,
+              "stall": 0.0, "overload": 0.0, "unanalysed": 0.0, "in_gaps": 0.0}
     for camera_id, result in results.items():
         missing = extra = 0
         for name, directions in expected.items():
@@ -516,23 +534,44 @@ def report(*, minutes: float, passes: int, expected: Counts, results: dict[int, 
                 extra += max(0, got - want)
         want_total = sum(sum(d.values()) for d in expected.values())
         got_total = sum(sum(d.values()) for d in result["stored"].values())
-        gap_s = sum(seconds for _, seconds in result["gaps"])
-        gaps = str(len(result["gaps"])) if result["gaps_known"] else "n/a"
+        stall_s = sum(g[1] for g in result["gaps"] if g[0] != "overload")
+        overload_s = sum(g[1] for g in result["gaps"] if g[0] == "overload")
+        unanalysed_s = sum(g[2] for g in result["gaps"])
+        # what the system reported, in crossings: the lost ones, and the reference's rate
+        # times the seconds it said were not analysed (an estimate: which crossings fell in
+        # them cannot be known)
+        in_gaps = want_total / play_s * unanalysed_s if play_s else 0.0
+        unexplained = missing - result["lost"] - in_gaps
         print(f"  {camera_id:>6} {want_total:>8} {got_total:>7} {missing:>7} {extra:>6} "
-              f"{result['lost']:>6} {missing - result['lost']:>7} {result['dropped']:>8} "
-              f"{gaps:>5} {gap_s:>7.0f} {result['generation']:>4}  {result['state']}")
+              f"{result['lost']:>6} {stall_s:>7.0f} {overload_s:>7.0f} {unanalysed_s:>7.0f} "
+              f"{in_gaps:>7.0f} {unexplained:>7.0f} {result['dropped']:>8} "
+              f"{result['generation']:>4}  {result['state']}")
         for key, value in (("expected", want_total), ("stored", got_total),
-                           ("missing", missing), ("extra", extra), ("lost", result["lost"])):
+                           ("missing", missing), ("extra", extra), ("lost", result["lost"]),
+                           ("stall", stall_s), ("overload", overload_s),
+                           ("unanalysed", unanalysed_s), ("in_gaps", in_gaps)):
             totals[key] += value
     share = totals["missing"] / totals["expected"] if totals["expected"] else 0.0
     print(f"  {'all':>6} {totals['expected']:>8} {totals['stored']:>7} {totals['missing']:>7} "
-          f"{totals['extra']:>6} {totals['lost']:>6} {totals['missing'] - totals['lost']:>7}")
-    print(f"  missing {share:.1%} of the reference; *lost = events the system reported lost "
-          "(health.events_lost); unexpl. = missing - lost (crossings lost without a count: "
-          "those in reported gaps and those lost silently)")
+          f"{totals['extra']:>6} {totals['lost']:>6} {totals['stall']:>7.0f} "
+          f"{totals['overload']:>7.0f} {totals['unanalysed']:>7.0f} {totals['in_gaps']:>7.0f} "
+          f"{totals['missing'] - totals['lost'] - totals['in_gaps']:>7.0f}")
+    print(f"  missing {share:.1%} of the reference. *lost = events the system reported lost "
+          "(health.events_lost); stall s = seconds in gaps with nothing analysed (source, loop, "
+          "runner); overl s = seconds in overload gaps (analysed in part); unan s = seconds "
+          "not analysed as reported (stall gaps whole, overload gaps x (1 - analysed share)); "
+          "in gaps = reference crossings per second x unan s (estimate); unexpl. = missing - "
+          "lost - in gaps (positive: lost without being reported)")
     for camera_id, result in results.items():
         if result["gaps"]:
-            listed = ", ".join(f"{cause} {seconds:.0f}s" for cause, seconds in result["gaps"])
+            counted: dict[str, list[float]] = {}
+            for cause, seconds, unanalysed, _, _ in result["gaps"]:
+                entry = counted.setdefault(cause, [0, 0.0, 0.0])
+                entry[0] += 1
+                entry[1] += seconds
+                entry[2] += unanalysed
+            listed = ", ".join(f"{cause} x{int(n)} {seconds:.0f}s ({unanalysed:.0f}s unanalysed)"
+                               for cause, (n, seconds, unanalysed) in counted.items())
             print(f"  gaps of camera {camera_id}: {listed}")
     print("\nmemory (RSS, MB) at the start and the end")
     roles = list(dict.fromkeys([*memory_start, *memory_end]))
@@ -549,10 +588,11 @@ RECOVERY_S = 25.0  # a pass this long after a fault still counts as touched by i
 
 
 def report_passes(*, tenant: Any, clip_t0: dict[int, float], passes: int, first: Counts,
-                  following: Counts, faults: list[FaultRecord]) -> None:
+                  following: Counts, faults: list[FaultRecord],
+                  results: dict[int, Any]) -> None:
     """Stored crossings per pass of the clip (by the frame time of each event), split into
-    passes a fault touched and calm passes: what faults cost beside what the machine's load
-    costs without any fault."""
+    passes a fault touched, passes the camera's runner was reported overloaded in (a tenth of
+    the pass or more in overload gaps) and clean passes: what faults and load cost apart."""
     from django_tenants.utils import tenant_context
 
     from counting.models import CountEvent
@@ -560,26 +600,35 @@ def report_passes(*, tenant: Any, clip_t0: dict[int, float], passes: int, first:
     per_pass_first = sum(sum(d.values()) for d in first.values())
     per_pass_next = sum(sum(d.values()) for d in following.values())
     pass_s = CLIP_FRAMES / CLIP_FPS
-    sums = {"calm": [0, 0, 0], "fault": [0, 0, 0]}  # passes, expected, stored
+    sums = {kind: [0, 0, 0, 0.0] for kind in ("fault", "overload", "clean")}
     with tenant_context(tenant):
         for camera_id, t0 in clip_t0.items():
             times = [event.timestamp() for event in CountEvent.objects.filter(
                 camera_id=camera_id).values_list("occurred_at", flat=True)]
+            gaps = results[camera_id]["gaps"]
             for index in range(passes):
                 start, end = t0 + index * pass_s, t0 + (index + 1) * pass_s
                 touched = any(f.wall_started < end and f.wall_ended + RECOVERY_S > start
                               for f in faults)
-                stored = sum(1 for t in times if start <= t < end)
-                bucket = sums["fault" if touched else "calm"]
+                overloaded_s = sum(max(0.0, min(end, g[4]) - max(start, g[3]))
+                                   for g in gaps if g[0] == "overload")
+                unanalysed_s = sum(max(0.0, min(end, g[4]) - max(start, g[3])) * g[2]
+                                   / max(g[1], 1e-9) for g in gaps)
+                kind = ("fault" if touched else "overload" if overloaded_s >= pass_s / 10
+                        else "clean")
+                bucket = sums[kind]
                 bucket[0] += 1
                 bucket[1] += per_pass_first if index == 0 else per_pass_next
-                bucket[2] += stored
+                bucket[2] += sum(1 for t in times if start <= t < end)
+                bucket[3] += unanalysed_s
     print("\npasses of the clip (events by frame time; a pass is touched by a fault that "
-          f"overlaps it or ended less than {RECOVERY_S:.0f} s before it)")
-    for kind, (count, want, got) in sums.items():
+          f"overlaps it or ended less than {RECOVERY_S:.0f} s before it; overload: a tenth of "
+          "the pass or more in reported overload gaps; unan s: seconds reported not analysed)")
+    for kind, (count, want, got, unanalysed) in sums.items():
         share = (want - got) / want if want else 0.0
-        print(f"  {kind:<6} passes {count:>4}  expected {want:>6}  stored {got:>6}  "
-              f"missing {share:6.1%}")
+        reported = unanalysed / (count * pass_s) if count else 0.0
+        print(f"  {kind:<8} passes {count:>4}  expected {want:>6}  stored {got:>6}  "
+              f"missing {share:6.1%}  time reported not analysed {reported:6.1%}")
 
 
 def main() -> None:
@@ -587,10 +636,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="playback length")
     parser.add_argument("--cameras", type=int, default=3)
     parser.add_argument("--calm", type=float, default=60.0, help="seconds between faults")
+    parser.add_argument("--detect-fps", type=float, default=4.0,
+                        help="the cameras' detect fps (the clip plays at 7)")
     parser.add_argument("--faults", nargs="*", choices=FAULT_KEYS, default=[],
                         help="these faults only, in this order (default: all)")
     args = parser.parse_args()
-    sys.exit(soak(args.minutes, args.cameras, args.calm, args.faults))
+    sys.exit(soak(args.minutes, args.cameras, args.calm, args.faults, args.detect_fps))
 
 
 if __name__ == "__main__":

@@ -54,3 +54,4 @@ class GapCause(models.TextChoices):
     SOURCE = "source", "Source offline or frozen"
     RUNNER = "runner", "No runner (crashed, killed or taken over)"
     LOOP = "loop", "Frame loop blocked"
+    OVERLOAD = "overload", "Analysed below the camera's rate (machine overloaded)"

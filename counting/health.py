@@ -90,7 +90,8 @@ def health_last_frame_at(*, camera_id: int) -> datetime | None:
 
 
 def health_gap_open(*, camera_id: int, started_at: datetime, cause: str, reason: str,
-                    generation: int = 0, ended_at: datetime | None = None) -> int:
+                    generation: int = 0, ended_at: datetime | None = None,
+                    analysed_share: float | None = None) -> int:
     """Record a gap in the camera's analysis (open while ``ended_at`` is None); returns its id.
 
     An open gap of the camera from an earlier run (its runner died before closing it) is
@@ -100,10 +101,13 @@ def health_gap_open(*, camera_id: int, started_at: datetime, cause: str, reason:
         ended_at=started_at)
     gap = CameraGap.objects.create(camera_id=camera_id, started_at=started_at,
                                    ended_at=ended_at, cause=cause, reason=reason[:500],
-                                   lease_generation=generation)
+                                   lease_generation=generation, analysed_share=analysed_share)
     return int(gap.pk)
 
 
-def health_gap_close(*, gap_id: int, ended_at: datetime) -> None:
-    """The camera's frames are analysed again from ``ended_at``."""
-    CameraGap.objects.filter(pk=gap_id, ended_at__isnull=True).update(ended_at=ended_at)
+def health_gap_close(*, gap_id: int, ended_at: datetime,
+                     analysed_share: float | None = None) -> None:
+    """The camera's frames are analysed again (in full) from ``ended_at``; an overload gap
+    says which share of the frames due was analysed while it lasted."""
+    CameraGap.objects.filter(pk=gap_id, ended_at__isnull=True).update(
+        ended_at=ended_at, analysed_share=analysed_share)

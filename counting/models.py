@@ -161,7 +161,8 @@ class CameraHealth(models.Model):
 
 class CameraGap(models.Model):
     """A stretch of time in which a camera's frames were not analysed, so nothing could be
-    counted: the source was offline or frozen, or no runner was running (a crash, a takeover).
+    counted: the source was offline or frozen, or no runner was running (a crash, a takeover);
+    or, cause ``overload``, analysed only in part because the runner could not keep up.
 
     ``ended_at`` is empty while the gap lasts. Written by the stream runner (the one that saw
     the gap, or the one that took over after it); never edited by users.
@@ -173,6 +174,10 @@ class CameraGap(models.Model):
     cause = models.CharField(max_length=16, choices=GapCause.choices)
     reason = models.CharField(max_length=500, blank=True)
     lease_generation = models.BigIntegerField(default=0)
+    # Cause "overload": frames were analysed, but only this share of those due (the runner
+    # could not keep up); seconds x (1 - share) is the analysis time lost. Empty for the other
+    # causes (nothing analysed) and while an overload lasts.
+    analysed_share = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -187,6 +192,14 @@ class CameraGap(models.Model):
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def seconds_unanalysed(self) -> float | None:
+        """The analysis time lost: the whole gap, or the share not analysed of an overload."""
+        seconds = self.seconds
+        if seconds is None:
+            return None
+        return seconds * (1.0 - (self.analysed_share or 0.0))
 
 
 class CameraHealthEvent(models.Model):

@@ -110,13 +110,17 @@ class CountEventSerializer(serializers.ModelSerializer):
 
 class CameraGapSerializer(serializers.Serializer):
     """A stretch of time in which the camera's frames were not analysed (``ended_at`` and
-    ``seconds`` are null while it lasts)."""
+    ``seconds`` are null while it lasts). Cause ``overload``: analysed in part only, the
+    runner could not keep up; ``analysed_share`` is the share of the frames due that were
+    analysed and ``seconds_unanalysed`` the analysis time lost (the whole gap otherwise)."""
 
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
     seconds = serializers.FloatField(allow_null=True)
     cause = serializers.ChoiceField(choices=GapCause.choices)
     reason = serializers.CharField(allow_blank=True)
+    analysed_share = serializers.FloatField(allow_null=True)
+    seconds_unanalysed = serializers.FloatField(allow_null=True)
 
 
 class CameraHealthSerializer(serializers.Serializer):

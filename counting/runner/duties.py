@@ -31,7 +31,12 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, connection
 
 from cameras.constants import CameraStatus
-from counting.health import health_events_lost_add, health_gap_record, health_report
+from counting.health import (
+    HealthSnapshot,
+    health_events_lost_add,
+    health_gap_record,
+    health_report,
+)
 from counting.ledger import LedgerEvent, StaleLeaseError, ledger_write_late
 from counting.runner.buffer import LedgerBuffer
 from counting.runner.config import RunnerConfig
@@ -40,6 +45,7 @@ from counting.runner.flusher import LedgerFlusher
 from counting.runner.frames import epoch_to_utc
 from counting.runner.gaps import GapTracker
 from counting.runner.health_reporter import HealthReporter, health_condition
+from counting.runner.overload import OverloadMeter
 from counting.runner.publisher import LivePublisher
 from counting.runner.redis_gate import RedisGate
 from counting.runner.rules_loader import RulesLoader
@@ -60,7 +66,8 @@ class Duties:
                  state: RunnerState, buffer: LedgerBuffer, flusher: LedgerFlusher,
                  stop: StopCheck, rules: RulesLoader, health: HealthReporter, gaps: GapTracker,
                  publisher: LivePublisher, guard: DatabaseGuard, watchdog: Watchdog,
-                 redis: RedisGate, source: Callable[[], Any], stall_after_s: float) -> None:
+                 redis: RedisGate, source: Callable[[], Any], stall_after_s: float,
+                 detect_fps: Callable[[], float | None] = lambda: None) -> None:
         self.camera_id = camera_id
         self.schema = schema
         self.config = config
@@ -78,6 +85,8 @@ class Duties:
         self.redis = redis
         self.source = source
         self.stall_after_s = stall_after_s
+        self.detect_fps = detect_fps
+        self.overload = OverloadMeter()
         self.run_started = datetime.now(tz=UTC)
         self.outcome = ""
         self.final_deadline = 0.0
@@ -184,7 +193,26 @@ class Duties:
     def _condition(self) -> tuple[str, str, str]:
         return health_condition(state=self.state, stream_state=self.health.state,
                                 stream_reason=self.health.reason, redis=self.redis,
-                                buffered=len(self.buffer), stall_after_s=self.stall_after_s)
+                                buffered=len(self.buffer), stall_after_s=self.stall_after_s,
+                                overload=self.overload.reason if self.overload.overloaded
+                                else "")
+
+    def _observe_overload(self, snapshot: HealthSnapshot, stalled: bool) -> None:
+        """Judge overload from this tick's rates; open or close its gap."""
+        now = time.time()
+        if stalled:  # nothing analysed: the stall's own gap (from the last frame), not an
+            verdict = self.overload.reset(self.state.last_analysed_wall or now)  # overload
+        else:
+            verdict = self.overload.tick(now=now, elapsed_s=self.health.last_elapsed_s,
+                                         fps_analysed=snapshot.fps_analysed,
+                                         fps_received=snapshot.fps_received,
+                                         detect_fps=self.detect_fps())
+        if verdict.started is not None:
+            self.gaps.overload_start(started_at=epoch_to_utc(verdict.started),
+                                     reason=verdict.reason)
+        if verdict.ended is not None:
+            self.gaps.overload_end(ended_at=epoch_to_utc(verdict.ended),
+                                   analysed_share=verdict.analysed_share)
 
     def _observe_gaps(self, condition: str, reason: str, cause: str) -> None:
         wall = self.state.last_analysed_wall
@@ -195,6 +223,7 @@ class Duties:
 
     def _health(self) -> None:
         snapshot = self.health.measure(self.source())
+        self._observe_overload(snapshot, stalled=self._condition()[0] == "stalled")
         condition, reason, cause = self._condition()
         self._observe_gaps(condition, reason, cause)
         snapshot = replace(snapshot, condition=condition, condition_reason=reason)
@@ -222,7 +251,7 @@ class Duties:
                 logger.error("camera %s: %d crossings not stored and %d losses not reported "
                              "(database unreachable, spool failed)", self.camera_id, len(left),
                              unreported)
-        self.gaps.finish()
+        self.gaps.finish(analysed_share=self.overload.share())
         if self.final_report is not None and not self.state.lease_lost:
             state, reason = self.final_report
 

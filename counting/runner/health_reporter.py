@@ -22,12 +22,13 @@ from counting.runner.state import RunnerState
 
 def health_condition(*, state: RunnerState, stream_state: str, stream_reason: str,
                      redis: RedisGate, buffered: int, stall_after_s: float,
-                     ) -> tuple[str, str, str]:
+                     overload: str = "") -> tuple[str, str, str]:
     """(condition, reason, gap cause) of a run right now; no I/O.
 
     Stalled when no frame was analysed for ``stall_after_s`` (the source is offline or frozen,
-    or the loop itself is blocked); degraded when frames are analysed but the database, the
-    lease heartbeat or Redis fails beside the loop; ok otherwise.
+    or the loop itself is blocked); degraded when frames are analysed but fewer than due
+    (``overload``: the meter's reason) or the database, the lease heartbeat or Redis fails
+    beside the loop; ok otherwise.
     """
     idle = state.seconds_since_analysis()
     blocked = time.monotonic() - state.loop_alive_mono
@@ -38,7 +39,7 @@ def health_condition(*, state: RunnerState, stream_state: str, stream_reason: st
         why = stream_reason or stream_state
         return (HealthCondition.STALLED,
                 f"no frame analysed for {idle:.0f} s: {why}", GapCause.SOURCE)
-    problems = []
+    problems = [overload] if overload else []
     if state.db_down_since is not None:
         problems.append(f"database writes failing for "
                         f"{time.monotonic() - state.db_down_since:.0f} s ({state.db_error}); "
@@ -71,6 +72,7 @@ class HealthReporter:
         # The source's cumulative counters as last seen (kept when the source is gone, so a
         # final report does not reset them to zero).
         self._counters = (0, 0)
+        self.last_elapsed_s = 0.0  # the interval of the last measure's rates
 
     def frame_seen(self, wall_time: float) -> None:
         self.last_frame_wall = wall_time
@@ -120,6 +122,7 @@ class HealthReporter:
                 self.state, self.reason = CameraStatus.ONLINE, "streaming"
         last_received, last_mark = self._received_mark
         elapsed = max(1e-6, now_mono - last_mark)
+        self.last_elapsed_s = elapsed
         fps_received = max(0, received - last_received) / elapsed
         fps_analysed = (self.analysed - self._analysed_mark) / elapsed
         self._received_mark, self._analysed_mark = (received, now_mono), self.analysed

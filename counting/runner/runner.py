@@ -204,7 +204,8 @@ class StreamRunner:
                       rules=parts.rules, health=self.health, gaps=gaps,
                       publisher=parts.publisher, guard=self.guard, watchdog=self.watchdog,
                       redis=self.redis, source=lambda: parts.connection.source,
-                      stall_after_s=stall_after_s)
+                      stall_after_s=stall_after_s,
+                      detect_fps=lambda: parts.engine.sampler.detect_fps)
 
     def _takeover_gap(self, previous_owner: str, generation: int,
                       stored_until: datetime | None) -> None:

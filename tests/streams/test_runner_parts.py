@@ -647,6 +647,89 @@ def test_gaps_are_recorded_with_start_and_end(camera: Camera) -> None:
     assert gap.ended_at == start.replace(second=17) and gap.seconds == 17.0
 
 
+def test_overload_meter_judges_sustained_short_rates_and_measures_the_share() -> None:
+    from counting.runner.overload import OverloadMeter
+
+    meter = OverloadMeter(sustain_s=10.0, clear_s=4.0)
+    t = T0.timestamp()
+
+    def tick(analysed: float, received: float = 7.0, detect: float | None = 30.0) -> Any:
+        nonlocal t
+        t += 2.0
+        return meter.tick(now=t, elapsed_s=2.0, fps_analysed=analysed, fps_received=received,
+                          detect_fps=detect)
+
+    # the sampler's own rounding (3.5 of 4 due) and a camera slower than its detect rate
+    # (2 of 2 received) are not overload
+    assert not any(tick(3.5, detect=4.0).overloaded for _ in range(10))
+    assert not any(tick(2.0, received=2.0).overloaded for _ in range(10))
+    # a source that sends (almost) nothing is not judged: that is a stall, not overload
+    assert not any(tick(0.0, received=0.2).overloaded for _ in range(10))
+    # 0.7 of 7 for less than 10 s: not yet; from 10 s on: overloaded since the first short tick
+    first_short = t
+    verdicts = [tick(0.7) for _ in range(5)]
+    assert [v.overloaded for v in verdicts] == [False] * 4 + [True]
+    assert verdicts[-1].started == first_short
+    assert verdicts[-1].reason.startswith("analysing 0.7 of 7 frames per second: the machine "
+                                          "is overloaded")
+    # one full tick in between does not end it; it belongs to the stretch
+    assert tick(7.0).overloaded and tick(0.7).overloaded
+    # 4 s of full ticks end it where they began; the share is of the stretch only
+    recovered_at = t
+    assert tick(7.0).overloaded
+    ended = tick(7.0)
+    assert not ended.overloaded and ended.ended == recovered_at
+    # stretch: 6 short ticks of 0.7 and one full tick of 7, over 7 ticks of 7 due
+    assert ended.analysed_share == pytest.approx((6 * 0.7 + 7.0) / (7 * 7.0))
+    # a stall during an overload ends it at once
+    for _ in range(5):
+        tick(1.0)
+    assert meter.overloaded
+    stopped = meter.reset(t)
+    assert stopped.ended == t and stopped.analysed_share == pytest.approx(1 / 7)
+    assert not meter.overloaded
+
+
+def test_an_overload_is_a_gap_with_the_share_analysed_and_degrades_health(
+        camera: Camera) -> None:
+    from datetime import timedelta
+
+    from counting.models import CameraGap
+    from counting.runner.gaps import GapTracker
+    from counting.runner.health_reporter import health_condition
+    from counting.runner.state import RunnerState
+
+    state = RunnerState()
+    state.frame_analysed(T0.timestamp())
+    reason = "analysing 0.7 of 7 frames per second: the machine is overloaded"
+    assert health_condition(state=state, stream_state="online", stream_reason="streaming",
+                            redis=RedisGate(), buffered=0, stall_after_s=3.0,
+                            overload=reason) == ("degraded", reason, "")
+    tracker = GapTracker(camera_id=camera.pk, generation=2)
+    tracker.overload_start(started_at=T0, reason=reason)
+    # frames analysed during an overload do not close its gap
+    tracker.observe(stalled=False, last_analysed=T0 + timedelta(seconds=5), run_started=T0,
+                    cause="", reason="")
+    tracker.write()
+    gap = CameraGap.objects.get(camera=camera)
+    assert (gap.cause, gap.ended_at, gap.analysed_share) == ("overload", None, None)
+    tracker.overload_end(ended_at=T0 + timedelta(seconds=40), analysed_share=0.25)
+    tracker.write()
+    gap.refresh_from_db()
+    assert (gap.seconds, gap.analysed_share, gap.seconds_unanalysed) == (40.0, 0.25, 30.0)
+    # a stall during an overload: the overload gap ends where the stall's begins
+    tracker.overload_start(started_at=T0 + timedelta(seconds=60), reason=reason)
+    tracker.observe(stalled=True, last_analysed=T0 + timedelta(seconds=70), run_started=T0,
+                    cause="source", reason="no frame analysed for 3 s: connection refused")
+    tracker.write()
+    overload, stall = CameraGap.objects.filter(camera=camera, started_at__gt=T0).order_by(
+        "started_at")
+    assert (overload.cause, overload.seconds, overload.analysed_share) == ("overload", 10.0,
+                                                                           None)
+    assert (stall.cause, stall.started_at, stall.ended_at) == (
+        "source", T0 + timedelta(seconds=70), None)
+
+
 def test_camera_health_api_shows_condition_and_recent_gaps(
         camera: Camera, tenant_a: Any) -> None:
     from datetime import timedelta
@@ -692,7 +775,8 @@ def test_the_health_endpoint_answers_condition_and_gaps(
         "stalled", "no frame analysed for 9 s: connection refused")
     assert body["recent_gaps"] == [{
         "started_at": "2026-03-29T10:00:00Z", "ended_at": None, "seconds": None,
-        "cause": "source", "reason": "no frame analysed for 3 s: connection refused"}]
+        "cause": "source", "reason": "no frame analysed for 3 s: connection refused",
+        "analysed_share": None, "seconds_unanalysed": None}]
 
 
 def test_a_new_run_writes_what_an_earlier_run_spooled(camera: Camera, settings: Any,
