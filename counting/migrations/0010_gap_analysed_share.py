@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('counting', '0008_lease_stored_until'),
+        ('counting', '0009_rule_entrance'),
     ]
 
     operations = [
