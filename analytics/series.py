@@ -126,6 +126,10 @@ class CountPoint:
     end: datetime
     count_in: int
     count_out: int
+    # Data quality (analytics/quality.py), filled in by the readers that show it.
+    coverage: float | None = None
+    quality: str | None = None
+    quality_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,9 @@ class OccupancyPoint:
     max: int
     entries: int
     exits: int
+    coverage: float | None = None
+    quality: str | None = None
+    quality_notes: tuple[str, ...] = ()
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -85,6 +85,14 @@ class CountPointSerializer(serializers.Serializer):
     end = LocalDateTimeField()
     count_in = serializers.IntegerField()
     count_out = serializers.IntegerField()
+    coverage = serializers.FloatField(
+        help_text="Share (0..1) of the bucket during which its cameras were analysed.")
+    quality = serializers.ChoiceField(
+        choices=["complete", "partial", "missing"],
+        help_text="complete: fully analysed; partial: gaps, lost crossings or a changed line "
+                  "or zone; missing: nothing analysed.")
+    quality_notes = serializers.ListField(child=serializers.CharField(),
+                                         help_text="What made the bucket partial or missing.")
 
 
 class TotalsSerializer(serializers.Serializer):
@@ -133,6 +141,14 @@ class OccupancyPointSerializer(serializers.Serializer):
     max = serializers.IntegerField()
     entries = serializers.IntegerField()
     exits = serializers.IntegerField()
+    coverage = serializers.FloatField(
+        help_text="Share (0..1) of the bucket during which its cameras were analysed.")
+    quality = serializers.ChoiceField(
+        choices=["complete", "partial", "missing"],
+        help_text="complete: fully analysed; partial: gaps, lost crossings or a changed line "
+                  "or zone; missing: nothing analysed.")
+    quality_notes = serializers.ListField(child=serializers.CharField(),
+                                         help_text="What made the bucket partial or missing.")
 
 
 class OccupancySeriesSerializer(serializers.Serializer):

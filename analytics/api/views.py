@@ -27,6 +27,7 @@ from analytics.api.serializers import (
     OccupancySeriesSerializer,
 )
 from analytics.footfall import site_footfall_sources
+from analytics.quality import bucket_quality, with_quality
 from analytics.series import (
     BUCKETS,
     CountSources,
@@ -124,7 +125,7 @@ class CountsView(_SeriesView):
                 raise exceptions.NotFound("No such site.")
             footfall = site_footfall_sources(user=user, site=site)
             sources = footfall.sources
-            scope = {"type": "site", "id": site.pk}
+            scope, camera_ids = {"type": "site", "id": site.pk}, footfall.camera_ids
         elif "camera" in values:
             camera = camera_get_visible_to(user=user, camera_id=values["camera"])
             if camera is None:
@@ -133,12 +134,14 @@ class CountsView(_SeriesView):
                 counting_line_list_visible_to(user=user, camera_id=camera.pk)
                 .values_list("pk", flat=True)))
             scope, site = {"type": "camera", "id": camera.pk}, camera.site
+            camera_ids = (camera.pk,)
         else:
             line = counting_line_get_visible_to(user=user, line_id=values["line"])
             if line is None:
                 raise exceptions.NotFound("No such line.")
             sources = CountSources(lines=(line.pk,))
             scope, site = {"type": "line", "id": line.pk}, line.camera.site
+            camera_ids = (line.camera_id,)
         tz_name = site.timezone
         tz = _timezone(tz_name)
         start, end = _aware(values["start"], tz), _aware(values["end"], tz)
@@ -147,6 +150,10 @@ class CountsView(_SeriesView):
                    if values["hours"] == "open" else None)
         points = _series(count_series, sources=sources, bucket=values["bucket"], start=start,
                          end=end, tz=tz, windows=windows)
+        points = with_quality(points, bucket_quality(
+            camera_ids=camera_ids, bounds=[(p.start, p.end) for p in points],
+            line_ids=sources.lines + sources.lines_swapped,
+            zone_ids=sources.zones + sources.zones_swapped))
         body: dict[str, Any] = {
             "scope": scope, "timezone": tz_name, "bucket": values["bucket"],
             "hours": values["hours"],
@@ -181,6 +188,9 @@ class OccupancyView(_SeriesView):
         points = _series(zone_occupancy_series, zone_ids=[zone.pk], bucket=values["bucket"],
                          start=_aware(values["start"], tz), end=_aware(values["end"], tz),
                          tz=tz)
+        points = with_quality(points, bucket_quality(
+            camera_ids=[zone.camera_id], bounds=[(p.start, p.end) for p in points],
+            zone_ids=[zone.pk]))
         body = {"scope": {"type": "zone", "id": zone.pk}, "timezone": tz_name,
                 "bucket": values["bucket"], "start": points[0].start, "end": points[-1].end,
                 "results": points}

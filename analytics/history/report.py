@@ -19,6 +19,7 @@ from django.db import connection
 
 from analytics.history.forms import local_days, previous_days
 from analytics.history.scopes import Scope
+from analytics.quality import bucket_quality, with_quality
 from analytics.series import (
     Bucket,
     CountPoint,
@@ -125,6 +126,9 @@ class HistoryReport:
             name = "average occupancy" if result.scope.is_occupancy else "in"
             datasets.append({"label": f"{result.scope.label} – {name}", "key": result.scope.key,
                              "data": [getattr(p, metric) for p in result.points],
+                             "quality": [p.quality for p in result.points],
+                             "coverage": [p.coverage for p in result.points],
+                             "quality_notes": [list(p.quality_notes) for p in result.points],
                              "occupancy": result.scope.is_occupancy, "previous": False})
             if result.previous is not None:
                 datasets.append({
@@ -191,6 +195,14 @@ def _series(scope: Scope, bucket: Bucket, period: Period, tz: ZoneInfo,
                              end=period.end, tz=tz, windows=windows, **_limits()))
 
 
+def _with_quality(scope: Scope, points: list[Point]) -> list[Point]:
+    """The points flagged complete/partial/missing (analytics/quality.py)."""
+    return with_quality(points, bucket_quality(
+        camera_ids=scope.camera_ids, bounds=[(p.start, p.end) for p in points],
+        line_ids=scope.line_ids, zone_ids=(scope.zone_id,) if scope.zone_id else
+        scope.sources.zones + scope.sources.zones_swapped))
+
+
 def history_report(*, scopes: list[Scope], range_name: str, start: date | None,
                    end: date | None, bucket: Bucket, compare: bool,
                    now: datetime | None = None, open_hours: bool = False) -> HistoryReport:
@@ -203,7 +215,8 @@ def history_report(*, scopes: list[Scope], range_name: str, start: date | None,
     previous = period_of(*previous_days(first, last), tz) if compare else None
     report = HistoryReport(timezone=tz_name, bucket=bucket, period=period, previous=previous)
     for scope in scopes:
-        result = SeriesResult(scope=scope, points=_series(scope, bucket, period, tz, open_hours))
+        result = SeriesResult(scope=scope, points=_with_quality(
+            scope, _series(scope, bucket, period, tz, open_hours)))
         if previous is not None:
             result.previous = _series(scope, bucket, previous, tz, open_hours)
         report.series.append(result)
