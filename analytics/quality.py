@@ -6,7 +6,8 @@ analysed when:
 
 - the camera did not exist yet (before its ``created_at``),
 - it lies in a recorded gap (``counting.CameraGap``: source offline or frozen, no runner,
-  a blocked loop; an open gap lasts until now),
+  a blocked loop; an open gap lasts until now); an overload gap analysed ``analysed_share``
+  of the frames due, so only the rest of its time is lost,
 - it lies in the future (the current bucket is still filling).
 
 ``quality`` is ``complete`` (coverage at least 99.9 % and nothing else wrong), ``missing``
@@ -84,11 +85,15 @@ def bucket_quality(*, camera_ids: Sequence[int], bounds: Sequence[tuple[datetime
         for pk, (_name, created) in cameras.items() if created > starts[0]}
     gaps = (CameraGap.objects.filter(camera_id__in=list(cameras), started_at__lt=last)
             .exclude(ended_at__lte=first)
-            .values_list("camera_id", "started_at", "ended_at", "cause"))
-    for camera_id, started, ended, cause in gaps:
+            .values_list("camera_id", "started_at", "ended_at", "cause", "analysed_share"))
+    # An overload gap analysed a share of the frames due: only the rest is lost.
+    weights: dict[str, float] = {}
+    for camera_id, started, ended, cause, share in gaps:
+        why = (f"analysed {round(100 * share)} % of frames due (overload)" if share is not None
+               else f"not analysed ({cause})")
+        weights[why] = 1.0 - (share or 0.0)
         stretches.setdefault(camera_id, []).append(
-            (started.timestamp(), ended.timestamp() if ended else now_ts,
-             f"not analysed ({cause})"))
+            (started.timestamp(), ended.timestamp() if ended else now_ts, why))
     # (bucket, why) -> names of the cameras and seconds in all
     missed: dict[tuple[int, str], tuple[list[str], float]] = {}
     for camera_id, items in stretches.items():
@@ -98,7 +103,7 @@ def bucket_quality(*, camera_ids: Sequence[int], bounds: Sequence[tuple[datetime
             while index < len(bounds) and starts[index] < upper:
                 seconds = _overlap(lower, upper, starts[index], min(ends[index], now_ts))
                 if seconds > 0:
-                    lost_time[index] += seconds
+                    lost_time[index] += seconds * weights.get(why, 1.0)
                     who, total = missed.get((index, why), ([], 0.0))
                     who.append(name)
                     missed[(index, why)] = (who, total + seconds)

@@ -118,3 +118,22 @@ def test_future_and_uninstalled_time_is_missing(tenant_a: Any, in_tenant: Any, o
     assert results[4]["quality_notes"] == [f"{camera.name}: not installed yet for 12.0 h"]
     assert results[7]["quality_notes"] == ["in progress"]
     assert results[8]["quality_notes"] == ["in the future"]
+
+
+def test_overload_gap_loses_only_the_share_not_analysed(tenant_a: Any, in_tenant: Any) -> None:
+    from analytics.quality import bucket_quality
+    from counting.models import Camera, CameraGap
+
+    # given a camera that analysed 75 % of its frames for 20 minutes of an hour
+    with in_tenant(tenant_a):
+        camera = factories.CameraFactory(site=factories.SiteFactory(timezone="UTC"))
+        Camera.objects.filter(pk=camera.pk).update(created_at=HOUR - timedelta(days=1))
+        CameraGap.objects.create(camera=camera, started_at=HOUR, cause="overload",
+                                 ended_at=HOUR + timedelta(minutes=20), analysed_share=0.75)
+        # when the hour is judged
+        [quality] = bucket_quality(camera_ids=[camera.pk], bounds=[(HOUR, HOUR + timedelta(
+            hours=1))])
+    # then a quarter of those 20 minutes is lost: 5 of 60 minutes
+    assert (quality.quality, quality.coverage) == ("partial", 0.9167)
+    assert quality.notes == (
+        f"{camera.name}: analysed 75 % of frames due (overload) for 20 min",)
