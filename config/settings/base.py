@@ -356,6 +356,9 @@ AUDIT_FAILED_LOGIN_RETENTION_DAYS = env.int("AUDIT_FAILED_LOGIN_RETENTION_DAYS",
 AUDIT_EXPORT_DIR = Path(env.str("AUDIT_EXPORT_DIR",
                                 default=str(BASE_DIR / "var" / "audit-exports")))
 
+# Where `manage.py backup_tenant` writes tenant archives unless given --output.
+TENANT_BACKUP_DIR = Path(env.str("TENANT_BACKUP_DIR", default=str(BASE_DIR / "var" / "backups")))
+
 # The demo camera reads the local simulator (scripts/camera_simulator.py) started by `make run`.
 DEMO_CAMERA_URL = env.str("DEMO_CAMERA_URL", default="http://127.0.0.1:8554/video.mjpg")
 
