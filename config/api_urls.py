@@ -21,6 +21,7 @@ from analytics.alerts.api.views import (
     WebhookEndpointViewSet,
 )
 from analytics.api.views import CountsView, OccupancyView
+from analytics.reports.api.views import CountsExportView, OccupancyExportView
 from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
 from cameras.api.views import CameraViewSet, SiteViewSet
@@ -64,6 +65,8 @@ v1 = [
     path("me/", MeView.as_view(), name="me"),
     path("me/password/", PasswordChangeView.as_view(), name="me-password"),
     path("counts/", CountsView.as_view(), name="counts"),
+    path("counts/export/", CountsExportView.as_view(), name="counts-export"),
+    path("occupancy/export/", OccupancyExportView.as_view(), name="occupancy-export"),
     path("occupancy/", OccupancyView.as_view(), name="occupancy"),
     path("roles/", RoleListView.as_view(), name="roles"),
     path("object-permissions/", ObjectPermissionView.as_view(), name="object-permissions"),

@@ -7,4 +7,5 @@ from analytics.history import views
 urlpatterns = [
     path("history/", views.history, name="history"),
     path("history/export.csv", views.history_csv, name="history-csv"),
+    path("history/export.<str:fmt>", views.history_file, name="history-file"),
 ]

@@ -1,12 +1,13 @@
-"""The history page and its CSV download (``/history/``, ``/history/export.csv``)."""
+"""The history page and its downloads (``/history/``, ``/history/export.csv|xlsx|pdf``)."""
 
 from __future__ import annotations
 
 import csv
+import tempfile
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_GET
 from analytics.history.forms import HistoryForm
 from analytics.history.report import HistoryReport, history_report
 from analytics.history.scopes import Scope, scope_choices, scope_resolve
+from analytics.reports.tables import ExportTable
+from analytics.reports.writers import CONTENT_TYPES, export_write
 from analytics.series import SeriesRangeError, SeriesTimeoutError, SeriesTooLargeError
 
 
@@ -98,3 +101,42 @@ def history_csv(request: HttpRequest) -> HttpResponse:
         writer.writerow([row["start"].isoformat(), row["end"].isoformat(), row["label"],
                          *[_cell(v) for v in row["values"]]])
     return response
+
+
+def history_table(report: HistoryReport) -> ExportTable:
+    """The page's table as an export table (the same rows and columns as its CSV)."""
+    columns = ["bucket_start", "bucket_end", "label", *report.columns()]
+
+    def rows() -> Any:
+        for row in report.rows():
+            yield dict(zip(columns, [row["start"].isoformat(), row["end"].isoformat(),
+                                     row["label"], *row["values"]], strict=True))
+
+    labels = ", ".join(result.scope.label for result in report.series)
+    tz = report.period.start.tzinfo
+    return ExportTable(kind="counts", site_name=labels, scope_label=labels,
+                       scope={"type": "history", "id": ""}, timezone=report.timezone,
+                       bucket=report.bucket, start=report.period.start.astimezone(tz),
+                       end=report.period.end.astimezone(tz), rows=rows(), columns=columns)
+
+
+@require_GET
+@login_required
+def history_file(request: HttpRequest, fmt: str) -> HttpResponse | FileResponse:
+    """The page's table as XLSX or PDF (with the site names, range, timezone and a chart)."""
+    if fmt not in ("xlsx", "pdf"):
+        raise Http404("Unknown format.")
+    form, report, problems, status = _build(request)
+    if report is None:
+        message = "; ".join(problems + [f"{k}: {' '.join(str(e) for e in v)}"
+                                         for k, v in form.errors.items()])
+        return HttpResponse(f"The file could not be made: {message or 'nothing to show'}\n",
+                            status=status if status != 200 else 400,
+                            content_type="text/plain; charset=utf-8")
+    out = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 (FileResponse closes)
+    export_write(history_table(report), fmt, out)  # type: ignore[arg-type]
+    out.seek(0)
+    period = report.period
+    return FileResponse(out, as_attachment=True, content_type=CONTENT_TYPES[fmt],
+                        filename=f"history-{period.first:%Y%m%d}-{period.last:%Y%m%d}-"
+                                 f"{report.bucket}.{fmt}")
