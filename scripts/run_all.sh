@@ -35,10 +35,11 @@ start() {  # name command...
   echo ">> started $name (process group $!)"
 }
 
-alive_groups() {
-  local group count=0
-  for group in "${groups[@]}"; do kill -0 -- "-$group" 2>/dev/null && count=$((count + 1)); done
-  echo $count
+alive=0
+count_alive() {  # sets $alive (no subshell: forks are slow on a starved machine)
+  local group
+  alive=0
+  for group in "${groups[@]}"; do kill -0 -- "-$group" 2>/dev/null && alive=$((alive + 1)); done
 }
 
 stop_all() {
@@ -46,10 +47,13 @@ stop_all() {
   echo ">> stopping (SIGTERM to ${#groups[@]} process groups, SIGKILL after ${STOP_TIMEOUT_S} s)"
   local group
   for group in "${groups[@]}"; do kill -TERM -- "-$group" 2>/dev/null; done
-  local ticks=$((STOP_TIMEOUT_S * 5))
-  while [ "$ticks" -gt 0 ] && [ "$(alive_groups)" -gt 0 ]; do
+  # The timeout is wall-clock time: counting sleeps would stretch it on a loaded machine (each
+  # tick's sleep and checks then take far longer than their nominal 0.2 s).
+  local deadline=$(( ${EPOCHREALTIME/[.,]/} / 1000 + STOP_TIMEOUT_S * 1000 ))
+  count_alive
+  while [ "$alive" -gt 0 ] && [ $(( ${EPOCHREALTIME/[.,]/} / 1000 )) -lt "$deadline" ]; do
     sleep 0.2
-    ticks=$((ticks - 1))
+    count_alive
   done
   for group in "${groups[@]}"; do
     kill -KILL -- "-$group" 2>/dev/null && echo ">> process group $group killed after the timeout"

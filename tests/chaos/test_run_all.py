@@ -147,7 +147,10 @@ def test_sigterm_stops_everything_within_10s_with_a_stream_running_and_it_starts
         # when the script gets SIGTERM
         elapsed = run_all.stop(signal.SIGTERM)
         # then nothing of it is left within 10 s (asserted in stop), and it said so
-        assert elapsed <= STOP_BOUND_S, run_all.log()[-3000:]
+        # (scripts/run_all.sh times its SIGKILL fallback by the wall clock, so a starved
+        # machine slows the graceful part but cannot stretch the bound; the load is printed)
+        assert elapsed <= STOP_BOUND_S, (f"{elapsed:.1f} s at load {os.getloadavg()}",
+                                         run_all.log()[-3000:])
         assert ">> all stopped" in run_all.log()
         # when it is started again at once, on the same ports
         run_all.start()
