@@ -1,12 +1,20 @@
-"""A logging filter that adds the request id and the tenant schema to every record."""
+"""A logging filter that adds the request id, the tenant schema and the camera to every record."""
 
 from __future__ import annotations
 
 import logging
+import threading
+
+_camera = threading.local()
+
+
+def log_camera_set(camera_id: int | None) -> None:
+    """Name ``camera_id`` in every record logged by this thread (a stream runner's threads)."""
+    _camera.id = camera_id
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds ``request_id`` and ``schema`` attributes so formatters can print them."""
+    """Adds ``request_id``, ``schema`` and ``camera`` attributes so formatters can print them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from audit.context import current_audit_context
@@ -18,4 +26,6 @@ class RequestContextFilter(logging.Filter):
             record.schema = getattr(connection, "schema_name", "-")
         except Exception:  # noqa: BLE001 - logging must never fail
             record.schema = "-"
+        if not hasattr(record, "camera"):  # an explicit extra={"camera": ...} wins
+            record.camera = getattr(_camera, "id", None)
         return True

@@ -14,7 +14,11 @@ class CountingConfig(AppConfig):
             tenant_streams,  # noqa: F401  (stops streams of suspended tenants)
         )
         from counting.live import tenant_watch  # noqa: F401  (closes their live sockets)
+        from counting.metrics import camera_metrics, queue_metrics
         from counting.privacy import snapshot_filter
+        from tenants.metrics import scrape_collector_register
 
+        scrape_collector_register(camera_metrics)
+        scrape_collector_register(queue_metrics)
         # Every picture the cameras app shows (API snapshot, test connection) is blurred here.
         snapshot_filter_register(snapshot_filter)

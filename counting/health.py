@@ -35,6 +35,15 @@ class HealthSnapshot:
     reconnects: int = 0
     condition: str = HealthCondition.OK
     condition_reason: str = ""
+    # Since the last report (added to the stored totals): events stored, ledger transactions
+    # and their summed duration; the longest one of them (None: no write in the interval).
+    events_written: int = 0
+    ledger_writes: int = 0
+    ledger_write_seconds: float = 0.0
+    ledger_write_max_s: float | None = None
+    # Right now: crossings waiting in the ledger buffer, messages waiting to be published.
+    buffered_events: int = 0
+    publish_queue: int = 0
 
 
 def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
@@ -54,6 +63,12 @@ def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
         health.reconnects = snapshot.reconnects
         health.condition = snapshot.condition
         health.condition_reason = snapshot.condition_reason[:500]
+        health.events_written += snapshot.events_written
+        health.ledger_writes += snapshot.ledger_writes
+        health.ledger_write_seconds += snapshot.ledger_write_seconds
+        health.ledger_write_max_s = snapshot.ledger_write_max_s
+        health.buffered_events = snapshot.buffered_events
+        health.publish_queue = snapshot.publish_queue
         health.save()
         if changed:
             CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
@@ -70,6 +85,14 @@ def health_gap_record(*, camera_id: int, state: str, reason: str,
     CameraHealthEvent.objects.create(camera_id=camera_id, occurred_at=timezone.now(),
                                      state=state, reason=reason[:500], gap_seconds=gap_seconds,
                                      details=details or {})
+
+
+def health_takeover_count(*, camera_id: int) -> None:
+    """Count one lease takeover of the camera (a runner took it from one that stopped)."""
+    with transaction.atomic():
+        health, _ = CameraHealth.objects.select_for_update().get_or_create(camera_id=camera_id)
+        health.lease_takeovers += 1
+        health.save(update_fields=["lease_takeovers", "updated_at"])
 
 
 def health_events_lost_add(*, camera_id: int, lost: int, reason: str) -> None:

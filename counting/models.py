@@ -148,6 +148,16 @@ class CameraHealth(models.Model):
     frames_dropped = models.BigIntegerField(default=0)
     events_lost = models.BigIntegerField(default=0)
     reconnects = models.BigIntegerField(default=0)
+    # For the metrics endpoint (counting/metrics.py): totals that only grow (Prometheus
+    # counters, kept here so they survive the runner's process and move with the camera) and
+    # the runner's queues and ledger write times over its last report interval.
+    events_written = models.BigIntegerField(default=0)
+    lease_takeovers = models.BigIntegerField(default=0)
+    ledger_writes = models.BigIntegerField(default=0)
+    ledger_write_seconds = models.FloatField(default=0.0)
+    ledger_write_max_s = models.FloatField(null=True, blank=True)
+    buffered_events = models.PositiveIntegerField(default=0)
+    publish_queue = models.PositiveIntegerField(default=0)
     # Whether frames are analysed (ok), analysed with trouble beside the loop (degraded: the
     # database, Redis or the lease heartbeat failing) or not analysed at all (stalled).
     condition = models.CharField(max_length=16, choices=HealthCondition.choices,

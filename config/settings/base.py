@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 SHARED_DIR_DEFAULT = BASE_DIR.parent / "shared"
@@ -39,6 +40,7 @@ SHARED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "django_prometheus",
 ]
 # Each tenant schema holds its own users, groups, object permissions, cameras and counts.
 TENANT_APPS = [
@@ -68,12 +70,16 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = env.bool("SHOW_PUBLIC_IF_NO_TENANT_FOUND", defa
 PUBLIC_DOMAIN = env.str("PUBLIC_DOMAIN", default="localhost")
 
 MIDDLEWARE = [
-    # First: /static/ (the admin's and the portal's files, static/vendor/'s libraries) is served
+    # Request metrics (django-prometheus): its "before" middleware first, "after" last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # /static/ (the admin's and the portal's files, static/vendor/'s libraries) is served
     # by daphne itself on every domain, before a tenant is looked up (docs/portal.md).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the tenant lookup: bounds snapshot requests in flight before they use a database
     # connection (cameras/api/admission.py).
     "cameras.api.admission.SnapshotAdmissionMiddleware",
+    # METRICS_PATH on any host, before the tenant lookup (tenants/metrics.py: bearer token).
+    "tenants.metrics.MetricsEndpointMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -85,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -117,6 +124,9 @@ ASGI_APPLICATION = "config.asgi.application"
 # --- Data stores ------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://peoplecount@127.0.0.1:5432/peoplecount")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants wraps this backend (search_path per tenant); django-prometheus' PostgreSQL
+# backend under it counts connections, queries, their durations and errors.
+ORIGINAL_BACKEND = "django_prometheus.db.backends.postgresql"
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 
 
@@ -172,7 +182,8 @@ REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=2.0)
 REDIS_HEALTH_CHECK_INTERVAL_S = env.int("REDIS_HEALTH_CHECK_INTERVAL_S", default=30)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis cache with django-prometheus' hit/miss counters (tenants/cache.py).
+        "BACKEND": "tenants.cache.MeteredRedisCache",
         "LOCATION": env.str("CACHE_URL", default="redis://127.0.0.1:6379/1"),
         # Every cache key starts with the tenant schema: camera 1 exists in every tenant.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
@@ -322,6 +333,11 @@ COUNTING_DEVICE = env.str("COUNTING_DEVICE", default="") or None
 COUNTING_DETECTOR_INPUT_SIZE = env.int("COUNTING_DETECTOR_INPUT_SIZE", default=480) or None
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "plain" (a line per record, as below) or "json": one JSON object per line with time, level,
+# logger, message, request_id, tenant and camera (python-json-logger), for a log shipper.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -330,12 +346,19 @@ LOGGING = {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s tenant=%(schema)s] "
             "%(message)s"
-        }
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(schema)s "
+                   "%(camera)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger",
+                              "schema": "tenant"},
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_context"],
         }
     },
@@ -345,6 +368,13 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+
+# The Prometheus endpoint (tenants/metrics.py): served on every host at METRICS_PATH to
+# requests carrying "Authorization: Bearer <METRICS_TOKEN>"; refused to all while it is empty.
+METRICS_PATH = env.str("METRICS_PATH", default="/metrics")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The migrations of 500 tenant schemas are not read at every start (django-prometheus).
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # Failed logins are counted per hour, username and address (audit.models.FailedLoginTally):
 # at most this many rows per hour and schema (the rest in one overflow row), kept this long.

@@ -37,6 +37,7 @@ from django.conf import settings
 from counting.live.publish import camera_group, sequence_current, site_group
 from counting.live.slots import SlotsUnavailable, slot_release, slot_renew, slot_take
 from counting.live.tenant_watch import CLOSE_CODE, CLOSE_REASON, tenant_group, tenant_is_open
+from counting.metrics import WEBSOCKET_CONNECTIONS
 from tenants.db import connection, tenant_quota
 
 QUOTA_CLOSE_CODE = 4429
@@ -150,6 +151,7 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
                 "all are in use: close another live page (or tab) and reload, or upgrade."))
             return
         self.slot_held = True
+        WEBSOCKET_CONNECTIONS.labels(tenant=schema, kind=self.kind).inc()
         self.group = self._group_name(schema, pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(tenant_group(schema), self.channel_name)
@@ -231,6 +233,7 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
                                                    self.channel_name)
         if self.slot_held:
             self.slot_held = False
+            WEBSOCKET_CONNECTIONS.labels(tenant=self.tenant.schema_name, kind=self.kind).dec()
             await sync_to_async(slot_release, thread_sensitive=False)(
                 schema=self.tenant.schema_name, member=self.channel_name)
 

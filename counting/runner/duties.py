@@ -119,7 +119,7 @@ class Duties:
                          self.camera_id, len(self.buffer))
 
     def _run(self) -> None:
-        thread_schema_set(self.schema)
+        thread_schema_set(self.schema, self.camera_id)
         try:
             try:
                 while not self._finish.wait(self.config.duties_s):
@@ -226,13 +226,23 @@ class Duties:
         self._observe_overload(snapshot, stalled=self._condition()[0] == "stalled")
         condition, reason, cause = self._condition()
         self._observe_gaps(condition, reason, cause)
-        snapshot = replace(snapshot, condition=condition, condition_reason=reason)
+        stats = self.flusher.stats_take()
+        snapshot = replace(snapshot, condition=condition, condition_reason=reason,
+                           events_written=stats[0], ledger_writes=stats[1],
+                           ledger_write_seconds=stats[2], ledger_write_max_s=stats[3],
+                           buffered_events=len(self.buffer),
+                           publish_queue=self.publisher.queued())
+        reported = False
 
         def report() -> None:
+            nonlocal reported
             health_report(camera_id=self.camera_id, snapshot=snapshot)
+            reported = True
             self.gaps.write()
 
         self._db("health report", report)
+        if not reported:
+            self.flusher.stats_return(stats)
 
     # -- the end of the run ----------------------------------------------------------------------
     def final(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from counting.health import health_events_lost_add
 from counting.ledger import ledger_write
 from counting.runner.buffer import LedgerBuffer
@@ -24,6 +26,27 @@ class LedgerFlusher:
         self.publisher = publisher
         self.guard = guard
         self.batch_events = batch_events
+        # Since the last health report (counting/runner/duties.py takes and clears them):
+        # events stored, transactions, their summed and longest duration in seconds.
+        self.written = 0
+        self.writes = 0
+        self.write_seconds = 0.0
+        self.write_max_s: float | None = None
+
+    def stats_take(self) -> tuple[int, int, float, float | None]:
+        """(events stored, writes, seconds, longest write) since the last take; cleared."""
+        stats = (self.written, self.writes, self.write_seconds, self.write_max_s)
+        self.written, self.writes, self.write_seconds, self.write_max_s = 0, 0, 0.0, None
+        return stats
+
+    def stats_return(self, stats: tuple[int, int, float, float | None]) -> None:
+        """Put back stats whose report failed, so the totals lose nothing."""
+        written, writes, seconds, longest = stats
+        self.written += written
+        self.writes += writes
+        self.write_seconds += seconds
+        if longest is not None:
+            self.write_max_s = max(self.write_max_s or 0.0, longest)
 
     def due(self) -> bool:
         """A full batch waits: write it without waiting for the flush interval."""
@@ -36,13 +59,19 @@ class LedgerFlusher:
         ``StaleLeaseError`` (the lease was taken over) is always raised."""
         buffer = self.buffer
         while (batch := buffer.next_batch(self.batch_events)) is not None:
+            started = time.monotonic()
             try:
-                ledger_write(batch, on_commit=self.publisher.on_commit)
+                result = ledger_write(batch, on_commit=self.publisher.on_commit)
             except DB_ERRORS as exc:
                 if final:
                     raise
                 self.guard.failed(exc)
                 return
+            took = time.monotonic() - started
+            self.written += len(result.inserted)
+            self.writes += 1
+            self.write_seconds += took
+            self.write_max_s = max(self.write_max_s or 0.0, took)
             buffer.done()
             self.guard.recovered()
             self._report_lost()

@@ -13,6 +13,7 @@ from counting.health import (
     health_gap_record,
     health_last_frame_at,
     health_report,
+    health_takeover_count,
 )
 from counting.pipeline.sources import LiveSource
 from counting.runner.frames import epoch_to_utc
@@ -84,6 +85,7 @@ class HealthReporter:
         """Record the processing gap a takeover ends (nothing when the lease was free)."""
         if not previous_owner:
             return  # the lease was free or released cleanly: no one was interrupted
+        health_takeover_count(camera_id=self.camera_id)
         last = health_last_frame_at(camera_id=self.camera_id)
         gap = (datetime.now(tz=UTC) - last).total_seconds() if last else None
         health_gap_record(

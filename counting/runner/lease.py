@@ -114,7 +114,7 @@ class LeaseThread:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        thread_schema_set(self.schema)
+        thread_schema_set(self.schema, self.keeper.camera_id)
         try:
             try:
                 with self.watchdog.watch("lease acquire"):

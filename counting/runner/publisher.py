@@ -56,6 +56,10 @@ class LivePublisher:
         self._thread: threading.Thread | None = None
 
     # -- any thread ----------------------------------------------------------------------------
+    def queued(self) -> int:
+        """Messages waiting to be published (for the health report and the metrics)."""
+        return self._queue.qsize()
+
     def occupancy_set(self, zone_id: int, occupancy: int) -> None:
         self.occupancy[zone_id] = occupancy
 
@@ -98,7 +102,7 @@ class LivePublisher:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        thread_schema_set(self.schema)
+        thread_schema_set(self.schema, self.camera.pk)
         try:
             while True:
                 try:

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from audit.logging import log_camera_set
 from cameras.constants import CameraStatus
 from cameras.models import Camera
 from counting.constants import GapCause
@@ -342,6 +343,7 @@ def run_camera_stream(*, camera_id: int, schema: str) -> str:
     could deadlock on the Event's own lock held by the loop's wait.
     """
     runner = StreamRunner(camera_id=camera_id, schema=schema)
+    log_camera_set(camera_id)
     try:
         outcome = runner.run()
     except SourceError as exc:  # defensive: sources report through health, not exceptions

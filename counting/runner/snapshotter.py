@@ -60,7 +60,7 @@ class Snapshotter:
             self._thread.join(timeout=timeout_s)
 
     def _run(self) -> None:
-        thread_schema_set(self.schema)
+        thread_schema_set(self.schema, self.camera_id)
         try:
             while not self._stop.is_set():
                 self._wake.wait()

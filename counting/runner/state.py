@@ -95,10 +95,15 @@ class RunnerState:
         self.db_error = ""
 
 
-def thread_schema_set(schema: str) -> None:
+def thread_schema_set(schema: str, camera_id: int | None = None) -> None:
     """Point this thread's own database connection at the tenant's schema (each background
-    thread of a run has its own connection: Django's connections are per thread)."""
+    thread of a run has its own connection: Django's connections are per thread); its log
+    records name ``camera_id`` (audit/logging.py)."""
     from django.db import connection
+
+    from audit.logging import log_camera_set
+
+    log_camera_set(camera_id)
 
     tenant_connection: Any = connection  # django-tenants' wrapper
     tenant_connection.set_schema(schema)
