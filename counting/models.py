@@ -326,3 +326,18 @@ class CameraSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.camera_id} snapshot {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RetentionMark(models.Model):
+    """How far back the retention job has removed one kind of row in this tenant: rows of
+    ``kind`` before ``removed_before`` are gone on purpose (counting/retention.py). Checks
+    that compare rollups with what they were built from (counting/integrity.py) start there.
+    """
+
+    kind = models.CharField(max_length=32, unique=True)
+    removed_before = models.DateTimeField()
+    removed_total = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} removed before {self.removed_before:%Y-%m-%d}"

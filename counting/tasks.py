@@ -189,3 +189,13 @@ def line_rollups_rebuild_task(camera_id: int, start: str, end: str) -> int:
     if start_at is None or end_at is None:
         raise ValueError("start and end must be ISO 8601 datetimes with a UTC offset")
     return line_rollups_rebuild(camera_id=camera_id, start=start_at, end=end_at)
+
+
+@shared_task(name="counting.retention_enforce", base=PlatformTask, ignore_result=True)
+def retention_enforce_task() -> int:
+    """Beat (short queue, daily): remove every tenant's rows past their retention
+    (counting/retention.py); returns the rows removed. Safe to run twice: a second run finds
+    nothing more to remove."""
+    from counting.retention import retention_enforce_all
+
+    return sum(report.total for report in retention_enforce_all())

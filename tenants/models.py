@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -9,6 +10,14 @@ from django_tenants.models import DomainMixin, TenantMixin
 QUOTA_FIELDS = ("fps_quota", "lines_per_camera_quota", "zones_per_camera_quota",
                 "websocket_quota", "query_rows_quota")
 _PLANS = "Empty: the plan's value."
+# How long each kind of stored row is kept (days), per plan, overridable per tenant; the
+# retention job (counting/retention.py) enforces them. Hour rollups are kept for good.
+RETENTION_FIELDS = ("retention_days", "minute_retention_days", "health_retention_days")
+_EVENTS_HELP = ("Raw crossing events (the ledger). Their hour rollups stay, so counts by hour "
+                "and day never change when events go.")
+_MINUTES_HELP = ("Per-minute line counts. Their hour rollups stay; minute series further back "
+                 "than this are refused.")
+_HEALTH_HELP = "Camera health history (state changes, gaps' events)."
 
 
 class Plan(models.Model):
@@ -19,7 +28,15 @@ class Plan(models.Model):
     code = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
     camera_quota = models.PositiveIntegerField(default=10)
-    retention_days = models.PositiveIntegerField(default=400)
+    retention_days = models.PositiveIntegerField("crossing events kept (days)", default=400,
+                                                 help_text=_EVENTS_HELP,
+                                                 validators=[MinValueValidator(1)])
+    minute_retention_days = models.PositiveIntegerField("minute counts kept (days)",
+                                                        default=90, help_text=_MINUTES_HELP,
+                                                        validators=[MinValueValidator(1)])
+    health_retention_days = models.PositiveIntegerField("health events kept (days)",
+                                                        default=90, help_text=_HEALTH_HELP,
+                                                        validators=[MinValueValidator(1)])
     # Fair shares of the platform. A tenant's field of the same name overrides its plan's.
     fps_quota = models.PositiveIntegerField(
         "analysed frames per second", default=100,
@@ -59,6 +76,16 @@ class Tenant(TenantMixin):
                                                   help_text=_PLANS)
     query_rows_quota = models.PositiveIntegerField("rows per count query", null=True,
                                                    blank=True, help_text=_PLANS)
+    # Overrides of the plan's retention: empty (NULL) means "the plan's".
+    retention_days = models.PositiveIntegerField("crossing events kept (days)", null=True,
+                                                 blank=True, help_text=_PLANS,
+                                                 validators=[MinValueValidator(1)])
+    minute_retention_days = models.PositiveIntegerField("minute counts kept (days)", null=True,
+                                                        blank=True, help_text=_PLANS,
+                                                        validators=[MinValueValidator(1)])
+    health_retention_days = models.PositiveIntegerField("health events kept (days)", null=True,
+                                                        blank=True, help_text=_PLANS,
+                                                        validators=[MinValueValidator(1)])
     # Privacy: people are blurred in every snapshot the portal and the API show (and in the
     # last snapshot kept per camera). On for new tenants; counting never needs a stored image.
     privacy_blur = models.BooleanField(
@@ -79,6 +106,23 @@ class Tenant(TenantMixin):
         else its plan's, else the plan default."""
         if name not in QUOTA_FIELDS:
             raise ValueError(f"unknown quota {name!r}")
+        return self._own_or_plan(name)
+
+    def retention(self, name: str) -> int:
+        """The tenant's effective retention ``name`` in days (one of RETENTION_FIELDS): its own
+        value when set, else its plan's, else the plan default."""
+        if name not in RETENTION_FIELDS:
+            raise ValueError(f"unknown retention {name!r}")
+        return self._own_or_plan(name)
+
+    def retention_summary(self) -> dict[str, int | None]:
+        """What the portal and the API show: days each kind of row is kept (None: for good)."""
+        return {"crossing_events_days": self.retention("retention_days"),
+                "minute_counts_days": self.retention("minute_retention_days"),
+                "health_events_days": self.retention("health_retention_days"),
+                "hour_and_day_counts_days": None, "zone_occupancy_minutes_days": None}
+
+    def _own_or_plan(self, name: str) -> int:
         own = getattr(self, name)
         if own is not None:
             return int(own)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 env = environ.Env()  # the same process environment (and .env file) that base.py reads
 
@@ -21,9 +22,12 @@ CELERY_TASK_ROUTES = {
     "counting.streams_supervise": {"queue": COUNTING_SHORT_QUEUE},
     "counting.health_sweep": {"queue": COUNTING_SHORT_QUEUE},
     "counting.line_rollups_rebuild": {"queue": COUNTING_SHORT_QUEUE},
+    "counting.retention_enforce": {"queue": COUNTING_SHORT_QUEUE},
     "analytics.*": {"queue": COUNTING_SHORT_QUEUE},
 }
 
+# The UTC hour at which the daily retention job runs.
+RETENTION_HOUR_UTC = env.int("RETENTION_HOUR_UTC", default=3)
 # The supervisor dispatches a stream task for every enabled camera without a live lease.
 COUNTING_SUPERVISOR_INTERVAL_S = env.float("COUNTING_SUPERVISOR_INTERVAL_S", default=10.0)
 CELERY_BEAT_SCHEDULE = {
@@ -37,6 +41,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "counting.health_sweep",
         "schedule": timedelta(seconds=30),
         "options": {"expires": 30},
+    },
+    # Retention (counting/retention.py): daily, in small batches, at a quiet hour (UTC).
+    "counting-retention-enforce": {
+        "task": "counting.retention_enforce",
+        "schedule": crontab(hour=RETENTION_HOUR_UTC, minute=17),
+        "options": {"expires": 6 * 3600},
     },
 }
 

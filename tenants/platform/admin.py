@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from audit.admin import AuditedGroupAdmin, AuditedModelAdmin, AuditedUserAdmin
 from tenants.admin_sites import platform_admin_site
-from tenants.models import QUOTA_FIELDS, Domain, Plan, Tenant
+from tenants.models import QUOTA_FIELDS, RETENTION_FIELDS, Domain, Plan, Tenant
 from tenants.platform.services import (
     tenant_create,
     tenant_delete,
@@ -87,8 +87,8 @@ class TenantAdmin(AuditedModelAdmin):
         if obj is None:
             return ["name", "slug", "plan", "camera_quota", "domain", "owner_email",
                     "owner_password"]
-        return ["name", "slug", "schema_name", "plan", "camera_quota", *QUOTA_FIELDS, "is_active",
-                "created_at"]
+        return ["name", "slug", "schema_name", "plan", "camera_quota", *QUOTA_FIELDS,
+                *RETENTION_FIELDS, "is_active", "created_at"]
 
     actions = ["suspend_selected", "reactivate_selected"]
 
@@ -200,7 +200,7 @@ class PlanAdmin(AuditedModelAdmin):
     """Commercial plans and their quotas."""
 
     list_display = ("name", "code", "camera_quota", "fps_quota", "websocket_quota",
-                    "retention_days")
+                    *RETENTION_FIELDS)
 
 
 # Platform staff: the users of the public schema (not a tenant's people, who have their own admin

@@ -50,7 +50,7 @@ from audit.services import audit_record
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN
 from tenants.db import connection
 from tenants.db_timeouts import migration_timeouts
-from tenants.models import QUOTA_FIELDS, Domain, Plan, Tenant
+from tenants.models import QUOTA_FIELDS, RETENTION_FIELDS, Domain, Plan, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ AUDIT_TABLE = "audit_auditevent"
 # identity, which only the audit owner could move).
 AUDIT_DB_COLUMNS = ("id", "seq", "prev_hash", "hash")
 _TENANT_FIELDS = ("name", "slug", "schema_name", "camera_quota", "is_active", "privacy_blur",
-                  *QUOTA_FIELDS)
-_PLAN_FIELDS = ("code", "name", "camera_quota", "retention_days", *QUOTA_FIELDS)
+                  *QUOTA_FIELDS, *RETENTION_FIELDS)
+_PLAN_FIELDS = ("code", "name", "camera_quota", *QUOTA_FIELDS, *RETENTION_FIELDS)
 _CHUNK = 1 << 20
 
 # (stage, table, rows done, rows total or None): what a terminal shows as progress.
@@ -357,7 +357,7 @@ def tenant_restore(*, path: Path, slug: str, domain: str | None = None,
     plan = _plan_for(manifest["plan"])
     tenant = Tenant(schema_name=slug, slug=slug, plan=plan,
                     **{name: source[name] for name in _TENANT_FIELDS
-                       if name not in ("slug", "schema_name")})
+                       if name in source and name not in ("slug", "schema_name")})
     # The schema is made below at the archive's migrations, not at the latest.
     tenant.auto_create_schema = False
     rows: dict[str, int] = {}

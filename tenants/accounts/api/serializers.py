@@ -100,8 +100,21 @@ class PasswordChangeSerializer(serializers.Serializer):
                                    style={"input_type": "password"})
 
 
+class RetentionSerializer(serializers.Serializer):
+    """How long the organisation's data is kept, in days (null: kept for good)."""
+
+    crossing_events_days = serializers.IntegerField(
+        help_text="Raw crossings; their hour counts stay when they go.")
+    minute_counts_days = serializers.IntegerField(
+        help_text="Per-minute counts of lines; hour counts stay when they go.")
+    health_events_days = serializers.IntegerField(help_text="Camera health history.")
+    hour_and_day_counts_days = serializers.IntegerField(allow_null=True)
+    zone_occupancy_minutes_days = serializers.IntegerField(allow_null=True)
+
+
 class MeSerializer(serializers.Serializer):
-    """The current user, its role, model permissions and how it authenticated."""
+    """The current user, its role, model permissions and how it authenticated, and how long
+    the organisation's data is kept."""
 
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -112,3 +125,4 @@ class MeSerializer(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.CharField())
     auth = serializers.ChoiceField(choices=["session", "token"])
     token = TokenOutputSerializer(allow_null=True)
+    retention = RetentionSerializer()

@@ -57,6 +57,7 @@ class MeView(StrictQueryParamsMixin, APIView):
             "first_name": user.first_name, "last_name": user.last_name,
             "role": user_role(user), "permissions": sorted(user.get_all_permissions()),
             "auth": "token" if token else "session", "token": token,
+            "retention": request._request.tenant.retention_summary(),  # type: ignore[attr-defined]
         }
         return Response(MeSerializer(body).data)
 

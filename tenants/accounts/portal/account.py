@@ -35,7 +35,9 @@ def _page(request: HttpRequest, *, password_form: PasswordChangeForm, token_form
     tokens = ApiToken.objects.filter(user=_me(request)).order_by("-created_at", "-id")
     return render(request, "accounts/account.html", {
         "password_form": password_form, "token_form": token_form, "tokens": tokens,
-        "issued": issued, "role": user_role(request.user)}, status=status)
+        "issued": issued, "role": user_role(request.user),
+        "retention": request.tenant.retention_summary(),  # type: ignore[attr-defined]
+    }, status=status)
 
 
 @never_cache

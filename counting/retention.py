@@ -1,0 +1,191 @@
+"""Retention: removing a tenant's raw crossings, minute counts and health events past their age.
+
+How long each kind is kept is the tenant's (``Tenant.retention(name)``: its override, else its
+plan's). Cut-offs are whole UTC days, so a removed range never splits a minute or an hour::
+
+    now ─────────────────────────────────────────────────────────────> past
+    | kept                                    | removed (events < cut-off) ...
+                                              ^ start of the UTC day `retention_days` ago
+
+What stays, always: hour rollups (and the days built on them), zone occupancy minutes (they
+have no coarser summary to fall back on), the lease, health state and gaps (current state).
+
+- **Never what a rollup still needs**: an event or a minute goes only when the hour rollup of
+  its (line, hour) exists: the ledger writes rollups in the events' own transaction, so a
+  missing hour is damage; such rows are kept and reported (``kept_without_rollup``), and
+  ``check_integrity`` names them.
+- **No long locks, no bloat**: deletes go per camera, ``batch`` rows per statement, each in its
+  own short transaction, through the (camera, time) indexes; autovacuum reuses the space.
+- **Reported and audited**: the job returns what it removed per kind and records one
+  ``retention.enforce`` audit event per tenant run that removed something; each kind's
+  ``RetentionMark`` says how far back rows are gone on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from cameras.models import Camera
+from counting.models import (
+    CameraHealthEvent,
+    CountEvent,
+    LineHourRollup,
+    LineMinuteRollup,
+    RetentionMark,
+)
+from tenants.db import current_schema
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+EVENTS, MINUTES, HEALTH = "events", "minutes", "health"
+# kind -> the tenant's retention field
+KIND_FIELDS = {EVENTS: "retention_days", MINUTES: "minute_retention_days",
+               HEALTH: "health_retention_days"}
+BATCH = 5000
+
+
+@dataclass
+class RetentionReport:
+    """What one retention run did in one tenant: the cut-off per kind, rows removed per kind,
+    rows kept because their hour rollup is missing, and the time taken."""
+
+    schema: str
+    cutoffs: dict[str, datetime]
+    removed: dict[str, int] = field(default_factory=dict)
+    kept_without_rollup: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.removed.values())
+
+    def line(self) -> str:
+        parts = [f"{kind} before {self.cutoffs[kind]:%Y-%m-%d}: {self.removed.get(kind, 0)}"
+                 for kind in KIND_FIELDS]
+        kept = "".join(f"; KEPT {n} {kind} whose hour rollup is missing (run check_integrity)"
+                       for kind, n in self.kept_without_rollup.items() if n)
+        return f"{self.schema}: removed {', '.join(parts)} in {self.seconds:.1f} s{kept}"
+
+
+def retention_cutoff(days: int, *, now: datetime) -> datetime:
+    """The start of the UTC day ``days`` days before ``now``: rows before it are removed."""
+    day = (now.astimezone(UTC) - timedelta(days=days)).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def retention_of(tenant: Tenant) -> dict[str, int]:
+    """The tenant's retention in days per kind (what the portal and the API show)."""
+    return {kind: tenant.retention(name) for kind, name in KIND_FIELDS.items()}
+
+
+def retention_enforce(*, tenant: Tenant, now: datetime | None = None, batch: int = BATCH,
+                      ) -> RetentionReport:
+    """Remove the current tenant schema's rows past their retention (run in ``tenant``'s
+    context; outside a transaction each batch commits on its own); see the module docstring
+    for what goes and what stays."""
+    if current_schema() != tenant.schema_name:
+        raise RuntimeError("retention_enforce must run in the tenant's own schema")
+    started = time.monotonic()
+    now = now or timezone.now()
+    days = retention_of(tenant)
+    report = RetentionReport(schema=tenant.schema_name,
+                             cutoffs={kind: retention_cutoff(n, now=now)
+                                      for kind, n in days.items()})
+    cameras = list(Camera.objects.order_by("pk").values_list("pk", flat=True))
+    report.removed[EVENTS] = _batched(_EVENTS_SQL, cameras, report.cutoffs[EVENTS], batch)
+    report.removed[MINUTES] = _batched(_MINUTES_SQL, cameras, report.cutoffs[MINUTES], batch)
+    report.removed[HEALTH] = _batched(_HEALTH_SQL, cameras, report.cutoffs[HEALTH], batch)
+    report.kept_without_rollup = {
+        EVENTS: _count(_EVENTS_UNROLLED_SQL, cameras, report.cutoffs[EVENTS]),
+        MINUTES: _count(_MINUTES_UNROLLED_SQL, cameras, report.cutoffs[MINUTES]),
+    }
+    with transaction.atomic():
+        for kind, cutoff in report.cutoffs.items():
+            mark, _ = RetentionMark.objects.select_for_update().get_or_create(
+                kind=kind, defaults={"removed_before": cutoff})
+            # A shorter retention later never moves the mark back (rows before it are gone).
+            mark.removed_before = max(mark.removed_before, cutoff)
+            mark.removed_total += report.removed[kind]
+            mark.save()
+        if report.total:
+            audit_record(action="retention.enforce", actor=None,
+                         target_type="tenants.tenant", target_id=str(tenant.pk),
+                         target_repr=tenant.slug,
+                         after={"removed": report.removed,
+                                "before": {k: v.isoformat() for k, v in report.cutoffs.items()},
+                                "retention_days": days,
+                                "kept_without_rollup": report.kept_without_rollup})
+    report.seconds = time.monotonic() - started
+    logger.info("retention %s", report.line())
+    return report
+
+
+def retention_marks() -> dict[str, datetime]:
+    """kind -> the time before which the retention job removed that kind (current schema)."""
+    return dict(RetentionMark.objects.values_list("kind", "removed_before"))
+
+
+_EV, _MI = CountEvent._meta.db_table, LineMinuteRollup._meta.db_table
+_HO, _HE = LineHourRollup._meta.db_table, CameraHealthEvent._meta.db_table
+# An event or minute goes only with its (line, hour) rollup in place.
+_EV_ROLLED = (f"EXISTS (SELECT 1 FROM {_HO} h WHERE h.line_id = e.line_id "
+              "AND h.hour = date_trunc('hour', e.occurred_at, 'UTC'))")
+_MI_ROLLED = (f"EXISTS (SELECT 1 FROM {_HO} h WHERE h.line_id = m.line_id "
+              "AND h.hour = date_trunc('hour', m.minute, 'UTC'))")
+_EVENTS_SQL = (f"DELETE FROM {_EV} WHERE id IN (SELECT e.id FROM {_EV} e WHERE e.camera_id = %s "
+               f"AND e.occurred_at < %s AND {_EV_ROLLED} LIMIT %s)")
+_MINUTES_SQL = (f"DELETE FROM {_MI} WHERE id IN (SELECT m.id FROM {_MI} m "
+                f"WHERE m.camera_id = %s AND m.minute < %s AND {_MI_ROLLED} LIMIT %s)")
+_HEALTH_SQL = (f"DELETE FROM {_HE} WHERE id IN (SELECT id FROM {_HE} WHERE camera_id = %s "
+               "AND occurred_at < %s LIMIT %s)")
+_EVENTS_UNROLLED_SQL = (f"SELECT count(*) FROM {_EV} e WHERE e.camera_id = %s "
+                        f"AND e.occurred_at < %s AND NOT {_EV_ROLLED}")
+_MINUTES_UNROLLED_SQL = (f"SELECT count(*) FROM {_MI} m WHERE m.camera_id = %s "
+                         f"AND m.minute < %s AND NOT {_MI_ROLLED}")
+
+
+def _batched(sql: str, cameras: list[int], cutoff: datetime, batch: int) -> int:
+    """Run a bounded DELETE per camera until it removes less than a batch; each statement is
+    its own transaction (autocommit), so locks last one batch."""
+    removed = 0
+    with connection.cursor() as cursor:
+        for camera_id in cameras:
+            while True:
+                cursor.execute(sql, [camera_id, cutoff, batch])
+                removed += cursor.rowcount
+                if cursor.rowcount < batch:
+                    break
+    return removed
+
+
+def _count(sql: str, cameras: list[int], cutoff: datetime) -> int:
+    total = 0
+    with connection.cursor() as cursor:
+        for camera_id in cameras:
+            cursor.execute(sql, [camera_id, cutoff])
+            total += int(cursor.fetchone()[0])
+    return total
+
+
+def retention_enforce_all(*, now: datetime | None = None, batch: int = BATCH,
+                          slugs: list[str] | None = None) -> list[RetentionReport]:
+    """Run retention in every tenant (or the given slugs), suspended ones included (their data
+    ages the same)."""
+    from django_tenants.utils import tenant_context
+
+    tenants = Tenant.objects.exclude(schema_name="public").select_related("plan")
+    if slugs:
+        tenants = tenants.filter(slug__in=slugs)
+    reports = []
+    for tenant in tenants.order_by("schema_name"):
+        with tenant_context(tenant):
+            reports.append(retention_enforce(tenant=tenant, now=now, batch=batch))
+    return reports
