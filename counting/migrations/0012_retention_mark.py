@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('counting', '0010_gap_analysed_share'),
+        ('counting', '0011_health_metrics'),
     ]
 
     operations = [
