@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from celery.app.amqp import AMQP
-from celery.signals import worker_shutdown
+from celery.signals import worker_init, worker_shutdown
 from kombu import Connection, Queue
 from tenant_schemas_celery.app import CeleryApp
 
@@ -55,6 +55,24 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("streams"), Queue("short"))
 app.conf.task_default_queue = "default"
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _no_connection_pool_in_workers(sender: Any = None, **kwargs: Any) -> None:
+    """Celery workers never borrow pooled connections (DATABASE_POOL is for web processes).
+
+    A stream runner keeps a connection per thread for its whole run (a pool of a few would
+    stall the cameras beyond it) and its lease thread holds a session advisory lock that must
+    end with the session, not go back to a pool. The same environment file can serve both.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    options = settings.DATABASES["default"].get("OPTIONS", {})
+    if options.pop("pool", None) is not None:
+        connections["default"].settings_dict.get("OPTIONS", {}).pop("pool", None)
+        logging.getLogger(__name__).info("DATABASE_POOL ignored in this Celery worker: "
+                                         "stream runners use their own connections")
 
 
 @worker_shutdown.connect

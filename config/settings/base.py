@@ -170,6 +170,26 @@ DATABASES["default"].setdefault("OPTIONS", {}).update({
     # the connection; keepalives alone only cover idle connections.
     "tcp_user_timeout": _ms(env.float("DATABASE_TCP_USER_TIMEOUT_S", default=30.0)),
 })
+# Connection pooling (Django's psycopg pool) for the web processes: a request borrows a
+# connection instead of opening one (docs/deploy.md). Off by default and never in Celery
+# workers (config/celery.py drops it there): a stream runner's threads each hold a connection
+# for the whole run and its lease thread a session advisory lock. CONN_MAX_AGE must stay 0.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+if DATABASE_POOL:
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("DATABASE_POOL needs CONN_MAX_AGE=0 (the pool keeps the "
+                                   "connections; a persistent one would never go back to it).")
+    from tenants.db_pool import pool_reset
+
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        # Per process: a node runs (cores x 2 + 1) web workers, each with up to max_size.
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
+        # A request waiting longer than this for a connection fails (503) instead of hanging.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_S", default=10.0),
+        "max_idle": env.float("DATABASE_POOL_MAX_IDLE_S", default=300.0),
+        "reset": pool_reset,
+    }
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
