@@ -44,6 +44,9 @@ class HealthSnapshot:
     # Right now: crossings waiting in the ledger buffer, messages waiting to be published.
     buffered_events: int = 0
     publish_queue: int = 0
+    # Since the last report (added to the total): frames due at the camera's detect rate that
+    # an overloaded runner could not analyse (counting/runner/overload.py).
+    frames_skipped: int = 0
 
 
 def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
@@ -64,6 +67,7 @@ def health_report(*, camera_id: int, snapshot: HealthSnapshot) -> bool:
         health.condition = snapshot.condition
         health.condition_reason = snapshot.condition_reason[:500]
         health.events_written += snapshot.events_written
+        health.frames_skipped += snapshot.frames_skipped
         health.ledger_writes += snapshot.ledger_writes
         health.ledger_write_seconds += snapshot.ledger_write_seconds
         health.ledger_write_max_s = snapshot.ledger_write_max_s

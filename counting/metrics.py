@@ -69,6 +69,8 @@ _COUNTERS = {
     "reconnects": ("peoplecount_camera_reconnects", "Reconnections to the camera's stream"),
     "frames_dropped": ("peoplecount_camera_frames_dropped",
                        "Frames dropped before analysis (newer ones arrived)"),
+    "frames_skipped": ("peoplecount_camera_frames_skipped",
+                       "Frames due at the detect rate not analysed (machine overloaded)"),
     "lease_takeovers": ("peoplecount_camera_lease_takeovers",
                         "Leases taken over from a runner that stopped answering"),
 }

@@ -158,6 +158,9 @@ class CameraHealth(models.Model):
     ledger_write_max_s = models.FloatField(null=True, blank=True)
     buffered_events = models.PositiveIntegerField(default=0)
     publish_queue = models.PositiveIntegerField(default=0)
+    # Frames due at the camera's detect rate that an overloaded runner could not analyse
+    # (a total that only grows; see counting/runner/overload.py and the overload gaps).
+    frames_skipped = models.BigIntegerField(default=0)
     # Whether frames are analysed (ok), analysed with trouble beside the loop (degraded: the
     # database, Redis or the lease heartbeat failing) or not analysed at all (stalled).
     condition = models.CharField(max_length=16, choices=HealthCondition.choices,

@@ -134,7 +134,11 @@ class CameraHealthSerializer(serializers.Serializer):
     fps_received = serializers.FloatField()
     fps_analysed = serializers.FloatField()
     frame_age_s = serializers.FloatField(allow_null=True)
-    frames_dropped = serializers.IntegerField()
+    frames_dropped = serializers.IntegerField(
+        help_text="Frames the source replaced before the runner read them (this run).")
+    frames_skipped = serializers.IntegerField(
+        help_text="Frames due at the camera's detect rate that the runner could not analyse "
+                  "because the machine was overloaded (a total that only grows).")
     events_lost = serializers.IntegerField()
     reconnects = serializers.IntegerField()
     condition = serializers.ChoiceField(choices=HealthCondition.choices)

@@ -206,7 +206,8 @@ class CameraHealthViewSet(StrictQueryParamsMixin, viewsets.GenericViewSet):
             body: dict[str, Any] = {
                 "camera": camera.pk, "state": camera.status, "reason": camera.status_reason,
                 "last_frame_at": None, "fps_received": 0.0, "fps_analysed": 0.0,
-                "frame_age_s": None, "frames_dropped": 0, "events_lost": 0, "reconnects": 0,
+                "frame_age_s": None, "frames_dropped": 0, "frames_skipped": 0,
+                "events_lost": 0, "reconnects": 0,
                 "updated_at": None}
         else:
             body = {str(name): getattr(health, str(name))

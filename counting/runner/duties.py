@@ -227,7 +227,9 @@ class Duties:
         condition, reason, cause = self._condition()
         self._observe_gaps(condition, reason, cause)
         stats = self.flusher.stats_take()
+        skipped = self.overload.skipped_take()
         snapshot = replace(snapshot, condition=condition, condition_reason=reason,
+                           frames_skipped=skipped,
                            events_written=stats[0], ledger_writes=stats[1],
                            ledger_write_seconds=stats[2], ledger_write_max_s=stats[3],
                            buffered_events=len(self.buffer),
@@ -243,6 +245,7 @@ class Duties:
         self._db("health report", report)
         if not reported:
             self.flusher.stats_return(stats)
+            self.overload.skipped_return(skipped)
 
     # -- the end of the run ----------------------------------------------------------------------
     def final(self) -> None:

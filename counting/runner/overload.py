@@ -15,7 +15,12 @@ of the frames due was analysed (``seconds x (1 - analysed_share)`` is the analys
 - a tick is *short* when fewer than ``SHORT_SHARE`` (75 %) of the frames due were analysed (the
   sampler's own rounding, e.g. 3.5 of 4 at 7 fps, stays above it);
 - overloaded after ``sustain_s`` of short ticks in a row (the stretch starts at the first
-  short tick); over after ``clear_s`` of full ticks in a row (ended at the first full tick).
+  short tick); over after ``clear_s`` of full ticks in a row (ended at the first full tick);
+- frames skipped: the frames due but not analysed in the short ticks of a stretch, reported
+  as ``CameraHealth.frames_skipped`` (a total that only grows). Unlike ``frames_dropped`` (every
+  frame the source replaced before the loop read it, many of which the sampler would have
+  skipped anyway at a detect rate below the camera's) these are analyses the camera's rate
+  asked for and the machine could not do.
 """
 
 from __future__ import annotations
@@ -42,7 +47,18 @@ class OverloadMeter:
     def __init__(self, *, sustain_s: float = 10.0, clear_s: float = 4.0) -> None:
         self.sustain_s = sustain_s
         self.clear_s = clear_s
+        self._skipped = 0.0  # frames skipped not yet reported (kept across stretches)
         self._clear()
+
+    def skipped_take(self) -> int:
+        """Whole frames skipped since the last take (the fraction stays for the next)."""
+        whole = int(self._skipped)
+        self._skipped -= whole
+        return whole
+
+    def skipped_return(self, frames: int) -> None:
+        """A report that failed: its frames are reported with the next one."""
+        self._skipped += frames
 
     def _clear(self) -> None:
         self.overloaded = False
@@ -90,6 +106,10 @@ class OverloadMeter:
             self._short_for += elapsed_s
             self._analysed += fps_analysed * elapsed_s
             self._due += due * elapsed_s
+            if self.overloaded:
+                self._skipped += (due - fps_analysed) * elapsed_s
+            elif self._short_for >= self.sustain_s:  # the stretch's short ticks so far
+                self._skipped += self._due - self._analysed
             if self.overloaded or self._short_for >= self.sustain_s:
                 started = None if self.overloaded else self._short_since
                 self.overloaded = True

@@ -77,11 +77,11 @@ def test_the_per_camera_series_come_from_the_health_reports(
         health_report(camera_id=cam.pk, snapshot=HealthSnapshot(
             state="online", fps_received=12.5, fps_analysed=5.0, frame_age_s=0.25,
             reconnects=2, events_written=3, ledger_writes=2, ledger_write_seconds=0.03,
-            ledger_write_max_s=0.02, buffered_events=4, publish_queue=1))
+            ledger_write_max_s=0.02, buffered_events=4, publish_queue=1, frames_skipped=5))
         health_report(camera_id=cam.pk, snapshot=HealthSnapshot(
             state="online", fps_received=12.0, fps_analysed=4.5, frame_age_s=0.5,
             reconnects=3, events_written=2, ledger_writes=1, ledger_write_seconds=0.01,
-            ledger_write_max_s=0.01, buffered_events=0, publish_queue=0))
+            ledger_write_max_s=0.01, buffered_events=0, publish_queue=0, frames_skipped=4))
         health_takeover_count(camera_id=cam.pk)
         CameraHealth.objects.filter(camera_id=cam.pk).update(events_lost=7)
     # and a request served by the application
@@ -100,6 +100,7 @@ def test_the_per_camera_series_come_from_the_health_reports(
     assert sample(text, "peoplecount_camera_events_lost_total", **labels) == 7.0
     assert sample(text, "peoplecount_camera_reconnects_total", **labels) == 3.0
     assert sample(text, "peoplecount_camera_lease_takeovers_total", **labels) == 1.0
+    assert sample(text, "peoplecount_camera_frames_skipped_total", **labels) == 9.0
     assert sample(text, "peoplecount_camera_ledger_write_seconds_count", **labels) == 3.0
     assert sample(text, "peoplecount_camera_ledger_write_seconds_sum", **labels) == \
         pytest.approx(0.04)

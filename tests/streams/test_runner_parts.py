@@ -670,6 +670,11 @@ def test_overload_meter_judges_sustained_short_rates_and_measures_the_share() ->
     verdicts = [tick(0.7) for _ in range(5)]
     assert [v.overloaded for v in verdicts] == [False] * 4 + [True]
     assert verdicts[-1].started == first_short
+    # the frames due but not analysed in the stretch so far: 5 ticks x 2 s x (7 - 0.7)
+    taken = meter.skipped_take()
+    assert abs(taken - 63) <= 1
+    meter.skipped_return(taken)  # a report that failed: reported with the next one
+    assert abs(meter.skipped_take() - 63) <= 1
     assert verdicts[-1].reason.startswith("analysing 0.7 of 7 frames per second: the machine "
                                           "is overloaded")
     # one full tick in between does not end it; it belongs to the stretch
@@ -764,15 +769,18 @@ def test_the_health_endpoint_answers_condition_and_gaps(
     from counting.health import HealthSnapshot, health_gap_open, health_report
 
     with in_tenant(world_a.tenant):
-        health_report(camera_id=world_a.camera.pk, snapshot=HealthSnapshot(
-            state="online", reason="streaming", condition="stalled",
-            condition_reason="no frame analysed for 9 s: connection refused"))
+        for _ in range(2):  # frames skipped by an overloaded runner add up report by report
+            health_report(camera_id=world_a.camera.pk, snapshot=HealthSnapshot(
+                state="online", reason="streaming", condition="stalled",
+                condition_reason="no frame analysed for 9 s: connection refused",
+                frames_skipped=12))
         health_gap_open(camera_id=world_a.camera.pk, started_at=T0, cause="source",
                         reason="no frame analysed for 3 s: connection refused")
     body = api_client("a", world_a.owner).get(
         f"/api/v1/cameras/{world_a.camera.pk}/health/").json()
     assert (body["condition"], body["condition_reason"]) == (
         "stalled", "no frame analysed for 9 s: connection refused")
+    assert body["frames_skipped"] == 24
     assert body["recent_gaps"] == [{
         "started_at": "2026-03-29T10:00:00Z", "ended_at": None, "seconds": None,
         "cause": "source", "reason": "no frame analysed for 3 s: connection refused",
