@@ -1,5 +1,6 @@
 """Paging of API lists, with a cap on the page size; a page size that is not a positive whole
-number is a 400 (not silently replaced by the default)."""
+number is a 400 and a page that is not one is a 404 (neither is silently replaced by the
+default)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ class PagePagination(_StrictPageSize, PageNumberPagination):
 
     page_size = PAGE_SIZE
     max_page_size = MAX_PAGE_SIZE
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        # DRF reads an empty ``?page=`` as page 1; a malformed number (``?page=x``) is already
+        # a 404 "Invalid page", so an empty one is refused the same way.
+        if request.query_params.get(self.page_query_param) == "":
+            raise exceptions.NotFound("Invalid page: give a whole page number from 1, or leave "
+                                      "out 'page' for the first page.")
+        return super().get_page_number(request, paginator)
 
 
 class LedgerCursorPagination(_StrictPageSize, CursorPagination):

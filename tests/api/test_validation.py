@@ -145,6 +145,22 @@ def test_page_size_is_capped(owner_client: Any, world_a: Any, in_tenant: Any) ->
     assert len(body["results"]) == 200
 
 
+@pytest.mark.parametrize("page", ["", "x", "0", "99"])
+def test_a_page_that_is_not_one_is_a_404_not_the_first_page(owner_client: Any, world_a: Any,
+                                                             page: str) -> None:
+    # when a list is asked for an empty, malformed, zero or missing page
+    response = owner_client.get(f"/api/v1/sites/?page={page}")
+    # then it is refused, not answered with page 1
+    assert response.status_code == 404
+    assert "results" not in response.json()
+
+
+def test_the_first_page_is_the_default(owner_client: Any, world_a: Any) -> None:
+    first = owner_client.get("/api/v1/sites/").json()
+    assert first["count"] >= 1 and first["results"]
+    assert owner_client.get("/api/v1/sites/?page=1").json() == first
+
+
 def test_ledger_pages_by_cursor_in_time_order(owner_client: Any, world_a: Any,
                                               in_tenant: Any) -> None:
     from datetime import UTC, datetime, timedelta

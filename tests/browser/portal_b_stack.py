@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,13 +47,38 @@ def login(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
     page.wait_for_load_state("networkidle")
 
 
+# What the browser fetched for the page: the document and every resource, in bytes as sent
+# (encodedBodySize: compressed where the server compressed, 0 for nothing) and as decoded.
+_PAGE_WEIGHT_JS = """() => {
+  const entries = [...performance.getEntriesByType('navigation'),
+                   ...performance.getEntriesByType('resource')];
+  return {requests: entries.length,
+          encoded: entries.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
+          decoded: entries.reduce((n, e) => n + (e.decodedBodySize || 0), 0)};
+}"""
+
+
+def page_weight_record(page: Any, name: str) -> dict[str, Any]:
+    """Append the current page's weight to ``var/screenshots/page-weight.jsonl`` (one line per
+    page the tests photograph) so that a run reports what each page costs to load."""
+    weight = dict(page.evaluate(_PAGE_WEIGHT_JS))
+    weight["page"] = name
+    weight["path"] = page.url.split("://", 1)[-1].split("/", 1)[-1]
+    with (SHOTS / "page-weight.jsonl").open("a") as out:
+        out.write(json.dumps(weight) + "\n")
+    return weight
+
+
 def shoot(page: Any, name: str) -> None:
-    """Full-page screenshots at desktop and phone width; nothing wider than a phone."""
+    """Full-page screenshots at desktop and phone width (nothing wider than a phone) and the
+    page's weight."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page_weight_record(page, name)
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(150)  # charts redraw on resize
         page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+        # nothing is wider than the screen at phone width (no sideways scrolling)
         if label == "phone":
             assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, name
     page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from django_tenants.utils import tenant_context
 
-from tests.conftest import PASSWORD, REPO_ROOT, SHARED_DIR, TENANTS, owner_email
+from tests.browser.portal_b_stack import shoot
+from tests.conftest import PASSWORD, SHARED_DIR, TENANTS, owner_email
 from tests.live_server import asgi_server
-
-SHOTS = REPO_ROOT / "var" / "screenshots"
-WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
 @pytest.fixture(scope="module")
@@ -80,19 +78,6 @@ def login(page: Any, port: int, key: str = "a", email: str | None = None,
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
-
-
-def shoot(page: Any, name: str) -> None:
-    """Screenshots of the current page at desktop and phone width."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(150)  # charts redraw on resize
-        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
-        # nothing is wider than the screen at phone width (no sideways scrolling)
-        if label == "phone":
-            assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, name
-    page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
 
 
 @pytest.fixture
