@@ -488,3 +488,37 @@ def zone_occupancy_series(*, zone_ids: Sequence[int], bucket: Bucket, start: dat
             avg=round(float(total or 0.0) / samples, 3) if samples else 0.0,
             max=int(peak or 0), entries=int(entries or 0), exits=int(exits or 0)))
     return points
+
+
+def minute_flows(*, sources: CountSources, start: datetime, end: datetime,
+                 max_rows: int | None = None,
+                 timeout_ms: int | None = None) -> list[tuple[datetime, int, int]]:
+    """(UTC minute, in, out) of ``sources`` for every minute of [start, end) with a crossing,
+    in time order (directions read as in :class:`CountSources`); site occupancy walks them."""
+    minutes = max(0, int((end - start).total_seconds() // 60))
+    keys = (len(sources.lines) + len(sources.lines_swapped) + len(sources.zones)
+            + len(sources.zones_swapped))
+    _check_rows(keys * minutes, max_rows)
+    flows: dict[datetime, list[int]] = {}
+    line_table = connection.ops.quote_name(LineMinuteRollup._meta.db_table)
+    zone_table = connection.ops.quote_name(ZoneMinuteOccupancy._meta.db_table)
+    parts = ((line_table, "line_id", "count_in", "count_out", sources.lines, False),
+             (line_table, "line_id", "count_in", "count_out", sources.lines_swapped, True),
+             (zone_table, "zone_id", "entries", "exits", sources.zones, False),
+             (zone_table, "zone_id", "entries", "exits", sources.zones_swapped, True))
+    with statement_timeout(timeout_ms), connection.cursor() as cursor:
+        for table, key, col_in, col_out, ids, swap in parts:
+            if not ids:
+                continue
+            cursor.execute(
+                f"SELECT minute, SUM({col_in}), SUM({col_out}) FROM {table} "
+                f"WHERE {key} = ANY(%s) AND minute >= %s AND minute < %s GROUP BY minute",
+                [list(ids), start, end])
+            for minute, count_in, count_out in cursor.fetchall():
+                entering, leaving = int(count_in or 0), int(count_out or 0)
+                if swap:
+                    entering, leaving = leaving, entering
+                row = flows.setdefault(minute, [0, 0])
+                row[0] += entering
+                row[1] += leaving
+    return [(minute, row[0], row[1]) for minute, row in sorted(flows.items())]

@@ -20,7 +20,12 @@ from analytics.alerts.api.views import (
     DeliveryViewSet,
     WebhookEndpointViewSet,
 )
-from analytics.api.views import CountsView, OccupancyView
+from analytics.api.views import (
+    CountsView,
+    OccupancyView,
+    SiteOccupancyResetView,
+    SiteOccupancyView,
+)
 from analytics.reports.api.views import CountsExportView, OccupancyExportView
 from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
@@ -68,6 +73,9 @@ v1 = [
     path("counts/export/", CountsExportView.as_view(), name="counts-export"),
     path("occupancy/export/", OccupancyExportView.as_view(), name="occupancy-export"),
     path("occupancy/", OccupancyView.as_view(), name="occupancy"),
+    path("site-occupancy/", SiteOccupancyView.as_view(), name="site-occupancy"),
+    path("site-occupancy/reset/", SiteOccupancyResetView.as_view(),
+         name="site-occupancy-reset"),
     path("roles/", RoleListView.as_view(), name="roles"),
     path("object-permissions/", ObjectPermissionView.as_view(), name="object-permissions"),
     path("object-permissions/revoke/", ObjectPermissionRevokeView.as_view(),

@@ -160,3 +160,71 @@ class OccupancySeriesSerializer(serializers.Serializer):
     start = LocalDateTimeField()
     end = LocalDateTimeField()
     results = OccupancyPointSerializer(many=True)
+
+
+class SiteOccupancyQuerySerializer(_SeriesQuerySerializer):
+    """``/site-occupancy/`` query: one site."""
+
+    site = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+
+
+class SiteOccupancyPointSerializer(serializers.Serializer):
+    """One bucket of a site's occupancy."""
+
+    start = LocalDateTimeField()
+    end = LocalDateTimeField()
+    occupancy = serializers.IntegerField(help_text="At the bucket's end (now for the current "
+                                                   "and later buckets).")
+    max = serializers.IntegerField(help_text="Highest occupancy in the bucket (per minute).")
+    entering = serializers.IntegerField()
+    leaving = serializers.IntegerField()
+    removed = serializers.IntegerField(help_text="Taken away by resets in the bucket (drift: "
+                                                 "exits never counted).")
+    clamped = serializers.IntegerField(help_text="Exits ignored because occupancy was already "
+                                                 "zero (entries never counted).")
+    coverage = serializers.FloatField()
+    quality = serializers.ChoiceField(choices=["complete", "partial", "missing"])
+    quality_notes = serializers.ListField(child=serializers.CharField())
+
+
+class OccupancyResetSerializer(serializers.Serializer):
+    """One reset of a site's occupancy to zero."""
+
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=["closing", "manual"])
+    removed = serializers.IntegerField()
+    actor = serializers.CharField(help_text="Who reset it (manual resets).")
+    reason = serializers.CharField()
+
+
+class SiteOccupancySeriesSerializer(serializers.Serializer):
+    """A site's occupancy from its entrances, with the resets of the range."""
+
+    scope = ScopeSerializer()
+    timezone = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=BUCKETS)
+    start = LocalDateTimeField()
+    end = LocalDateTimeField()
+    current = serializers.IntegerField(help_text="Occupancy now (or at the range's end).")
+    footfall = FootfallSerializer()
+    results = SiteOccupancyPointSerializer(many=True)
+    resets = OccupancyResetSerializer(many=True)
+
+
+class OccupancyResetInputSerializer(serializers.Serializer):
+    """A manual reset: the site and, optionally, why."""
+
+    site = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class OccupancyResetOutputSerializer(serializers.Serializer):
+    """The reset just recorded."""
+
+    id = serializers.IntegerField()
+    site = serializers.IntegerField(source="site_id")
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    removed = serializers.IntegerField()
+    actor = serializers.CharField(source="actor_name")
+    reason = serializers.CharField()

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -24,7 +25,11 @@ from analytics.api.serializers import (
     CountSeriesSerializer,
     CountsQuerySerializer,
     OccupancyQuerySerializer,
+    OccupancyResetInputSerializer,
+    OccupancyResetOutputSerializer,
     OccupancySeriesSerializer,
+    SiteOccupancyQuerySerializer,
+    SiteOccupancySeriesSerializer,
 )
 from analytics.footfall import site_footfall_sources
 from analytics.quality import bucket_quality, with_quality
@@ -37,6 +42,7 @@ from analytics.series import (
     count_series,
     zone_occupancy_series,
 )
+from analytics.site_occupancy import site_occupancy_reset, site_occupancy_series
 from cameras.local_time import opening_windows
 from cameras.selectors import camera_get_visible_to, site_get_visible_to
 from counting.selectors import (
@@ -195,3 +201,61 @@ class OccupancyView(_SeriesView):
                 "bucket": values["bucket"], "start": points[0].start, "end": points[-1].end,
                 "results": points}
         return Response(OccupancySeriesSerializer(body).data)
+
+
+class SiteOccupancyView(_SeriesView):
+    """A site's occupancy from its entrances, never below zero, reset at closing time."""
+
+    extra_query_params = frozenset({"site", "from", "to", "bucket"})
+
+    @extend_schema(
+        summary="Site occupancy per bucket (entrances in minus out, never below zero, reset at "
+                "closing time and on demand) with the resets of the range",
+        parameters=[OpenApiParameter("site", int, required=True), *WINDOW_PARAMS],
+        responses=SiteOccupancySeriesSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = SiteOccupancyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        site = site_get_visible_to(user=request.user, site_id=values["site"])
+        if site is None:
+            raise exceptions.NotFound("No such site.")
+        footfall = site_footfall_sources(user=request.user, site=site)
+        tz = _timezone(site.timezone)
+        series = _series(site_occupancy_series, site=site, sources=footfall.sources,
+                         bucket=values["bucket"], start=_aware(values["start"], tz),
+                         end=_aware(values["end"], tz))
+        points = with_quality(series.points, bucket_quality(
+            camera_ids=footfall.camera_ids, bounds=[(p.start, p.end) for p in series.points],
+            line_ids=footfall.sources.lines + footfall.sources.lines_swapped,
+            zone_ids=footfall.sources.zones + footfall.sources.zones_swapped))
+        body = {"scope": {"type": "site", "id": site.pk}, "timezone": site.timezone,
+                "bucket": values["bucket"], "start": points[0].start, "end": points[-1].end,
+                "current": series.current, "results": points,
+                "footfall": {"basis": footfall.basis, "entrances": list(footfall.entrances)},
+                "resets": series.resets}
+        return Response(SiteOccupancySeriesSerializer(body).data)
+
+
+class SiteOccupancyResetView(StrictQueryParamsMixin, APIView):
+    """Reset a site's occupancy to zero now (Owner, Manager: the reset permission)."""
+
+    @extend_schema(summary="Reset a site's occupancy to zero now (audited, recorded with what "
+                           "it removed)",
+                   request=OccupancyResetInputSerializer,
+                   responses={201: OccupancyResetOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = OccupancyResetInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        site = site_get_visible_to(user=request.user, site_id=data.validated_data["site"])
+        if site is None:
+            raise exceptions.NotFound("No such site.")
+        footfall = site_footfall_sources(user=request.user, site=site)
+        try:
+            reset = site_occupancy_reset(actor=request.user, site=site,
+                                         sources=footfall.sources,
+                                         reason=data.validated_data.get("reason", ""))
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
+        return Response(OccupancyResetOutputSerializer(reset).data, status=201)

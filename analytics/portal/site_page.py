@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from analytics.footfall import site_footfall_sources
 from analytics.series import zone_occupancy_series
+from analytics.site_occupancy import RESET_PERMISSION, site_occupancy_series
 from cameras.models import Site
 
 WEEKDAYS = (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
@@ -48,3 +51,30 @@ def opening_hours_rows(site: Site) -> list[tuple[str, str]]:
         text = ", ".join(f"{start}–{end}" for start, end in ranges) if ranges else "Closed"
         rows.append((label, text))
     return rows
+
+
+DRIFT_DAYS = 14
+
+
+def site_occupancy_card(*, user: Any, site: Site, today: date,
+                        now: datetime) -> dict[str, Any]:
+    """People inside now (entrances in minus out since the last closing or reset), today's
+    resets and what the closing resets of the last two weeks removed (the drift), per day."""
+    footfall = site_footfall_sources(user=user, site=site)
+    tz = ZoneInfo(site.timezone)
+    start = datetime.combine(today - timedelta(days=DRIFT_DAYS - 1), time.min, tzinfo=tz)
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
+    series = site_occupancy_series(site=site, sources=footfall.sources, bucket="day",
+                                   start=start, end=end, now=now)
+    today_start = datetime.combine(today, time.min, tzinfo=tz)
+    return {
+        "current": series.current, "basis": footfall.basis,
+        "entrances": footfall.entrances,
+        "resets_today": [r for r in series.resets if r.at >= today_start],
+        "drift": {"labels": [p.start.strftime("%a %d %b") for p in series.points],
+                  "removed": [p.removed for p in series.points],
+                  "clamped": [p.clamped for p in series.points]},
+        "drift_rows": [(p.start.strftime("%a %d %b"), p.removed, p.clamped)
+                       for p in series.points],
+        "can_reset": bool(user.has_perm(RESET_PERMISSION)),
+    }

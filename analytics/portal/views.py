@@ -6,18 +6,23 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from analytics.footfall import site_footfall_sources
 from analytics.portal.navigation import first_url
 from analytics.portal.selectors import SiteSummary, day_hour_bounds, site_summaries
 from analytics.portal.site_page import (
     WEEKDAYS,
     compare_choices,
     opening_hours_rows,
+    site_occupancy_card,
     zone_occupancy_today,
 )
+from analytics.site_occupancy import site_occupancy_reset
 from cameras.selectors import site_get_visible_to
 
 
@@ -106,7 +111,10 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
     tz_bounds = day_hour_bounds(tz=summary.today.starts[0].tzinfo,  # type: ignore[arg-type]
                                 day=summary.today.day)
     occupancy = zone_occupancy_today(zone_ids=summary.zone_ids, bounds=tz_bounds, now=now)
+    people = (site_occupancy_card(user=request.user, site=site, today=summary.today.day, now=now)
+              if site is not None else None)
     return render(request, "analytics/site.html", {
+        "people": people, "reset_message": request.GET.get("reset", ""),
         "summary": summary, "site": summary.site, "chart": _chart(summary),
         "occupancy_chart": occupancy, "generated_at": now,
         "compare_choices": choices, "compare_error": error,
@@ -117,3 +125,22 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
                           if site is not None and request.user.has_perm("cameras.change_site")
                           else ""),
     })
+
+
+@require_POST
+@login_required
+def site_occupancy_reset_view(request: HttpRequest, site_id: int) -> HttpResponse:
+    """The site page's "Reset to zero" button: the same service as the API (permission,
+    audit, record of what it removed)."""
+    site = site_get_visible_to(user=request.user, site_id=site_id)
+    if site is None:
+        raise Http404("No such site")
+    sources = site_footfall_sources(user=request.user, site=site).sources
+    try:
+        reset = site_occupancy_reset(actor=request.user, site=site, sources=sources,
+                                     reason=request.POST.get("reason", "")[:500])
+    except PermissionDenied:
+        return HttpResponse("You may not reset this site's occupancy: ask an Owner or a "
+                            "Manager. Nothing was changed.", status=403,
+                            content_type="text/plain; charset=utf-8")
+    return redirect(f"{reverse('site-detail', args=(site_id,))}?reset={reset.removed}")

@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "analytics.alertrule": _CRUD,
         "analytics.webhookendpoint": _CRUD,
         "analytics.alert": ("view", "change"),
+        "analytics.occupancyreset": ("view", "reset"),
         "auth.user": _CRUD,
         "auth.group": ("view", "change"),
     },
@@ -40,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "analytics.alertrule": _CRUD,
         "analytics.webhookendpoint": _CRUD,
         "analytics.alert": ("view", "change"),
+        "analytics.occupancyreset": ("view", "reset"),
     },
     Role.VIEWER: {},
 }

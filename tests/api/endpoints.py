@@ -133,6 +133,11 @@ ENDPOINTS: list[Endpoint] = [
              (401, 404, 200, 200, 200), b_ids=404),
     Endpoint("occupancy", "get", lambda w: f"{V}/occupancy/?zone={w.zone.pk}&{WINDOW}",
              (401, 404, 200, 200, 200), b_ids=404),
+    Endpoint("site-occupancy", "get",
+             lambda w: f"{V}/site-occupancy/?site={w.site.pk}&{WINDOW}",
+             (401, 404, 200, 200, 200), b_ids=404),
+    Endpoint("site-occupancy-reset", "post", lambda w: f"{V}/site-occupancy/reset/",
+             (401, 404, 403, 201, 201), body=lambda w: {"site": w.site.pk}, b_ids=404),
     # audit
     Endpoint("audit-list", "get", lambda w: f"{V}/audit/", (401, 403, 403, 200, 200)),
     Endpoint("audit-detail", "get", lambda w: f"{V}/audit/{w.audit_event.pk}/",
