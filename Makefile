@@ -6,7 +6,7 @@ PYTHON ?= python3
 SHARED_DIR ?= $(abspath ../shared)
 export SHARED_DIR
 
-.PHONY: run test install services system-deps migrate demo lint typecheck pytest eval bench bench-services clean
+.PHONY: run serve test install services system-deps migrate demo lint typecheck pytest eval bench bench-services clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: migrate
 # child) and Ctrl-C reach the script's trap directly (it stops every service it started).
 run: system-deps demo
 	@exec bash scripts/run_all.sh
+
+# Production serving of HTTP and WebSockets (gunicorn + uvicorn workers; docs/deploy.md).
+serve: install
+	@exec bash scripts/serve.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
