@@ -64,6 +64,7 @@ bench-services: migrate
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_streams latency --cameras 10 --seconds 30
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_streams capacity --streams 2 4 6 --seconds 30
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_api
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) -m benchmarks.bench_serving
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
