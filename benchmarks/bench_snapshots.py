@@ -1,32 +1,44 @@
 """150 concurrent snapshot requests to a silent camera: does another tenant's API notice?
 
-    .venv/bin/python -m benchmarks.bench_snapshots [--concurrency 150] [--requests 200]
+    .venv/bin/python -m benchmarks.bench_snapshots [--concurrency 150] [--requests 300]
+        [--pause 1] [--ignore-retry-after] [--profile DIR]
 
 Everything runs for real, on loopback, in a database of its own (created from the project's
-template by scripts/db_create.sh and dropped afterwards):
+template by scripts/db_create.sh and dropped afterwards), with the server `make run` uses:
+daphne serving ``config.asgi:application``, settings ``config.settings.local``.
 
-* the ASGI server (daphne) of the project, settings ``config.settings.local``;
-* tenant A (the bystander) with 10 cameras, asked ``GET /api/v1/cameras/`` with a token,
-  one request at a time, ``--requests`` times: first alone (the baseline), then while
-* tenant B's ``--concurrency`` clients each keep one snapshot request of B's camera in flight:
-  when answered, a client sends the next one after ``--pause`` seconds (default 1: a page that
-  refreshes its snapshot every second), or after Retry-After when the answer carries one
-  (``--pause 0 --ignore-retry-after`` is a flood). The camera is a TCP server that accepts and
-  never answers (connect succeeds, no byte ever comes).
+Tenant A (the bystander, 10 cameras) asks ``GET /api/v1/cameras/`` with a token, one request
+at a time, ``--requests`` times in each of three phases of the same run:
 
-It prints A's p50/p95 alone and under load and their ratio, the answers B got (200/429/502/
-503), how many connections the silent camera received, and the most database connections
-the server held at once (PostgreSQL's pg_stat_activity, sampled every 50 ms), against
-max_connections. Throttles are lifted so that only the snapshot limits act.
-Numbers depend on the machine; compare rows of the same run.
+1. control: nothing else happens;
+2. load: tenant B's ``--concurrency`` clients each keep one snapshot request of B's camera in
+   flight; when answered, a client sends the next one after ``--pause`` seconds (default 1: a
+   page that refreshes its snapshot every second), or after Retry-After when the answer
+   carries one (``--pause 0 --ignore-retry-after`` is a flood). The camera is a TCP server
+   that accepts and never answers. The clients run in a process of their own (asyncio), so
+   their work does not share the measuring client's interpreter lock;
+3. control again: the load stopped; its difference from phase 1 is the run-to-run noise.
+
+Per phase it prints A's p50/p95/p99, the p95 ratio to the first control, the bench database's
+connections (most and mean, and most running a query: PostgreSQL's pg_stat_activity, sampled
+every 100 ms), the server's most threads, the server's CPU (CPU seconds per second) and the
+load average; then the answers B got (429/503 split into refused by the admission door before
+Django, and answered by Django), the connections the silent camera received and the CPU the
+clients used. ``--profile DIR`` records what holds the server's interpreter lock in each phase
+with py-spy (collapsed stacks; py-spy is not a dependency of the project: pip install py-spy).
+Throttles are lifted so that only the snapshot limits act. Numbers depend on the machine and
+on what else runs on it; compare rows of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
+import multiprocessing
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -98,7 +110,7 @@ def bench_database(env: dict[str, str]) -> Iterator[str]:
 
 
 @contextmanager
-def daphne(env: dict[str, str]) -> Iterator[int]:
+def daphne(env: dict[str, str]) -> Iterator[tuple[int, int]]:
     port = _free_port()
     (REPO / "var").mkdir(exist_ok=True)
     with open(REPO / "var" / f"bench-snapshots-daphne-{port}.log", "wb") as log:
@@ -116,7 +128,7 @@ def daphne(env: dict[str, str]) -> Iterator[int]:
                     if process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"daphne did not start; see {log.name}") from None
                     time.sleep(0.2)
-            yield port
+            yield port, process.pid
         finally:
             os.killpg(process.pid, 15)
             try:
@@ -125,16 +137,13 @@ def daphne(env: dict[str, str]) -> Iterator[int]:
                 os.killpg(process.pid, 9)
 
 
-def _get(port: int, host: str, path: str, token: str, timeout: float = 30.0,
-         retry_after: list[float] | None = None) -> tuple[int, float]:
+def _get(port: int, host: str, path: str, token: str, timeout: float = 30.0) -> tuple[int, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     started = time.perf_counter()
     try:
         conn.request("GET", path, headers={"Host": host, "Authorization": f"Bearer {token}"})
         response = conn.getresponse()
         response.read()
-        if retry_after is not None:
-            retry_after[:] = [float(response.getheader("Retry-After") or 0)]
         return response.status, time.perf_counter() - started
     except OSError:
         return 0, time.perf_counter() - started
@@ -157,26 +166,144 @@ def _p(values: list[float], q: float) -> float:
     return values[max(0, int(len(values) * q) - 1)] * 1000
 
 
-def _db_connections(url: str, stop: threading.Event, peak: list[int]) -> None:
-    import psycopg
+# -- the snapshot clients: a process of their own, so that their work does not slow the
+# -- measuring client (one Python process's threads share one interpreter lock)
 
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres",
-                         autocommit=True) as conn:
-        while not stop.wait(0.05):
-            (count,) = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                                    [name]).fetchone() or (0,)
-            peak[0] = max(peak[0], int(count))
+async def _snapshot_client(port: int, host: str, path: str, token: str, pause: float,
+                           honour_retry_after: bool, answers: Counter[str],
+                           stop: asyncio.Event) -> None:
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+               "Connection: close\r\n\r\n").encode()
+    while not stop.is_set():
+        status, retry_after, where = 0, 0.0, "door"
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(request)
+                raw = await asyncio.wait_for(reader.read(), 60)
+            finally:
+                writer.close()
+            head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            status = int(head[0].split()[1])
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "retry-after":
+                    retry_after = float(value.strip() or 0)
+                elif name.strip().lower() == "x-frame-options":  # Django's middleware ran
+                    where = "django"
+        except (OSError, ValueError, IndexError, TimeoutError):
+            status = 0
+        answers[f"{status} {where}" if status in (429, 503) else str(status)] += 1
+        wait = max(pause, retry_after) if honour_retry_after else pause
+        try:
+            await asyncio.wait_for(stop.wait(), wait)
+        except TimeoutError:
+            pass
+
+
+def _load_process(port: int, host: str, path: str, token: str, concurrency: int,
+                  pause: float, honour_retry_after: bool, stop: Any, out: Any) -> None:
+    """Entry point of the load process: ``concurrency`` clients until ``stop`` is set; puts
+    the count of answers per status on ``out``."""
+    async def run() -> Counter[str]:
+        answers: Counter[str] = Counter()
+        done = asyncio.Event()
+        clients = [asyncio.create_task(_snapshot_client(
+            port, host, path, token, pause, honour_retry_after, answers, done))
+            for _ in range(concurrency)]
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        done.set()
+        # requests still in flight are not counted: the load phase is over
+        await asyncio.wait(clients, timeout=5)
+        for client in clients:
+            client.cancel()
+        return answers
+
+    started = time.monotonic()
+    answers = dict(asyncio.run(run()))
+    out.put((answers, time.process_time() / (time.monotonic() - started)))
+
+
+# -- what the server holds: database connections, threads, CPU
+
+class Sampler:
+    """Every 100 ms: the bench database's connections (all, and those running a query), the
+    server's threads; and the server's CPU time, per phase."""
+
+    def __init__(self, url: str, pid: int) -> None:
+        self.database = url.rsplit("/", 1)[1]
+        self.pid = pid
+        self.phase = ""
+        self.samples: dict[str, list[tuple[int, int, int]]] = {}
+        self.cpu: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _server_pids(self) -> list[int]:
+        pids = [self.pid]
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        if children.exists():
+            pids += [int(x) for x in children.read_text().split()]
+        return pids
+
+    def _threads_and_cpu(self) -> tuple[int, float]:
+        threads, ticks = 0, 0
+        for pid in self._server_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            threads += int(fields[17])
+        return threads, ticks / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.samples.setdefault(phase, [])
+        self.cpu[phase] = -self._threads_and_cpu()[1]
+        self._started = time.monotonic()
+
+    def leave(self) -> None:
+        seconds = time.monotonic() - self._started
+        self.cpu[self.phase] = (self.cpu[self.phase] + self._threads_and_cpu()[1]) / seconds
+        self.phase = ""
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            while not self._stop.wait(0.1):
+                phase = self.phase
+                if not phase:
+                    continue
+                row = conn.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE state = 'active') "
+                    "FROM pg_stat_activity WHERE datname = %s", [self.database]).fetchone()
+                threads, _ = self._threads_and_cpu()
+                total, active = row or (0, 0)
+                self.samples[phase].append((int(total), int(active), threads))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", type=int, default=150)
-    parser.add_argument("--requests", type=int, default=200,
-                        help="requests of tenant A's camera list, alone and under load")
+    parser.add_argument("--requests", type=int, default=300,
+                        help="requests of tenant A's camera list in each phase")
     parser.add_argument("--pause", type=float, default=1.0,
                         help="seconds a snapshot client waits between its requests")
     parser.add_argument("--ignore-retry-after", action="store_true")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="record what holds the server's interpreter lock in each phase "
+                             "with py-spy (pip install py-spy), as collapsed stacks in DIR")
     args = parser.parse_args()
     silent = SilentCamera()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -187,8 +314,8 @@ def main() -> None:
         with bench_database(env) as url:
             env["DATABASE_URL"] = url
             hosts, tokens, camera_b = _provision(env)
-            with daphne(env) as port:
-                _run(args, port, hosts, tokens, camera_b, silent, url)
+            with daphne(env) as (port, pid):
+                _run(args, port, pid, hosts, tokens, camera_b, silent, url)
     finally:
         silent.close()
 
@@ -229,54 +356,93 @@ print(json.dumps(out))
     return data["hosts"], data["tokens"], int(data["camera_b"])
 
 
-def _run(args: Any, port: int, hosts: dict[str, str], tokens: dict[str, str], camera_b: int,
-         silent: SilentCamera, url: str) -> None:
+@contextmanager
+def _profiled(directory: str | None, pid: int, phase: str) -> Iterator[None]:
+    if not directory:
+        yield
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    out = Path(directory) / f"snapshots-{phase.replace(' ', '-')}.txt"
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
+                            str(pid), "--gil", "--threads", "-r", "100", "-f", "raw",
+                            "-o", str(out)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
+def _run(args: Any, port: int, pid: int, hosts: dict[str, str], tokens: dict[str, str],
+         camera_b: int, silent: SilentCamera, url: str) -> None:
     _latencies(port, hosts["a"], tokens["a"], 20)  # warm up
-    alone = _latencies(port, hosts["a"], tokens["a"], args.requests)
-    stop, peak = threading.Event(), [0]
-    watcher = threading.Thread(target=_db_connections, args=(url, stop, peak), daemon=True)
-    watcher.start()
-    answers: Counter[int] = Counter()
-    lock = threading.Lock()
+    sampler = Sampler(url, pid)
+    sampler.start()
+    results: dict[str, list[float]] = {}
+    failures: dict[str, Counter[int]] = {}
+    loadavg: dict[str, float] = {}
 
-    def attacker() -> None:
-        retry_after = [0.0]
-        while not stop.is_set():
-            status, _ = _get(port, hosts["b"], f"/api/v1/cameras/{camera_b}/snapshot/",
-                             tokens["b"], retry_after=retry_after)
-            with lock:
-                answers[status] += 1
-            wait = args.pause if args.ignore_retry_after else max(args.pause, retry_after[0])
-            stop.wait(wait)
+    def measure(phase: str) -> None:
+        failures[phase] = Counter()
+        sampler.enter(phase)
+        with _profiled(args.profile, pid, phase):
+            results[phase] = _latencies(port, hosts["a"], tokens["a"], args.requests,
+                                        failures[phase])
+        sampler.leave()
+        loadavg[phase] = os.getloadavg()[0]
 
-    attackers = [threading.Thread(target=attacker, daemon=True) for _ in range(args.concurrency)]
-    for thread in attackers:
-        thread.start()
-    time.sleep(3.0)  # let the load settle: every client has a request in flight
-    failures: Counter[int] = Counter()
+    measure("control")
+    context = multiprocessing.get_context("spawn")
+    stop, out = context.Event(), context.Queue()
+    load = context.Process(target=_load_process, args=(
+        port, hosts["b"], f"/api/v1/cameras/{camera_b}/snapshot/", tokens["b"],
+        args.concurrency, args.pause, not args.ignore_retry_after, stop, out), daemon=True)
     load_started = time.monotonic()
-    loaded = _latencies(port, hosts["a"], tokens["a"], args.requests, failures)
-    load_s = time.monotonic() - load_started + 3.0
+    load.start()
+    time.sleep(3.0)  # let the load settle: every client has had a request in flight
+    measure("load")
     stop.set()
-    for thread in attackers:
-        thread.join(30)
-    watcher.join(5)
+    answers, load_cpu = out.get(timeout=120)
+    load_s = time.monotonic() - load_started
+    load.join(10)
+    time.sleep(2.0)  # pending snapshot requests drain
+    measure("control again")
+    sampler.stop()
+
     import psycopg
 
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres") as conn:
         (max_connections,) = conn.execute("SHOW max_connections").fetchone() or ("?",)
-    print(f"tenant A GET /api/v1/cameras/ ({args.requests} requests, one at a time)")
-    print(f"{'':28} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for label, values in (("alone", alone), (f"beside {args.concurrency} snapshots", loaded)):
-        print(f"{label:28} {_p(values, 0.5):>8.1f} {_p(values, 0.95):>8.1f} "
-              f"{statistics.mean(values) * 1000:>8.1f}")
-    print(f"p95 ratio (under load / alone): {_p(loaded, 0.95) / _p(alone, 0.95):.2f}")
-    print(f"tenant A answers other than 200 under load: {dict(failures) or 'none'}")
+    base = results["control"]
+    print(f"tenant A GET /api/v1/cameras/ ({args.requests} requests per phase, one at a time; "
+          f"{os.cpu_count()} CPUs)")
+    print(f"{'phase':28} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95/ctl':>7} "
+          f"{'db conn max/mean':>16} {'active max':>10} {'threads max':>11} {'srv CPU':>7} "
+          f"{'load1':>5}")
+    for phase, label in (("control", "control (no snapshots)"),
+                         ("load", f"beside {args.concurrency} snapshot clients"),
+                         ("control again", "control again")):
+        values, samples = results[phase], sampler.samples.get(phase) or [(0, 0, 0)]
+        totals = [s[0] for s in samples]
+        print(f"{label:28} {_p(values, 0.5):>7.1f} {_p(values, 0.95):>7.1f} "
+              f"{_p(values, 0.99):>7.1f} {_p(values, 0.95) / _p(base, 0.95):>7.2f} "
+              f"{max(totals):>9} / {statistics.mean(totals):<4.1f} "
+              f"{max(s[1] for s in samples):>10} {max(s[2] for s in samples):>11} "
+              f"{sampler.cpu[phase] * 100:>6.0f}% {loadavg[phase]:>5.2f}")
+    noise = _p(results["control again"], 0.95) / _p(base, 0.95)
+    loaded = _p(results["load"], 0.95) / _p(base, 0.95)
+    print(f"p95 ratio under load: {loaded:.2f}; run-to-run noise (control again / control): "
+          f"{noise:.2f}; p50 ratio {_p(results['load'], 0.5) / _p(base, 0.5):.2f}")
+    print(f"tenant A answers other than 200: "
+          f"{ {k: dict(v) for k, v in failures.items() if v} or 'none'}")
     print(f"tenant B snapshot answers in {load_s:.0f} s: {dict(sorted(answers.items()))} "
-          f"(0 = connection failed; pause {args.pause:g} s"
+          f"(0 = connection failed; door = refused before Django; pause {args.pause:g} s"
           f"{', Retry-After ignored' if args.ignore_retry_after else ', Retry-After honoured'})")
-    print(f"connections the silent camera received: {silent.accepted}")
-    print(f"most database connections at once: {peak[0]} (max_connections {max_connections})")
+    print(f"connections the silent camera received: {silent.accepted}; CPU of the snapshot "
+          f"clients' process: {load_cpu * 100:.0f}% of one CPU")
+    print(f"database connections: max_connections {max_connections}; server CPU = CPU seconds "
+          "of the daphne process per second of the phase")
 
 
 if __name__ == "__main__":

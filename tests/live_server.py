@@ -22,6 +22,15 @@ def free_port() -> int:
 @contextmanager
 def asgi_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
     """Start daphne on a free loopback port; yields the port once it accepts connections."""
+    with asgi_server_process(extra_env) as (port, _process):
+        yield port
+
+
+@contextmanager
+def asgi_server_process(extra_env: dict[str, str] | None = None,
+                        ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """:func:`asgi_server`, yielding the port and the server's process (its pid, to look at
+    its threads)."""
     port = free_port()
     env = {**os.environ, **test_process_env(), **(extra_env or {})}
     (REPO_ROOT / "var").mkdir(exist_ok=True)
@@ -43,7 +52,7 @@ def asgi_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"daphne did not listen on {port} within 30 s; see {log.name}")
-        yield port
+        yield port, process
     finally:
         stop_process_group(process, timeout_s=15)
         log.close()

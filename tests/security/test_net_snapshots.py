@@ -247,12 +247,14 @@ def test_snapshot_requests_beyond_the_bounds_are_answered_without_the_database(
     client = api_client("a", world_a.owner)
     settings.API_SNAPSHOT_INFLIGHT_PER_HOST = per_host
     settings.API_SNAPSHOT_INFLIGHT = total
+    settings.API_SNAPSHOT_TIMEOUT_S = 2.5
     # when one more arrives, then it is answered at once, before any database query
     with django_assert_num_queries(0):
         response = client.get(f"/api/v1/cameras/{world_a.camera.pk}/snapshot/")
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
-    assert response["Retry-After"] == "1"
+    # come back when a slot has surely freed: after one grab's deadline (rounded up)
+    assert response["Retry-After"] == "3"
     # and other endpoints are not concerned
     assert client.get(f"/api/v1/cameras/{world_a.camera.pk}/").status_code == 200
 
@@ -264,6 +266,7 @@ def test_the_asgi_door_refuses_beyond_the_bound_without_calling_django(settings:
 
     settings.API_SNAPSHOT_INFLIGHT_PER_HOST = 1
     settings.API_SNAPSHOT_INFLIGHT = 10
+    settings.API_SNAPSHOT_TIMEOUT_S = 4.0
     release = asyncio.Event()
     reached: list[bool] = []
 
@@ -301,7 +304,7 @@ def test_the_asgi_door_refuses_beyond_the_bound_without_calling_django(settings:
     refused, later = asyncio.run(scenario())
     # then it is refused by the door itself, the inner app never called for it
     assert refused[0]["status"] == 429
-    assert (b"retry-after", b"1") in refused[0]["headers"]
+    assert (b"retry-after", b"4") in refused[0]["headers"]
     assert json.loads(refused[1]["body"])["error"]["code"] == "snapshot_busy"
     assert reached == [True, False, True]  # first, the other path, and the one after release
     assert later == []  # admitted (the stand-in app sends nothing)
