@@ -9,6 +9,9 @@ its schema's chain (``audit_admin.chain_link()`` in audit/sql/setup.sql)::
     content  c1       |   c2       |   c3
     hash     h1 ------+   h2 ------+   h3       h_n = sha256(prev ":" seq ":" c_n)
 
+Retention removes a chain's oldest events as a prefix only and records the last removed
+event's (seq, hash) as the chain's anchor; the check then starts there instead of at the genesis.
+
 An edited row no longer matches its content hash, a removed row leaves a gap in ``seq`` and a
 ``prev_hash`` that points at nothing, and reordered rows break both ``seq`` and the links.
 ``chain_verify`` checks rows read from the database and rows read from an export alike.
@@ -106,14 +109,17 @@ class ChainReport:
 
 
 def chain_verify(rows: Iterable[Mapping[str, Any]], *, head: tuple[int, str] | None = None,
-                 ) -> ChainReport:
+                 start: tuple[int, str] | None = None) -> ChainReport:
     """Check rows (dicts with ``id``, ``seq``, ``prev_hash``, ``hash``, ``content_hash`` and the
     content fields) in ``seq`` order; stop at the first bad row and name it.
 
     ``head`` is the (seq, hash) the chain must end at: the database's chain head, or the head
     recorded when the schema was dropped. Without it, removing the newest rows goes unseen.
+    ``start`` is the (seq, hash) of the last event removed by retention (the chain's anchor,
+    audit/retention.py): the rows must continue from it instead of from the genesis.
     """
-    expected_seq, expected_prev, count = 1, GENESIS, 0
+    expected_seq, expected_prev = (start[0] + 1, start[1]) if start else (1, GENESIS)
+    count = 0
     for row in rows:
         count += 1
         problem = _row_problem(row, expected_seq=expected_seq, expected_prev=expected_prev)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from audit.verify import EXPORT_FORMAT, chain_head_of, schema_rows
+from audit.verify import EXPORT_FORMAT, chain_anchor_of, chain_head_of, schema_rows
 
 
 def audit_export_path(*, schema: str) -> Path:
@@ -36,6 +36,9 @@ def audit_export_schema(*, schema: str, path: Path | None = None) -> Path:
     with partial.open("w", encoding="utf-8") as out:
         header = {"kind": "header", "format": EXPORT_FORMAT, "schema": schema,
                   "exported_at": datetime.now(tz=UTC).isoformat()}
+        anchor = chain_anchor_of(schema)
+        if anchor is not None:  # the chain starts after events removed by retention
+            header["anchor"] = list(anchor)
         out.write(json.dumps(header) + "\n")
         for row in schema_rows(schema, up_to_seq=head[0]):
             # Full microseconds: the time is hashed (DjangoJSONEncoder would cut it to ms).

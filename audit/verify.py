@@ -28,6 +28,19 @@ def chain_head_of(schema: str) -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
+def chain_anchor_of(schema: str) -> tuple[int, str] | None:
+    """The (seq, hash) of the last event retention removed from ``schema``'s chain (where the
+    chain now starts, audit/retention.py); None if none was ever removed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('audit_admin.chain_anchor') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT seq, hash FROM audit_admin.chain_anchor WHERE schema_name = %s",
+                       [schema])
+        row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
 def _table_owner(schema: str) -> str | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT c.relowner::regrole::text FROM pg_class c "
@@ -49,7 +62,8 @@ def schema_rows(schema: str, *, up_to_seq: int | None = None) -> Iterator[dict[s
 def audit_verify_schema(*, schema: str) -> ChainReport:
     """Check the chain of ``schema`` against its head; also report an unprotected table."""
     head = chain_head_of(schema)
-    report = chain_verify(schema_rows(schema), head=head or (0, "0" * 64))
+    report = chain_verify(schema_rows(schema), head=head or (0, "0" * 64),
+                          start=chain_anchor_of(schema))
     if report.ok and head is None and report.events:
         return ChainReport(events=report.events, last_seq=report.last_seq,
                            last_hash=report.last_hash, problem="the schema has no chain head")
@@ -109,7 +123,9 @@ def audit_verify_file(*, path: Path, check_database: bool = True) -> tuple[Chain
     hand, also at the head recorded when the schema was dropped. Returns (report, note)."""
     header, events, trailer = export_read(path)
     head = (int(trailer["seq"]), str(trailer["hash"]))
-    report = chain_verify(events, head=head)
+    anchor = header.get("anchor")
+    report = chain_verify(events, head=head,
+                          start=(int(anchor[0]), str(anchor[1])) if anchor else None)
     if not report.ok or not check_database:
         return report, ""
     retired = retired_head(header["schema"])

@@ -7,6 +7,9 @@ plan's). Cut-offs are whole UTC days, so a removed range never splits a minute o
     | kept                                    | removed (events < cut-off) ...
                                               ^ start of the UTC day `retention_days` ago
 
+Audit events go as a prefix of their hash chain, anchored so that verify_audit still checks
+what stays (audit/retention.py).
+
 What stays, always: hour rollups (and the days built on them), zone occupancy minutes (they
 have no coarser summary to fall back on), the lease, health state and gaps (current state).
 
@@ -31,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.retention import audit_prune
 from audit.services import audit_record
 from cameras.models import Camera
 from counting.models import (
@@ -45,10 +49,10 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
-EVENTS, MINUTES, HEALTH = "events", "minutes", "health"
+EVENTS, MINUTES, HEALTH, AUDIT = "events", "minutes", "health", "audit"
 # kind -> the tenant's retention field
 KIND_FIELDS = {EVENTS: "retention_days", MINUTES: "minute_retention_days",
-               HEALTH: "health_retention_days"}
+               HEALTH: "health_retention_days", AUDIT: "audit_retention_days"}
 BATCH = 5000
 
 
@@ -103,6 +107,8 @@ def retention_enforce(*, tenant: Tenant, now: datetime | None = None, batch: int
     report.removed[EVENTS] = _batched(_EVENTS_SQL, cameras, report.cutoffs[EVENTS], batch)
     report.removed[MINUTES] = _batched(_MINUTES_SQL, cameras, report.cutoffs[MINUTES], batch)
     report.removed[HEALTH] = _batched(_HEALTH_SQL, cameras, report.cutoffs[HEALTH], batch)
+    # A prefix of the hash chain, anchored (audit/retention.py); before this run's own event.
+    report.removed[AUDIT] = audit_prune(schema=tenant.schema_name, before=report.cutoffs[AUDIT])
     report.kept_without_rollup = {
         EVENTS: _count(_EVENTS_UNROLLED_SQL, cameras, report.cutoffs[EVENTS]),
         MINUTES: _count(_MINUTES_UNROLLED_SQL, cameras, report.cutoffs[MINUTES]),

@@ -12,12 +12,17 @@ QUOTA_FIELDS = ("fps_quota", "lines_per_camera_quota", "zones_per_camera_quota",
 _PLANS = "Empty: the plan's value."
 # How long each kind of stored row is kept (days), per plan, overridable per tenant; the
 # retention job (counting/retention.py) enforces them. Hour rollups are kept for good.
-RETENTION_FIELDS = ("retention_days", "minute_retention_days", "health_retention_days")
+RETENTION_FIELDS = ("retention_days", "minute_retention_days", "health_retention_days",
+                    "audit_retention_days")
+# The database refuses to remove audit events younger than this (audit/sql/setup.sql).
+AUDIT_RETENTION_MIN_DAYS = 30
 _EVENTS_HELP = ("Raw crossing events (the ledger). Their hour rollups stay, so counts by hour "
                 "and day never change when events go.")
 _MINUTES_HELP = ("Per-minute line counts. Their hour rollups stay; minute series further back "
                  "than this are refused.")
 _HEALTH_HELP = "Camera health history (state changes, gaps' events)."
+_AUDIT_HELP = ("Audit events. The oldest go as a prefix of the hash chain, whose last removed "
+               f"hash is kept so the rest stays verifiable; at least {AUDIT_RETENTION_MIN_DAYS}.")
 
 
 class Plan(models.Model):
@@ -37,6 +42,9 @@ class Plan(models.Model):
     health_retention_days = models.PositiveIntegerField("health events kept (days)",
                                                         default=90, help_text=_HEALTH_HELP,
                                                         validators=[MinValueValidator(1)])
+    audit_retention_days = models.PositiveIntegerField(
+        "audit events kept (days)", default=730, help_text=_AUDIT_HELP,
+        validators=[MinValueValidator(AUDIT_RETENTION_MIN_DAYS)])
     # Fair shares of the platform. A tenant's field of the same name overrides its plan's.
     fps_quota = models.PositiveIntegerField(
         "analysed frames per second", default=100,
@@ -86,6 +94,9 @@ class Tenant(TenantMixin):
     health_retention_days = models.PositiveIntegerField("health events kept (days)", null=True,
                                                         blank=True, help_text=_PLANS,
                                                         validators=[MinValueValidator(1)])
+    audit_retention_days = models.PositiveIntegerField(
+        "audit events kept (days)", null=True, blank=True, help_text=_PLANS,
+        validators=[MinValueValidator(AUDIT_RETENTION_MIN_DAYS)])
     # Privacy: people are blurred in every snapshot the portal and the API show (and in the
     # last snapshot kept per camera). On for new tenants; counting never needs a stored image.
     privacy_blur = models.BooleanField(
@@ -120,6 +131,7 @@ class Tenant(TenantMixin):
         return {"crossing_events_days": self.retention("retention_days"),
                 "minute_counts_days": self.retention("minute_retention_days"),
                 "health_events_days": self.retention("health_retention_days"),
+                "audit_events_days": self.retention("audit_retention_days"),
                 "hour_and_day_counts_days": None, "zone_occupancy_minutes_days": None}
 
     def _own_or_plan(self, name: str) -> int:

@@ -138,9 +138,120 @@ BEGIN
                       RETURNING schema_name, seq, hash)
         INSERT INTO audit_admin.retired_chain (schema_name, seq, hash)
         SELECT schema_name, seq, hash FROM gone;
+        -- A later schema of the same name (a restore) starts its own chain.
+        IF to_regclass('audit_admin.chain_anchor') IS NOT NULL THEN
+            DELETE FROM audit_admin.chain_anchor WHERE schema_name = obj.schema_name;
+        END IF;
     END LOOP;
 END
 $$;
 ALTER FUNCTION audit_admin.on_sql_drop() OWNER TO peoplecount_audit_owner;
 DROP EVENT TRIGGER IF EXISTS audit_table_drop;
 CREATE EVENT TRIGGER audit_table_drop ON sql_drop EXECUTE FUNCTION audit_admin.on_sql_drop();
+
+-- Retention of audit events (docs/security.md, "Audit trail"): the oldest events of a chain may
+-- be removed, as a contiguous prefix only, and the last removed event's seq and hash become the
+-- chain's anchor: verify_audit then checks the chain from the anchor instead of from genesis,
+-- so removing events still shows unless it is a recorded prefix. How many were removed and when
+-- is kept here, where the application cannot write.
+CREATE TABLE IF NOT EXISTS audit_admin.chain_anchor (
+    schema_name text PRIMARY KEY,
+    seq bigint NOT NULL CHECK (seq >= 0),
+    hash text NOT NULL,
+    pruned_events bigint NOT NULL DEFAULT 0,
+    pruned_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE audit_admin.chain_anchor OWNER TO peoplecount_audit_owner;
+REVOKE ALL ON audit_admin.chain_anchor FROM PUBLIC;
+GRANT SELECT ON audit_admin.chain_anchor TO peoplecount_audit_writer;
+
+-- Removes the events of target_schema's chain from its start up to (not including) the first
+-- event that occurred at or after `before`, at most max_events of them; moves the anchor to the
+-- last one removed. Refuses to remove anything younger than 30 days, so no caller can empty a
+-- recent trail. Returns the number of events removed. Owned by the superuser running this file
+-- (like audit_table_protect: it must reach into tenant schemas), and it takes only a schema
+-- name, a time and a count, and acts only on that schema's audit table and anchor.
+CREATE OR REPLACE FUNCTION audit_admin.audit_prune(target_schema text, before timestamptz,
+                                                   max_events integer)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tbl regclass := to_regclass(format('%I.audit_auditevent', target_schema));
+    first_seq bigint;
+    first_young bigint;
+    last_seq bigint;
+    last_hash text;
+    removed bigint;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'schema % has no audit_auditevent table', target_schema;
+    END IF;
+    IF before > now() - interval '30 days' THEN
+        RAISE EXCEPTION 'audit events younger than 30 days are never removed (before = %)', before
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF max_events < 1 THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format('SELECT min(seq) FROM %s', tbl) INTO first_seq;
+    IF first_seq IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format('SELECT min(seq) FROM %s WHERE occurred_at >= $1', tbl)
+        INTO first_young USING before;
+    last_seq := least(coalesce(first_young - 1, first_seq + max_events - 1),
+                      first_seq + max_events - 1);
+    IF last_seq < first_seq THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format('SELECT seq, hash FROM %s WHERE seq <= $1 ORDER BY seq DESC LIMIT 1', tbl)
+        INTO last_seq, last_hash USING last_seq;
+    EXECUTE format('ALTER TABLE %s DISABLE TRIGGER audit_event_append_only', tbl);
+    EXECUTE format('DELETE FROM %s WHERE seq <= $1', tbl) USING last_seq;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    EXECUTE format('ALTER TABLE %s ENABLE TRIGGER audit_event_append_only', tbl);
+    INSERT INTO audit_admin.chain_anchor AS a (schema_name, seq, hash, pruned_events, pruned_at)
+    VALUES (target_schema, last_seq, last_hash, removed, now())
+    ON CONFLICT (schema_name) DO UPDATE
+        SET seq = EXCLUDED.seq, hash = EXCLUDED.hash,
+            pruned_events = a.pruned_events + EXCLUDED.pruned_events, pruned_at = now();
+    RETURN removed;
+END
+$$;
+ALTER FUNCTION audit_admin.audit_prune(text, timestamptz, integer) OWNER TO CURRENT_USER;
+REVOKE ALL ON FUNCTION audit_admin.audit_prune(text, timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_admin.audit_prune(text, timestamptz, integer)
+    TO peoplecount_audit_writer;
+
+-- A restored trail (tenants/platform/backup.py) whose archive was pruned starts at the
+-- archive's anchor: allowed only on an empty chain that has never held an event.
+CREATE OR REPLACE FUNCTION audit_admin.chain_start(target_schema text, anchor_seq bigint,
+                                                   anchor_hash text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tbl regclass := to_regclass(format('%I.audit_auditevent', target_schema));
+    head_seq bigint;
+    any_event boolean;
+BEGIN
+    IF tbl IS NULL OR anchor_hash !~ '^[0-9a-f]{64}$' OR anchor_seq < 1 THEN
+        RAISE EXCEPTION 'chain_start needs an audit table, a seq and a sha256 hash';
+    END IF;
+    SELECT seq INTO head_seq FROM audit_admin.chain_head WHERE schema_name = target_schema
+        FOR UPDATE;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', tbl) INTO any_event;
+    IF head_seq IS DISTINCT FROM 0 OR any_event
+       OR EXISTS (SELECT 1 FROM audit_admin.chain_anchor WHERE schema_name = target_schema) THEN
+        RAISE EXCEPTION 'the audit chain of % is not new: it cannot be restarted', target_schema
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE audit_admin.chain_head SET seq = anchor_seq, hash = anchor_hash
+     WHERE schema_name = target_schema;
+    INSERT INTO audit_admin.chain_anchor (schema_name, seq, hash, pruned_events)
+    VALUES (target_schema, anchor_seq, anchor_hash, 0);
+END
+$$;
+ALTER FUNCTION audit_admin.chain_start(text, bigint, text) OWNER TO CURRENT_USER;
+REVOKE ALL ON FUNCTION audit_admin.chain_start(text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_admin.chain_start(text, bigint, text)
+    TO peoplecount_audit_writer;

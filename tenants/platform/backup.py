@@ -46,6 +46,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import schema_context, schema_exists
 
+from audit.retention import audit_chain_start, chain_anchor_of
 from audit.services import audit_record
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN
 from tenants.db import connection
@@ -163,6 +164,8 @@ def tenant_backup(*, slug: str, path: Path, progress: Progress = _no_progress) -
                          if tenant.plan else None),
                 "migrations": _applied_migrations(schema),
                 "audit_head": _audit_head(schema),
+                "audit_anchor": (list(anchor) if (anchor := chain_anchor_of(schema))
+                                 else None),
                 "tables": [],
             }
             for table, columns in _schema_tables(schema):
@@ -433,6 +436,10 @@ def _copy_in(path: Path, manifest: dict[str, Any], schema: str,
         cursor.execute(f"SELECT count(*) FROM {_q(schema)}.{_q(AUDIT_TABLE)}")
         if cursor.fetchone()[0]:
             raise RuntimeError("the new schema's audit trail is not empty before the restore")
+    if manifest.get("audit_anchor"):  # a pruned trail continues from its anchor
+        seq, digest = manifest["audit_anchor"]
+        audit_chain_start(schema=schema, anchor=(int(seq), str(digest)))
+    with connection.cursor() as cursor:
         # Rows the migrations made (content types, permissions, groups) are replaced by the
         # archive's, whose ids the other rows point at.
         plain = [table["name"] for table in tables if table["name"] != AUDIT_TABLE]

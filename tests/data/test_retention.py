@@ -60,7 +60,7 @@ def test_retention_removes_exactly_what_is_past_each_cutoff_and_keeps_the_totals
 
     # given tenant A keeps events 10 days, minutes 5 and health 3 (its own overrides)
     tenant_a.retention_days, tenant_a.minute_retention_days = 10, 5
-    tenant_a.health_retention_days = 3
+    tenant_a.health_retention_days, tenant_a.audit_retention_days = 3, 2916  # 8 years
     tenant_a.save()
     rng = random.Random(7)
     with in_tenant(tenant_a):
@@ -111,7 +111,8 @@ def test_retention_removes_exactly_what_is_past_each_cutoff_and_keeps_the_totals
         assert audited.after["removed"] == report.removed
         assert AuditEvent.objects.count() == audit_before + 1
         assert dict(RetentionMark.objects.values_list("kind", "removed_before")) == {
-            "events": EVENTS_CUT, "minutes": MINUTES_CUT, "health": HEALTH_CUT}
+            "events": EVENTS_CUT, "minutes": MINUTES_CUT, "health": HEALTH_CUT,
+            "audit": datetime(2018, 6, 26, tzinfo=UTC)}
         # and the integrity check does not take the removed rows for damage
         assert [p for p in tenant_check(tenant_a.schema_name)
                 if p.check.startswith("rollup")] == []
@@ -143,4 +144,5 @@ def test_retention_is_shown_on_the_account_page_and_in_the_api(
     assert me.status_code == 200
     assert me.json()["retention"] == {
         "crossing_events_days": 400, "minute_counts_days": 30, "health_events_days": 90,
-        "hour_and_day_counts_days": None, "zone_occupancy_minutes_days": None}
+        "audit_events_days": 730, "hour_and_day_counts_days": None,
+        "zone_occupancy_minutes_days": None}

@@ -108,6 +108,8 @@ class RetentionSerializer(serializers.Serializer):
     minute_counts_days = serializers.IntegerField(
         help_text="Per-minute counts of lines; hour counts stay when they go.")
     health_events_days = serializers.IntegerField(help_text="Camera health history.")
+    audit_events_days = serializers.IntegerField(
+        help_text="Audit log; the oldest go as a verifiable prefix of its hash chain.")
     hour_and_day_counts_days = serializers.IntegerField(allow_null=True)
     zone_occupancy_minutes_days = serializers.IntegerField(allow_null=True)
 
