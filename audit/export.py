@@ -34,8 +34,9 @@ def audit_export_schema(*, schema: str, path: Path | None = None) -> Path:
     head = chain_head_of(schema) or (0, "0" * 64)
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
-        header = {"kind": "header", "format": EXPORT_FORMAT, "schema": schema,
-                  "exported_at": datetime.now(tz=UTC).isoformat()}
+        header: dict[str, object] = {"kind": "header", "format": EXPORT_FORMAT,
+                                     "schema": schema,
+                                     "exported_at": datetime.now(tz=UTC).isoformat()}
         anchor = chain_anchor_of(schema)
         if anchor is not None:  # the chain starts after events removed by retention
             header["anchor"] = list(anchor)
