@@ -45,6 +45,10 @@ MAX_RANGE: dict[str, timedelta] = {
 }
 # Calendar buckets: local midnight to local midnight; a week starts on Monday (ISO 8601).
 CALENDAR_BUCKETS = frozenset({"day", "week", "month"})
+# Dwell distribution: the upper edges (seconds) of its bins; the last bin is 60 min and more.
+DWELL_EDGES: tuple[int, ...] = (10, 30, 60, 120, 300, 600, 1800, 3600)
+DWELL_BINS: tuple[str, ...] = ("<10 s", "10-30 s", "30-60 s", "1-2 min", "2-5 min",
+                               "5-10 min", "10-30 min", "30-60 min", ">=60 min")
 HOUR = timedelta(hours=1)
 
 
@@ -142,6 +146,13 @@ class OccupancyPoint:
     max: int
     entries: int
     exits: int
+    # Dwell (seconds inside) of the exits of the bucket: count, median, 90th percentile, mean
+    # (None without exits) and the count per DWELL_BINS.
+    dwell_count: int = 0
+    dwell_median: float | None = None
+    dwell_p90: float | None = None
+    dwell_mean: float | None = None
+    dwell_distribution: tuple[int, ...] = ()
     coverage: float | None = None
     quality: str | None = None
     quality_notes: tuple[str, ...] = ()
@@ -463,15 +474,41 @@ def line_count_series(*, line_ids: Sequence[int], bucket: Bucket, start: datetim
                         timeout_ms=timeout_ms)
 
 
+def _dwell_per_bucket(zone_ids: Sequence[int], bounds: list[tuple[datetime, datetime]],
+                      ) -> tuple[dict[int, tuple], dict[int, list[int]]]:
+    """Dwell statistics per bucket from the exact dwell of every exit (``percentile_cont``:
+    linear interpolation, as numpy's default) and the counts per :data:`DWELL_BINS`."""
+    table = connection.ops.quote_name(ZoneMinuteOccupancy._meta.db_table)
+    where = (f"FROM {table} AS z CROSS JOIN LATERAL unnest(z.dwell_seconds) AS d(s) "
+             "WHERE z.zone_id = ANY(%s) AND z.minute >= %s AND z.minute < %s "
+             "AND cardinality(z.dwell_seconds) > 0")
+    bucket = "width_bucket(extract(epoch FROM z.minute)::float8, %s::float8[])"
+    params: list[Any] = [list(zone_ids), bounds[0][0], bounds[-1][1]]
+    stats = _fetch(
+        f"SELECT {bucket} AS b, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d.s), "
+        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY d.s), avg(d.s) {where} GROUP BY b",
+        [_thresholds(bounds), *params])
+    bins: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {bucket} AS b, width_bucket(d.s, %s::float8[]) AS k, count(*) {where} "
+            "GROUP BY b, k", [_thresholds(bounds), [float(e) for e in DWELL_EDGES], *params])
+        for index, k, count in cursor.fetchall():
+            bins.setdefault(int(index), [0] * len(DWELL_BINS))[int(k)] += int(count)
+    return stats, bins
+
+
 def zone_occupancy_series(*, zone_ids: Sequence[int], bucket: Bucket, start: datetime,
                           end: datetime, tz: ZoneInfo, max_rows: int | None = None,
                           timeout_ms: int | None = None) -> list[OccupancyPoint]:
-    """Average and maximum occupancy, entries and exits of ``zone_ids`` per bucket.
+    """Average and maximum occupancy, entries, exits and dwell of ``zone_ids`` per bucket.
 
     ``max_rows`` and ``timeout_ms`` as in :func:`line_count_series` (zones have minutes only).
     """
     bounds = bucket_bounds(bucket=bucket, start=start, end=end, tz=tz)
     sums: dict[int, tuple] = {}
+    dwell: dict[int, tuple] = {}
+    bins: dict[int, list[int]] = {}
     if zone_ids:
         _check_rows(series_rows_estimate(keys=len(zone_ids), bucket="minute", bounds=bounds),
                     max_rows)
@@ -480,13 +517,21 @@ def zone_occupancy_series(*, zone_ids: Sequence[int], bucket: Bucket, start: dat
                 ZoneMinuteOccupancy._meta.db_table, "zone_id", zone_ids, bounds,
                 "SUM(samples), SUM(occupancy_sum), MAX(max_occupancy), SUM(entries), "
                 "SUM(exits)")
+            dwell, bins = _dwell_per_bucket(zone_ids, bounds)
     points = []
+    empty = (0,) * len(DWELL_BINS)
     for index, (lower, upper) in enumerate(bounds, start=1):
         samples, total, peak, entries, exits = sums.get(index, (0, 0.0, 0, 0, 0))
+        count, median, p90, mean = dwell.get(index, (0, None, None, None))
         points.append(OccupancyPoint(
             start=lower, end=upper,
             avg=round(float(total or 0.0) / samples, 3) if samples else 0.0,
-            max=int(peak or 0), entries=int(entries or 0), exits=int(exits or 0)))
+            max=int(peak or 0), entries=int(entries or 0), exits=int(exits or 0),
+            dwell_count=int(count or 0),
+            dwell_median=None if median is None else float(median),
+            dwell_p90=None if p90 is None else float(p90),
+            dwell_mean=None if mean is None else float(mean),
+            dwell_distribution=tuple(bins.get(index, empty))))
     return points
 
 

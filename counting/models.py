@@ -3,6 +3,7 @@ stream leases and camera health."""
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from cameras.constants import CameraStatus
@@ -284,7 +285,12 @@ class LineHourRollup(LineRollup):
 
 
 class ZoneMinuteOccupancy(models.Model):
-    """Occupancy of one zone in one UTC minute: the average is ``occupancy_sum / samples``."""
+    """Occupancy of one zone in one UTC minute: the average is ``occupancy_sum / samples``.
+
+    ``dwell_seconds`` holds the time inside of every exit of the minute (the engine's zone
+    exit events), exactly, so dwell medians and percentiles of any bucket are computed in SQL
+    (``percentile_cont``) and equal those of the events themselves.
+    """
 
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="minute_occupancy")
     camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="+")
@@ -294,6 +300,7 @@ class ZoneMinuteOccupancy(models.Model):
     max_occupancy = models.PositiveIntegerField(default=0)
     entries = models.PositiveIntegerField(default=0)
     exits = models.PositiveIntegerField(default=0)
+    dwell_seconds = ArrayField(models.FloatField(), default=list, blank=True)
 
     class Meta:
         ordering = ["minute", "zone_id"]

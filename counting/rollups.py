@@ -1,7 +1,8 @@
 """The rollups derived from the ledger: the one place that computes them.
 
 Crossings are bucketed per (line, UTC minute), minutes per (line, UTC hour); zone samples are
-kept per (zone, UTC minute). Two paths write them, both through the functions below:
+kept per (zone, UTC minute), with the dwell (seconds inside) of every exit of the minute. Two
+paths write them, both through the functions below:
 
 - the ledger transaction (:func:`counting.ledger.ledger_write`) *adds* the buckets of the events
   it really inserted (``count = count + EXCLUDED.count``) and the batch's zone samples;
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,14 +61,18 @@ class ZoneMinute:
     max_occupancy: int = 0
     entries: int = 0
     exits: int = 0
+    dwells: list[float] = field(default_factory=list)
 
-    def add(self, occupancy: int, entries: int = 0, exits: int = 0) -> None:
-        """Add one analysed frame's occupancy and its entry/exit events."""
+    def add(self, occupancy: int, entries: int = 0, exits: int = 0,
+            dwells: Sequence[float] = ()) -> None:
+        """Add one analysed frame's occupancy, its entry/exit events and the seconds inside of
+        its exits (dwell)."""
         self.samples += 1
         self.occupancy_sum += occupancy
         self.max_occupancy = max(self.max_occupancy, occupancy)
         self.entries += entries
         self.exits += exits
+        self.dwells.extend(float(d) for d in dwells)
 
 
 def line_minute_buckets(crossings: Iterable[Crossing]) -> LineBuckets:
@@ -126,15 +131,17 @@ def zone_minutes_add(cursor: Any, *, camera_id: int, zones: Sequence[ZoneMinute]
     params: list[object] = []
     for z in sorted(zones, key=lambda z: (z.zone_id, z.minute)):
         params.extend([z.zone_id, camera_id, minute_of(z.minute), z.samples, z.occupancy_sum,
-                       z.max_occupancy, z.entries, z.exits])
+                       z.max_occupancy, z.entries, z.exits, list(z.dwells)])
     t = ZoneMinuteOccupancy._meta.db_table
     cursor.execute(
         f"INSERT INTO {t} (zone_id, camera_id, minute, samples, occupancy_sum, max_occupancy, "
-        "entries, exits) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(zones))
+        "entries, exits, dwell_seconds) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s::float8[])"] * len(zones))
         + f" ON CONFLICT (zone_id, minute) DO UPDATE SET samples = {t}.samples + "
         f"EXCLUDED.samples, occupancy_sum = {t}.occupancy_sum + EXCLUDED.occupancy_sum, "
         f"max_occupancy = GREATEST({t}.max_occupancy, EXCLUDED.max_occupancy), "
-        f"entries = {t}.entries + EXCLUDED.entries, exits = {t}.exits + EXCLUDED.exits",
+        f"entries = {t}.entries + EXCLUDED.entries, exits = {t}.exits + EXCLUDED.exits, "
+        f"dwell_seconds = {t}.dwell_seconds || EXCLUDED.dwell_seconds",
         params)
 
 

@@ -141,6 +141,14 @@ class OccupancyPointSerializer(serializers.Serializer):
     max = serializers.IntegerField()
     entries = serializers.IntegerField()
     exits = serializers.IntegerField()
+    dwell_count = serializers.IntegerField(help_text="Exits of the bucket with their dwell.")
+    dwell_median = serializers.FloatField(allow_null=True,
+                                          help_text="Median seconds inside (null: no exit).")
+    dwell_p90 = serializers.FloatField(allow_null=True, help_text="90th percentile, seconds.")
+    dwell_mean = serializers.FloatField(allow_null=True, help_text="Mean seconds inside.")
+    dwell_distribution = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Exits per dwell bin, in the order of the answer's dwell_bins.")
     coverage = serializers.FloatField(
         help_text="Share (0..1) of the bucket during which its cameras were analysed.")
     quality = serializers.ChoiceField(
@@ -154,6 +162,8 @@ class OccupancyPointSerializer(serializers.Serializer):
 class OccupancySeriesSerializer(serializers.Serializer):
     """An occupancy series of one zone."""
 
+    dwell_bins = serializers.ListField(child=serializers.CharField(),
+                                       help_text="Labels of dwell_distribution's bins.")
     scope = ScopeSerializer()
     timezone = serializers.CharField()
     bucket = serializers.ChoiceField(choices=BUCKETS)

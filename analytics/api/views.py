@@ -35,6 +35,7 @@ from analytics.footfall import site_footfall_sources
 from analytics.quality import bucket_quality, with_quality
 from analytics.series import (
     BUCKETS,
+    DWELL_BINS,
     CountSources,
     SeriesRangeError,
     SeriesTimeoutError,
@@ -198,6 +199,7 @@ class OccupancyView(_SeriesView):
             camera_ids=[zone.camera_id], bounds=[(p.start, p.end) for p in points],
             zone_ids=[zone.pk]))
         body = {"scope": {"type": "zone", "id": zone.pk}, "timezone": tz_name,
+                "dwell_bins": list(DWELL_BINS),
                 "bucket": values["bucket"], "start": points[0].start, "end": points[-1].end,
                 "results": points}
         return Response(OccupancySeriesSerializer(body).data)

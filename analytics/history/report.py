@@ -30,6 +30,7 @@ from analytics.series import (
 from cameras.local_time import opening_windows
 
 Point = CountPoint | OccupancyPoint
+ZONE_METRICS = ["avg occupancy", "max occupancy", "entries", "median dwell s", "p90 dwell s"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,7 @@ class HistoryReport:
         """The CSV's and table's value columns, in order."""
         names: list[str] = []
         for result in self.series:
-            metrics = (["avg occupancy", "max occupancy", "entries"] if result.scope.is_occupancy
-                       else ["in", "out"])
+            metrics = (ZONE_METRICS if result.scope.is_occupancy else ["in", "out"])
             names += [f"{result.scope.label} {m}" for m in metrics]
             if result.previous is not None:
                 names += [f"{result.scope.label} {m} (previous period)" for m in metrics]
@@ -98,7 +98,8 @@ class HistoryReport:
                 if result.previous is not None:
                     values += (_values(result.scope, result.previous[index])
                                if index < len(result.previous)
-                               else [None] * (3 if result.scope.is_occupancy else 2))
+                               else [None] * (len(ZONE_METRICS) if result.scope.is_occupancy
+                                              else 2))
             rows.append({"start": start, "end": end, "values": values})
         for row, label in zip(rows, self.labels(), strict=True):
             row["label"] = label
@@ -130,6 +131,14 @@ class HistoryReport:
                              "coverage": [p.coverage for p in result.points],
                              "quality_notes": [list(p.quality_notes) for p in result.points],
                              "occupancy": result.scope.is_occupancy, "previous": False})
+            if result.scope.is_occupancy:
+                datasets.append({
+                    "label": f"{result.scope.label} – median dwell (s)", "key": result.scope.key,
+                    "data": [_seconds(getattr(p, "dwell_median", None)) for p in result.points],
+                    "quality": [p.quality for p in result.points],
+                    "coverage": [p.coverage for p in result.points],
+                    "quality_notes": [list(p.quality_notes) for p in result.points],
+                    "occupancy": False, "dwell": True, "previous": False})
             if result.previous is not None:
                 datasets.append({
                     "label": f"{result.scope.label} – {name}, previous period",
@@ -139,9 +148,14 @@ class HistoryReport:
         return {"labels": self.labels(), "datasets": datasets}
 
 
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def _values(scope: Scope, point: Point) -> list[Any]:
     if isinstance(point, OccupancyPoint):
-        return [point.avg, point.max, point.entries]
+        return [point.avg, point.max, point.entries, _seconds(point.dwell_median),
+                _seconds(point.dwell_p90)]
     return [point.count_in, point.count_out]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime
 
 from counting.ledger import LedgerBatch, LedgerEvent, ZoneMinute, minute_of
@@ -63,19 +64,19 @@ class LedgerBuffer:
         self.events.append(event)
 
     def add_zone_sample(self, zone_id: int, moment: datetime, occupancy: int, entries: int,
-                        exits: int) -> None:
+                        exits: int, dwells: Sequence[float] = ()) -> None:
         with self._lock:
-            self._add_zone_sample(zone_id, moment, occupancy, entries, exits)
+            self._add_zone_sample(zone_id, moment, occupancy, entries, exits, dwells)
 
     def _add_zone_sample(self, zone_id: int, moment: datetime, occupancy: int, entries: int,
-                         exits: int) -> None:
+                         exits: int, dwells: Sequence[float] = ()) -> None:
         key = (zone_id, minute_of(moment))
         bucket = self.zones.get(key)
         if bucket is None:
             if len(self.zones) >= MAX_ZONE_MINUTES:
                 return  # occupancy samples are statistics; dropping some is acceptable
             bucket = self.zones[key] = ZoneMinute(zone_id=zone_id, minute=key[1])
-        bucket.add(occupancy, entries, exits)
+        bucket.add(occupancy, entries, exits, dwells)
 
     def next_batch(self, limit: int) -> LedgerBatch | None:
         """The batch to write now: the one in flight, else a new one (None if nothing waits)."""

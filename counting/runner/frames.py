@@ -28,8 +28,9 @@ def frame_result_buffer(*, result: FrameResult, frame_time: float, buffer: Ledge
     occupancy: dict[int, int] = {}
     for zone in result.zones:
         entries = sum(1 for e in zone.events if e.kind == "enter")
-        exits = sum(1 for e in zone.events if e.kind == "exit")
-        buffer.add_zone_sample(int(zone.key), moment, zone.occupancy, entries, exits)
+        dwells = [e.dwell for e in zone.events if e.kind == "exit"]
+        buffer.add_zone_sample(int(zone.key), moment, zone.occupancy, entries, len(dwells),
+                               dwells)
         occupancy[int(zone.key)] = zone.occupancy
     buffer.frame_done(moment)
     return occupancy

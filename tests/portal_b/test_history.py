@@ -89,9 +89,12 @@ def test_lines_zones_and_the_previous_period(counted: Any, people: Any, logged_i
         "History cam · Gate in", "History cam · Gate out",
         "History cam · Gate in (previous period)", "History cam · Gate out (previous period)",
         "History cam · Floor avg occupancy", "History cam · Floor max occupancy",
-        "History cam · Floor entries", "History cam · Floor avg occupancy (previous period)",
+        "History cam · Floor entries", "History cam · Floor median dwell s",
+        "History cam · Floor p90 dwell s", "History cam · Floor avg occupancy (previous period)",
         "History cam · Floor max occupancy (previous period)",
-        "History cam · Floor entries (previous period)"]
+        "History cam · Floor entries (previous period)",
+        "History cam · Floor median dwell s (previous period)",
+        "History cam · Floor p90 dwell s (previous period)"]
     for line, name in ((door, "Door"), (gate, "Gate")):
         now = _api(client, line=line.pk, **{"from": "2026-10-25T00:00:00",
                                             "to": "2026-10-27T00:00:00", "bucket": "day"})
