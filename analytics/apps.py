@@ -16,5 +16,6 @@ class AnalyticsConfig(AppConfig):
         receivers.connect()
         # Celery's autodiscovery looks for analytics.tasks; the alert tasks live deeper.
         import analytics.alerts.tasks  # noqa: F401
+        import analytics.reports.tasks  # noqa: F401
 
         post_migrate.connect(roles_refresh, sender=self, dispatch_uid="alerts.roles_refresh")

@@ -1,5 +1,6 @@
-"""Models of the analytics app: the alerting models live in ``analytics/alerts/models.py``;
-the record of site occupancy resets is here."""
+"""Models of the analytics app: the alerting models live in ``analytics/alerts/models.py``,
+reports and exports in ``analytics/reports/models.py``; the record of site occupancy resets is
+here."""
 
 from django.db import models
 
@@ -11,6 +12,11 @@ from analytics.alerts.models import (  # noqa: F401 - Django finds the app's mod
     DeliveryAttempt,
     Notification,
     WebhookEndpoint,
+)
+from analytics.reports.models import (  # noqa: F401 - Django finds the app's models here
+    Export,
+    ReportSchedule,
+    ReportSend,
 )
 from cameras.models import Site
 

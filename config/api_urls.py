@@ -26,7 +26,12 @@ from analytics.api.views import (
     SiteOccupancyResetView,
     SiteOccupancyView,
 )
-from analytics.reports.api.views import CountsExportView, OccupancyExportView
+from analytics.reports.api.views import (
+    CountsExportView,
+    ExportViewSet,
+    OccupancyExportView,
+    ReportScheduleViewSet,
+)
 from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
 from cameras.api.views import CameraViewSet, SiteViewSet
@@ -65,6 +70,8 @@ router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("alert-deliveries", DeliveryViewSet, basename="alert-delivery")
+router.register("report-schedules", ReportScheduleViewSet, basename="report-schedule")
+router.register("exports", ExportViewSet, basename="export")
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("audit.portal")),
     path("", include("analytics.history.urls")),
     path("alerts/", include("analytics.alerts.portal.urls")),
+    path("reports/", include("analytics.reports.portal.urls")),
     path("", include("counting.urls")),
     path("", include("cameras.urls")),
 ]

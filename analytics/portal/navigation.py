@@ -32,6 +32,7 @@ NAVIGATION: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Manage", ("manage", "manage-sites"),
      ("cameras.change_site", "cameras.change_camera", "auth.change_user")),
     ("Alerts", ("alerts", "alert-list", "alerts-list"), ()),
+    ("Reports", ("reports",), ()),
     ("Account", ("account",), ()),
 )
 

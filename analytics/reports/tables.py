@@ -63,6 +63,7 @@ class ExportTable:
     rows: Iterator[dict[str, Any]]
     columns: list[str] = field(default_factory=list)
     total_rows: int = 0  # the expected number of rows, for progress (0: unknown)
+    sums: dict[str, float] = field(default_factory=dict)  # numeric columns, over rows read
     _head: list[dict[str, Any]] = field(default_factory=list)
 
     def first(self) -> list[str]:
@@ -78,10 +79,16 @@ class ExportTable:
         """The rows as lists in the order of :attr:`columns`."""
         columns = self.first()
         for row in self._head:
-            yield [row.get(c) for c in columns]
+            yield self._add([row.get(c) for c in columns])
         self._head.clear()
         for row in self.rows:
-            yield [row.get(c) for c in columns]
+            yield self._add([row.get(c) for c in columns])
+
+    def _add(self, values: list[Any]) -> list[Any]:
+        for name, value in zip(self.columns, values, strict=True):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self.sums[name] = self.sums.get(name, 0) + value
+        return values
 
     @property
     def title(self) -> str:

@@ -6,6 +6,7 @@ Imported at the end of ``base.py``; every value comes from the environment throu
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import environ
 
@@ -67,5 +68,24 @@ CELERY_BEAT_SCHEDULE.update({
         "task": "analytics.alerts_sweep",
         "schedule": timedelta(seconds=ALERTS_SWEEP_S),
         "options": {"expires": ALERTS_SWEEP_S},
+    },
+})
+
+# --- Reports and exports (analytics/reports, docs/reports.md) ---------------------------------
+# Scheduled reports: the due check runs this often (a period is claimed once in the database,
+# so a restarted or doubled beat never sends twice).
+REPORTS_DUE_CHECK_S = env.float("REPORTS_DUE_CHECK_S", default=60.0)
+# Exports made by a task: where their files live (one directory per tenant schema) and how long
+# a signed download link works (the file is deleted after this too).
+REPORTS_EXPORT_DIR = env.path(
+    "REPORTS_EXPORT_DIR",
+    default=Path(__file__).resolve().parent.parent.parent / "var" / "exports")
+REPORTS_EXPORT_TTL_S = env.int("REPORTS_EXPORT_TTL_S", default=24 * 3600)
+
+CELERY_BEAT_SCHEDULE.update({
+    "analytics-reports-due": {
+        "task": "analytics.reports_due",
+        "schedule": timedelta(seconds=REPORTS_DUE_CHECK_S),
+        "options": {"expires": REPORTS_DUE_CHECK_S},
     },
 })

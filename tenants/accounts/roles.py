@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "analytics.webhookendpoint": _CRUD,
         "analytics.alert": ("view", "change"),
         "analytics.occupancyreset": ("view", "reset"),
+        "analytics.reportschedule": _CRUD,
         "auth.user": _CRUD,
         "auth.group": ("view", "change"),
     },
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "analytics.webhookendpoint": _CRUD,
         "analytics.alert": ("view", "change"),
         "analytics.occupancyreset": ("view", "reset"),
+        "analytics.reportschedule": _CRUD,
     },
     Role.VIEWER: {},
 }

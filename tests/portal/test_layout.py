@@ -45,7 +45,7 @@ def test_manage_is_not_offered_to_a_viewer(tenant_a: Any, logged_in: Any) -> Non
     assert ">Dashboard</a>" in html
     assert ">Manage</a>" not in html
     assert [label for label, _, _ in NAVIGATION] == [
-        "Dashboard", "History", "Manage", "Alerts", "Account"]
+        "Dashboard", "History", "Manage", "Alerts", "Reports", "Account"]
 
 
 def test_messages_are_shown_under_the_top_bar(tenant_a: Any, owner_of: Any, rf: Any) -> None:

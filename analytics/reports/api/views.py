@@ -1,5 +1,6 @@
 """``/counts/export/`` and ``/occupancy/export/``: the series of ``/counts/`` and
-``/occupancy/`` as a CSV, XLSX or PDF file (``?format=``), made while the request waits.
+``/occupancy/`` as a CSV, XLSX or PDF file (``?format=``), made while the request waits;
+``/exports/`` (longer ranges, made by a task) and ``/report-schedules/``.
 
 The query is the series endpoint's (same parameters, caps, quota, permissions and errors) and
 the rows are its answer's rows (analytics/reports/tables.py), so the file's numbers equal the
@@ -11,17 +12,42 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics.api.views import CountsView, OccupancyView
 from analytics.reports.api.renderers import FILE_RENDERERS
+from analytics.reports.api.serializers import (
+    ExportInputSerializer,
+    ExportOutputSerializer,
+    ReportScheduleInputSerializer,
+    ReportScheduleOutputSerializer,
+)
+from analytics.reports.exports import export_create
+from analytics.reports.models import Export, ReportSchedule
+from analytics.reports.services import (
+    report_schedule_create,
+    report_schedule_delete,
+    report_schedule_update,
+)
 from analytics.reports.tables import ExportTable, Kind, export_table
 from analytics.reports.writers import CONTENT_TYPES, FORMATS, export_write
+from cameras.models import Camera, Site
+from counting.models import CountingLine, Zone
+from tenants.rest.errors import ErrorSerializer
+from tenants.rest.mixins import StrictQueryParamsMixin
 from tenants.rest.schema import ApiAutoSchema
 
 FORMAT_PARAM = OpenApiParameter(
@@ -97,3 +123,124 @@ class OccupancyExportView(_ExportMixin, OccupancyView):
         parameters=[FORMAT_PARAM], responses=FILE_RESPONSES)
     def get(self, request: Request) -> HttpResponseBase:  # type: ignore[override]
         return self.export(request)
+
+
+# --- Report schedules and exports made by a task ----------------------------------------------
+DENIED = OpenApiResponse(ErrorSerializer, description="Not allowed for your role.")
+
+
+def _require(user: Any, perm: str) -> None:
+    if not user.has_perm(perm):
+        raise exceptions.PermissionDenied(
+            "Only Owners and Managers may schedule reports; ask an Owner of your organisation.")
+
+
+def _schedule_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Input ids -> objects (unknown ids: an error on the field; visibility is the service's)."""
+    values = dict(data)
+    models_by_field = {"site": Site, "camera": Camera, "line": CountingLine, "zone": Zone}
+    for field, model in models_by_field.items():
+        if field not in values:
+            continue
+        pk = values[field]
+        if pk is None:
+            continue
+        obj = model._default_manager.filter(pk=pk).first()
+        if obj is None:
+            raise exceptions.ValidationError({field: [f"{field.capitalize()} {pk} does not "
+                                                      "exist."]})
+        values[field] = obj
+    return values
+
+
+def _validation(exc: DjangoValidationError) -> exceptions.ValidationError:
+    return exceptions.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Report schedules (Owner, Manager)"),
+    retrieve=extend_schema(summary="One report schedule"),
+    create=extend_schema(summary="Schedule a report (Owner, Manager)",
+                         request=ReportScheduleInputSerializer,
+                         responses={201: ReportScheduleOutputSerializer, 403: DENIED}),
+    partial_update=extend_schema(summary="Change a report schedule (Owner, Manager)",
+                                 request=ReportScheduleInputSerializer,
+                                 responses={200: ReportScheduleOutputSerializer, 403: DENIED}),
+    destroy=extend_schema(summary="Delete a report schedule (Owner, Manager)",
+                          responses={204: None, 403: DENIED}),
+)
+class ReportScheduleViewSet(StrictQueryParamsMixin, mixins.ListModelMixin,
+                            mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Reports e-mailed daily, weekly or monthly at a local time, covering the previous local
+    period (docs/reports.md). Validated and audited by analytics/reports/services.py."""
+
+    serializer_class = ReportScheduleOutputSerializer
+    queryset = ReportSchedule.objects.none()
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[ReportSchedule]:
+        if not self.request.user.has_perm("analytics.view_reportschedule"):
+            return ReportSchedule.objects.none()
+        return ReportSchedule.objects.select_related("site").prefetch_related("sends")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _require(request.user, "analytics.add_reportschedule")
+        data = ReportScheduleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            schedule = report_schedule_create(actor=request.user,
+                                              **_schedule_values(data.validated_data))
+        except DjangoValidationError as exc:
+            raise _validation(exc) from exc
+        return Response(ReportScheduleOutputSerializer(schedule).data,
+                        status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        schedule = self.get_object()
+        _require(request.user, "analytics.change_reportschedule")
+        data = ReportScheduleInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            schedule = report_schedule_update(actor=request.user, schedule=schedule,
+                                              **_schedule_values(data.validated_data))
+        except DjangoValidationError as exc:
+            raise _validation(exc) from exc
+        return Response(ReportScheduleOutputSerializer(schedule).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        schedule = self.get_object()
+        _require(request.user, "analytics.delete_reportschedule")
+        report_schedule_delete(actor=request.user, schedule=schedule)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your exports made by a task, newest first"),
+    retrieve=extend_schema(summary="One export: status, progress and, once ready, its signed "
+                                   "download link"),
+    create=extend_schema(summary="Export a long range (a year of hours) as a task: poll the "
+                                 "answer's URL for progress",
+                         request=ExportInputSerializer,
+                         responses={202: ExportOutputSerializer}),
+)
+class ExportViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                    viewsets.GenericViewSet):
+    """Exports made by a task; each user sees their own. The download link is signed for this
+    tenant and expires after ``REPORTS_EXPORT_TTL_S`` (docs/reports.md)."""
+
+    serializer_class = ExportOutputSerializer
+    queryset = Export.objects.none()
+    lookup_value_regex = "[0-9a-f-]{36}"
+
+    def get_queryset(self) -> QuerySet[Export]:
+        return Export.objects.filter(created_by=self.request.user.pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ExportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        export = export_create(user=request.user, kind=values["kind"], fmt=values["format"],
+                               params=values["params"])
+        return Response(ExportOutputSerializer(export, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
