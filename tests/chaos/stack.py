@@ -21,7 +21,12 @@ from typing import Any
 import pytest
 
 from tests.chaos.faults import TcpProxy, tcp_proxy
-from tests.chaos.reference import CountComparison, camera_outcome, compare_counts
+from tests.chaos.reference import (
+    CountComparison,
+    camera_outcome,
+    compare_counts,
+    overload_unanalysed_s,
+)
 from tests.streams.conftest import (
     camera_simulator,
     lease_of,
@@ -135,7 +140,9 @@ class LiveCamera:
         allowed given the frames live sampling dropped."""
         stored, lost, dropped = camera_outcome(self.tenant, self.pk)
         return compare_counts(stored=stored, reference=reference, reported_lost=lost,
-                              frames_dropped=dropped)
+                              frames_dropped=dropped,
+                              overload_s=overload_unanalysed_s(self.tenant, self.pk),
+                              clip_s=self.frames / 7.0)
 
 
 @contextmanager

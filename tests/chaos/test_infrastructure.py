@@ -98,30 +98,36 @@ def test_a_frozen_private_redis_is_cleaned_up(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stored", "lost", "dropped", "problems"),
+    ("stored", "lost", "dropped", "overload_s", "problems"),
     [
         # exactly the reference, nothing lost: explained
-        ({"a": {"in": 5, "out": 3}}, 0, 0, 0),
+        ({"a": {"in": 5, "out": 3}}, 0, 0, 0.0, 0),
         # one crossing off in one direction: a fault-free live stream's jitter
-        ({"a": {"in": 4, "out": 3}}, 0, 0, 0),
+        ({"a": {"in": 4, "out": 3}}, 0, 0, 0.0, 0),
         # four missing and four reported lost: explained
-        ({"a": {"in": 1, "out": 3}}, 4, 0, 0),
+        ({"a": {"in": 1, "out": 3}}, 4, 0, 0.0, 0),
         # four missing, none reported: a silent loss
-        ({"a": {"in": 1, "out": 3}}, 0, 0, 1),
+        ({"a": {"in": 1, "out": 3}}, 0, 0, 0.0, 1),
         # reported losses that did not happen are also wrong
-        ({"a": {"in": 5, "out": 3}}, 6, 0, 1),
+        ({"a": {"in": 5, "out": 3}}, 6, 0, 0.0, 1),
         # three extra crossings: doubled
-        ({"a": {"in": 8, "out": 3}}, 0, 0, 1),
+        ({"a": {"in": 8, "out": 3}}, 0, 0, 0.0, 1),
         # a line the reference never saw counts as extra
-        ({"a": {"in": 5, "out": 3}, "b": {"in": 3, "out": 0}}, 0, 0, 1),
+        ({"a": {"in": 5, "out": 3}, "b": {"in": 3, "out": 0}}, 0, 0, 0.0, 1),
         # dropped frames allow two more crossings of jitter
-        ({"a": {"in": 2, "out": 3}}, 0, 5, 0),
+        ({"a": {"in": 2, "out": 3}}, 0, 5, 0.0, 0),
+        # 10 s of a 40 s clip reported not analysed (overload): up to 2 more may be missing
+        ({"a": {"in": 1, "out": 3}}, 0, 0, 10.0, 0),
+        # but not 3 more, and overload explains no extra crossing
+        ({"a": {"in": 0, "out": 3}}, 0, 0, 10.0, 1),
+        ({"a": {"in": 8, "out": 3}}, 0, 0, 10.0, 1),
     ],
 )
 def test_compare_counts(stored: dict[str, dict[str, int]], lost: int, dropped: int,
-                        problems: int) -> None:
+                        overload_s: float, problems: int) -> None:
     comparison = compare_counts(stored=stored, reference={"a": {"in": 5, "out": 3}},
-                                reported_lost=lost, frames_dropped=dropped)
+                                reported_lost=lost, frames_dropped=dropped,
+                                overload_s=overload_s, clip_s=40.0)
     assert len(comparison.problems()) == problems, comparison
 
 
