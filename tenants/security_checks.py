@@ -102,6 +102,24 @@ def check_secrets(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> li
     return errors
 
 
+METRICS_TOKEN_MIN_LENGTH = 32
+
+
+@register(Tags.security, deploy=True)
+def check_metrics_token(app_configs: Iterable[Any] | None = None,
+                        **kwargs: Any) -> list[Error]:
+    """The metrics endpoint's bearer token, when set, must not be guessable (an empty one
+    turns the endpoint off: nothing to check)."""
+    token = str(getattr(settings, "METRICS_TOKEN", "") or "")
+    if token and (len(token) < METRICS_TOKEN_MIN_LENGTH or token in placeholder_secrets()):
+        return [Error(
+            f"METRICS_TOKEN is {len(token)} characters long or a published placeholder: "
+            "anyone who guesses it reads every tenant's slug and its cameras' numbers.",
+            hint=f"Set at least {METRICS_TOKEN_MIN_LENGTH} random characters, e.g. python -c "
+                 "\"import secrets; print(secrets.token_urlsafe(32))\".", id="tenants.E107")]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def check_tenant_routing(app_configs: Iterable[Any] | None = None,
                          **kwargs: Any) -> list[Error]:

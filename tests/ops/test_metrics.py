@@ -144,3 +144,14 @@ def test_json_logs_carry_tenant_camera_and_request_id(settings: Any) -> None:
         "level": "INFO", "logger": "counting.runner", "message": "camera 42: reconnecting",
         "request_id": "req-json-1", "tenant": "public", "camera": 42}
     assert "time" in record
+
+
+def test_a_guessable_metrics_token_fails_the_deploy_check(settings: Any) -> None:
+    from tenants.security_checks import check_metrics_token
+
+    settings.METRICS_TOKEN = "secret"
+    assert [e.id for e in check_metrics_token()] == ["tenants.E107"]
+    settings.METRICS_TOKEN = TOKEN  # 35 characters
+    assert check_metrics_token() == []
+    settings.METRICS_TOKEN = ""  # the endpoint is off
+    assert check_metrics_token() == []

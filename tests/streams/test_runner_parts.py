@@ -213,6 +213,13 @@ def test_flusher_writes_fenced_batches_publishes_after_commit_and_reports_losses
     assert CountEvent.objects.filter(camera=camera).count() == 4
     assert len(buffer) == 0
     assert CameraHealth.objects.get(camera_id=camera.pk).events_lost == 4
+    # and the metrics' numbers since the last health report: 4 events in 3 transactions
+    written, writes, seconds, longest = flusher.stats_take()
+    assert (written, writes) == (4, 3)
+    assert longest is not None and 0 < longest <= seconds
+    assert flusher.stats_take() == (0, 0, 0.0, None)  # taken: the next report starts at zero
+    flusher.stats_return((written, writes, seconds, longest))  # a report that failed
+    assert flusher.stats_take() == (written, writes, seconds, longest)
     # when only the occupancy changes, a flush publishes it without events
     publisher.occupancy_set(7, 0)
     flusher.flush()
