@@ -145,9 +145,11 @@ def write_pdf(table: ExportTable, out: IO[bytes], progress: Progress = None) -> 
     series: dict[str, list[float]] = {}
     pieces: list[Any] = []
     body: list[list[str]] = []
+    # Many columns (occupancy with dwell and quality) get a smaller type to fit the page.
+    size = 7.0 if len(columns) <= 8 else max(4.0, 7.0 * 8 / len(columns))
     style = TableStyle([
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7),
+        ("FONT", (0, 0), (-1, -1), "Helvetica", size),
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", size),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#cbd5e1")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e2e8f0")),
         ("ALIGN", (0, 1), (-1, -1), "RIGHT"),

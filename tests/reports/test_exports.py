@@ -179,3 +179,46 @@ def test_history_page_downloads_xlsx_and_pdf_of_its_table(counted: dict[str, Any
     # and a query the page refuses is a plain-text error, not a file
     wrong = client.get("/history/export.pdf", {**query, "end": "2026-10-01"})
     assert wrong.status_code == 400 and b"could not be made" in wrong.content
+
+
+def test_occupancy_export_carries_every_field_of_the_api(tenant_a: Any, in_tenant: Any,
+                                                         owner_of: Any, api_client: Any) -> None:
+    from pypdf import PdfReader
+
+    from counting.leases import lease_acquire
+    from counting.ledger import LedgerBatch, ledger_write
+    from counting.rollups import ZoneMinute, minute_of
+
+    # given a zone with occupancy samples over two hours
+    with in_tenant(tenant_a):
+        site = factories.SiteFactory(timezone="Europe/Paris", name="Halles")
+        camera = factories.CameraFactory(site=site)
+        zone = factories.ZoneFactory(camera=camera)
+        owner = owner_of("a")
+        lease = lease_acquire(camera_id=camera.pk, owner="tests", ttl_s=60)
+        assert lease is not None
+        start = datetime(2026, 5, 4, 10, tzinfo=PARIS).astimezone(UTC)
+        ledger_write(LedgerBatch(camera_id=camera.pk, generation=lease.generation, seq=1,
+                                 events=(), zones=tuple(
+            ZoneMinute(zone_id=zone.pk, minute=minute_of(start + timedelta(minutes=m)),
+                       samples=2, occupancy_sum=m % 7, max_occupancy=m % 5)
+            for m in range(0, 120, 3))))
+    client = api_client("a", owner)
+    query = {"zone": zone.pk, "from": "2026-05-04T09:00:00", "to": "2026-05-04T13:00:00",
+             "bucket": "hour"}
+    api = client.get("/api/v1/occupancy/", query).json()["results"]
+    columns = list(api[0])
+
+    # when it is exported as CSV and PDF
+    csv_file = client.get("/api/v1/occupancy/export/", {**query, "format": "csv"})
+    pdf_file = client.get("/api/v1/occupancy/export/", {**query, "format": "pdf"})
+
+    # then the CSV has every field of every row; the PDF every row's times and maxima
+    rows = list(csv.reader(io.StringIO(b"".join(csv_file.streaming_content).decode())))
+    assert rows[0] == columns
+    assert rows[1:] == [[_text(r[c]) for c in columns] for r in api]
+    text = "\n".join(p.extract_text() for p in PdfReader(
+        io.BytesIO(b"".join(pdf_file.streaming_content))).pages)
+    assert "Halles" in text
+    for row in api:
+        assert row["start"] in text
