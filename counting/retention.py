@@ -146,12 +146,14 @@ _EV_ROLLED = (f"EXISTS (SELECT 1 FROM {_HO} h WHERE h.line_id = e.line_id "
               "AND h.hour = date_trunc('hour', e.occurred_at, 'UTC'))")
 _MI_ROLLED = (f"EXISTS (SELECT 1 FROM {_HO} h WHERE h.line_id = m.line_id "
               "AND h.hour = date_trunc('hour', m.minute, 'UTC'))")
-_EVENTS_SQL = (f"DELETE FROM {_EV} WHERE id IN (SELECT e.id FROM {_EV} e WHERE e.camera_id = %s "
-               f"AND e.occurred_at < %s AND {_EV_ROLLED} LIMIT %s)")
-_MINUTES_SQL = (f"DELETE FROM {_MI} WHERE id IN (SELECT m.id FROM {_MI} m "
-                f"WHERE m.camera_id = %s AND m.minute < %s AND {_MI_ROLLED} LIMIT %s)")
-_HEALTH_SQL = (f"DELETE FROM {_HE} WHERE id IN (SELECT id FROM {_HE} WHERE camera_id = %s "
-               "AND occurred_at < %s LIMIT %s)")
+# "id = ANY(ARRAY(subquery))", not "id IN (subquery)": the batch's ids become a constant array
+# probed through the primary key; with IN the planner may hash-join the whole table per batch.
+_EVENTS_SQL = (f"DELETE FROM {_EV} WHERE id = ANY(ARRAY(SELECT e.id FROM {_EV} e "
+               f"WHERE e.camera_id = %s AND e.occurred_at < %s AND {_EV_ROLLED} LIMIT %s))")
+_MINUTES_SQL = (f"DELETE FROM {_MI} WHERE id = ANY(ARRAY(SELECT m.id FROM {_MI} m "
+                f"WHERE m.camera_id = %s AND m.minute < %s AND {_MI_ROLLED} LIMIT %s))")
+_HEALTH_SQL = (f"DELETE FROM {_HE} WHERE id = ANY(ARRAY(SELECT id FROM {_HE} "
+               "WHERE camera_id = %s AND occurred_at < %s LIMIT %s))")
 _EVENTS_UNROLLED_SQL = (f"SELECT count(*) FROM {_EV} e WHERE e.camera_id = %s "
                         f"AND e.occurred_at < %s AND NOT {_EV_ROLLED}")
 _MINUTES_UNROLLED_SQL = (f"SELECT count(*) FROM {_MI} m WHERE m.camera_id = %s "
