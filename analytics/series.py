@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import OperationalError, connection, transaction
 
-from counting.models import LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
+from counting.models import LineDayRollup, LineHourRollup, LineMinuteRollup, ZoneMinuteOccupancy
 
 Bucket = Literal["minute", "hour", "day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("minute", "hour", "day", "week", "month")
@@ -407,12 +407,41 @@ def _fold(sums: dict[int, tuple], owners: list[int | None], swap: bool = False) 
     return folded
 
 
+def _sum_days(line_ids: Sequence[int],
+              bounds: list[tuple[datetime, datetime]]) -> dict[int, tuple]:
+    """In/out per calendar bucket from the local-day rollups (one row per line and day).
+
+    Only for buckets of local days in the lines' site timezone (``bounds`` made in it)."""
+    firsts = [lower.date() for lower, _ in bounds]
+    table = connection.ops.quote_name(LineDayRollup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT day, SUM(count_in), SUM(count_out) FROM {table} WHERE line_id = ANY(%s) "
+            "AND day >= %s AND day < %s GROUP BY day",
+            [list(line_ids), firsts[0], bounds[-1][1].date()])
+        sums: dict[int, tuple] = {}
+        for day, count_in, count_out in cursor.fetchall():
+            index = bisect_right(firsts, day)
+            had_in, had_out = sums.get(index, (0, 0))
+            sums[index] = (had_in + int(count_in or 0), had_out + int(count_out or 0))
+    return sums
+
+
+def _uses_days(bucket: Bucket, windows: object, day_rollups: bool) -> bool:
+    return day_rollups and bucket in CALENDAR_BUCKETS and windows is None
+
+
 def count_sources_rows(*, sources: CountSources, bucket: Bucket,
-                       bounds: list[tuple[datetime, datetime]]) -> int:
+                       bounds: list[tuple[datetime, datetime]],
+                       day_rollups: bool = False) -> int:
     """An upper bound of the rollup rows :func:`count_series` reads for ``sources``."""
     lines = len(sources.lines) + len(sources.lines_swapped)
     zones = len(sources.zones) + len(sources.zones_swapped)
-    rows = series_rows_estimate(keys=lines, bucket=bucket, bounds=bounds) if lines else 0
+    if day_rollups and bucket in CALENDAR_BUCKETS:
+        days = (bounds[-1][1].date() - bounds[0][0].date()).days
+        rows = lines * days
+    else:
+        rows = series_rows_estimate(keys=lines, bucket=bucket, bounds=bounds) if lines else 0
     if zones:
         rows += series_rows_estimate(keys=zones, bucket="minute", bounds=bounds)
     return rows
@@ -420,15 +449,22 @@ def count_sources_rows(*, sources: CountSources, bucket: Bucket,
 
 def count_sums(*, sources: CountSources, bucket: Bucket,
                bounds: list[tuple[datetime, datetime]],
-               windows: Sequence[tuple[datetime, datetime]] | None = None) -> dict[int, tuple]:
-    """In/out per 1-based bucket index of ``sources`` (no limits: callers check them)."""
+               windows: Sequence[tuple[datetime, datetime]] | None = None,
+               day_rollups: bool = False) -> dict[int, tuple]:
+    """In/out per 1-based bucket index of ``sources`` (no limits: callers check them).
+
+    ``day_rollups``: ``bounds`` are in the lines' site timezone, so calendar buckets without
+    ``windows`` read the local-day rollups."""
     segments, owners = _segments(bounds, windows)
     total: dict[int, tuple] = {}
     if not segments:
         return total
+    days = _uses_days(bucket, windows, day_rollups)
     for line_ids, swap in ((sources.lines, False), (sources.lines_swapped, True)):
         if line_ids:
-            total = _add(total, _fold(_line_sums(line_ids, bucket, segments), owners, swap))
+            sums = (_sum_days(line_ids, bounds) if days
+                    else _line_sums(line_ids, bucket, segments))
+            total = _add(total, _fold(sums, owners, swap))
     for zone_ids, swap in ((sources.zones, False), (sources.zones_swapped, True)):
         if zone_ids:
             sums = _sum_per_bucket(ZoneMinuteOccupancy._meta.db_table, "zone_id", zone_ids,
@@ -439,9 +475,14 @@ def count_sums(*, sources: CountSources, bucket: Bucket,
 
 def count_series(*, sources: CountSources, bucket: Bucket, start: datetime, end: datetime,
                  tz: ZoneInfo, windows: Sequence[tuple[datetime, datetime]] | None = None,
-                 max_rows: int | None = None, timeout_ms: int | None = None) -> list[CountPoint]:
+                 max_rows: int | None = None, timeout_ms: int | None = None,
+                 day_rollups: bool = False) -> list[CountPoint]:
     """In/out of ``sources`` per bucket, zero-filled; with ``windows`` (UTC open stretches,
     e.g. :func:`cameras.local_time.opening_windows`) only what happened inside them counts.
+
+    ``day_rollups=True`` says that ``tz`` is the lines' site timezone: day, week and month
+    series (without windows) then read one local-day rollup per line and day (a year of days
+    over 100 lines: 36,500 rows instead of 876,000 hours).
 
     ``max_rows`` refuses (:class:`SeriesTooLargeError`) a series that could read more rollup
     rows; ``timeout_ms`` bounds the database time (:class:`SeriesTimeoutError`).
@@ -450,10 +491,12 @@ def count_series(*, sources: CountSources, bucket: Bucket, start: datetime, end:
     sums: dict[int, tuple] = {}
     if sources:
         segments, _ = _segments(bounds, windows)
-        _check_rows(count_sources_rows(sources=sources, bucket=bucket, bounds=segments),
-                    max_rows)
+        days = _uses_days(bucket, windows, day_rollups)
+        _check_rows(count_sources_rows(sources=sources, bucket=bucket, bounds=segments,
+                                       day_rollups=days), max_rows)
         with statement_timeout(timeout_ms):
-            sums = count_sums(sources=sources, bucket=bucket, bounds=bounds, windows=windows)
+            sums = count_sums(sources=sources, bucket=bucket, bounds=bounds, windows=windows,
+                              day_rollups=days)
     points = []
     for index, (lower, upper) in enumerate(bounds, start=1):
         count_in, count_out = sums.get(index, (0, 0))

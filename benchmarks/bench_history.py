@@ -51,6 +51,10 @@ def _populate(tenant: Any) -> dict[str, Any]:
                 "WHERE extract(hour FROM h AT TIME ZONE 'Europe/Paris') BETWEEN 8 AND 20")
             rows = cursor.rowcount
             cursor.execute(f"ANALYZE {table}")
+        # The local-day rollups the ledger keeps beside the hours (day/week/month series).
+        from counting.rollups import line_day_rollups_rebuild
+
+        line_day_rollups_rebuild(camera_ids=[c.pk for c in cameras], timezone="Europe/Paris")
         print(f"populated {SITES} sites, {len(cameras)} cameras, {rows:,} hour rollups in "
               f"{time.perf_counter() - started:.1f} s")
         return {"sites": [s.pk for s in sites], "cameras": [c.pk for c in cameras]}

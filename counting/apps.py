@@ -11,6 +11,7 @@ class CountingConfig(AppConfig):
         from cameras.privacy import snapshot_filter_register
         from counting import (
             checks,  # noqa: F401  (registers the start-up checks)
+            day_rollups_sync,  # noqa: F401  (day rollups follow their site's timezone)
             tenant_streams,  # noqa: F401  (stops streams of suspended tenants)
         )
         from counting.live import tenant_watch  # noqa: F401  (closes their live sockets)

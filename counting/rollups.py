@@ -1,6 +1,7 @@
 """The rollups derived from the ledger: the one place that computes them.
 
-Crossings are bucketed per (line, UTC minute), minutes per (line, UTC hour); zone samples are
+Crossings are bucketed per (line, UTC minute), minutes per (line, UTC hour), crossings also
+per (line, local day of the site: ``LineDayRollup``); zone samples are
 kept per (zone, UTC minute), with the dwell (seconds inside) of every exit of the minute. Two
 paths write them, both through the functions below:
 
@@ -17,15 +18,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from cameras.models import Camera, Site
 from counting.constants import Direction
 from counting.models import (
     CameraLease,
     CountEvent,
+    LineDayRollup,
     LineHourRollup,
     LineMinuteRollup,
     ZoneMinuteOccupancy,
@@ -94,8 +98,10 @@ def line_hour_buckets(minutes: Mapping[tuple[int, datetime], Sequence[int]]) -> 
     return dict(hours)
 
 
-def _line_rows_add(cursor: Any, *, model: type[LineMinuteRollup] | type[LineHourRollup],
-                   column: str, camera_id: int, rows: LineBuckets) -> None:
+def _line_rows_add(cursor: Any, *,
+                   model: type[LineMinuteRollup] | type[LineHourRollup] | type[LineDayRollup],
+                   column: str, camera_id: int, rows: Mapping[tuple[int, Any], Sequence[int]],
+                   ) -> None:
     """Upsert ``rows`` into one line rollup table, adding to the counts already there."""
     if not rows:
         return
@@ -117,11 +123,72 @@ def line_rollups_add(cursor: Any, *, camera_id: int, crossings: Iterable[Crossin
     Called inside the ledger transaction with only the events it really inserted, so a
     replayed event is never counted twice.
     """
+    crossings = list(crossings)
     minutes = line_minute_buckets(crossings)
     _line_rows_add(cursor, model=LineMinuteRollup, column="minute", camera_id=camera_id,
                    rows=minutes)
     _line_rows_add(cursor, model=LineHourRollup, column="hour", camera_id=camera_id,
                    rows=line_hour_buckets(minutes))
+    if crossings:
+        tz = ZoneInfo(_site_timezone(cursor, camera_id))
+        days: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])
+        for line_id, direction, occurred_at in crossings:
+            days[(line_id, occurred_at.astimezone(tz).date())][
+                0 if direction == Direction.IN else 1] += 1
+        _line_rows_add(cursor, model=LineDayRollup, column="day", camera_id=camera_id,
+                       rows=days)
+
+
+def _site_timezone(cursor: Any, camera_id: int) -> str:
+    """The camera's site timezone, the site row share-locked until commit: a timezone change
+    (which rebuilds the day rollups in its own transaction) waits for this batch, and a batch
+    after it reads the new timezone."""
+    cursor.execute(
+        f"SELECT s.timezone FROM {Site._meta.db_table} s JOIN {Camera._meta.db_table} c "
+        "ON c.site_id = s.id WHERE c.id = %s FOR SHARE OF s", [camera_id])
+    row = cursor.fetchone()
+    return str(row[0]) if row else "UTC"
+
+
+def line_day_rollups_rebuild(*, camera_ids: Sequence[int], timezone: str,
+                             start: datetime | None = None,
+                             end: datetime | None = None) -> None:
+    """Replace the day rollups of the cameras' lines (all, or the local days overlapping
+    [start, end)) by the sums of their hour rollups in ``timezone``.
+
+    An hour that a local midnight cuts (+05:30, +05:45) is split by its minute rollups; if
+    retention already removed those minutes, the whole hour goes to the day it starts in.
+    """
+    if not camera_ids:
+        return
+    tz = ZoneInfo(timezone)
+    day_from = start.astimezone(tz).date() if start else date.min
+    day_to = end.astimezone(tz).date() if end else date.max
+    hours, minutes = LineHourRollup._meta.db_table, LineMinuteRollup._meta.db_table
+    days = LineDayRollup._meta.db_table
+    local_hour = "(h.hour AT TIME ZONE %(tz)s)"
+    cut = (f"({local_hour})::date <> ((h.hour + interval '59 minutes 59 seconds') "
+           "AT TIME ZONE %(tz)s)::date")
+    with transaction.atomic(), connection.cursor() as cursor:
+        params: dict[str, Any] = {"cameras": list(camera_ids), "tz": timezone,
+                                  "first": day_from,
+                  "last": day_to}
+        cursor.execute(f"DELETE FROM {days} WHERE camera_id = ANY(%(cameras)s) AND day >= "
+                       "%(first)s AND day <= %(last)s", params)
+        cursor.execute(
+            f"INSERT INTO {days} (line_id, camera_id, day, count_in, count_out) "
+            "SELECT line_id, camera_id, day, SUM(i), SUM(o) FROM ("
+            f"  SELECT h.line_id, h.camera_id, ({local_hour})::date AS day, h.count_in AS i, "
+            f"  h.count_out AS o FROM {hours} h WHERE h.camera_id = ANY(%(cameras)s) "
+            f"  AND (NOT {cut} OR NOT EXISTS (SELECT 1 FROM {minutes} m WHERE m.line_id = "
+            "   h.line_id AND m.minute >= h.hour AND m.minute < h.hour + interval '1 hour'))"
+            "  UNION ALL"
+            "  SELECT m.line_id, m.camera_id, (m.minute AT TIME ZONE %(tz)s)::date, m.count_in,"
+            f"  m.count_out FROM {hours} h JOIN {minutes} m ON m.line_id = h.line_id "
+            "   AND m.minute >= h.hour AND m.minute < h.hour + interval '1 hour' "
+            f"  WHERE h.camera_id = ANY(%(cameras)s) AND {cut}"
+            ") AS parts WHERE day >= %(first)s AND day <= %(last)s "
+            "GROUP BY line_id, camera_id, day", params)
 
 
 def zone_minutes_add(cursor: Any, *, camera_id: int, zones: Sequence[ZoneMinute]) -> None:
@@ -181,4 +248,7 @@ def line_rollups_rebuild(*, camera_id: int, start: datetime, end: datetime) -> i
                                    for line_id, minute, count_in, count_out in in_hours})
         _line_rows_add(cursor, model=LineHourRollup, column="hour", camera_id=camera_id,
                        rows=hours)
+        site_tz = _site_timezone(cursor, camera_id)
+        line_day_rollups_rebuild(camera_ids=[camera_id], timezone=site_tz, start=first_hour,
+                                 end=end_hour)
         return len(minutes)

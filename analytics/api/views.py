@@ -156,7 +156,7 @@ class CountsView(_SeriesView):
                                    start=start, end=end)
                    if values["hours"] == "open" else None)
         points = _series(count_series, sources=sources, bucket=values["bucket"], start=start,
-                         end=end, tz=tz, windows=windows)
+                         end=end, tz=tz, windows=windows, day_rollups=True)
         points = with_quality(points, bucket_quality(
             camera_ids=camera_ids, bounds=[(p.start, p.end) for p in points],
             line_ids=sources.lines + sources.lines_swapped,

@@ -206,7 +206,8 @@ def _series(scope: Scope, bucket: Bucket, period: Period, tz: ZoneInfo,
     windows = (opening_windows(opening_hours=scope.opening_hours or {}, site_tz=scope.timezone,
                                start=period.start, end=period.end) if open_hours else None)
     return list(count_series(sources=scope.sources, bucket=bucket, start=period.start,
-                             end=period.end, tz=tz, windows=windows, **_limits()))
+                             end=period.end, tz=tz, windows=windows, day_rollups=True,
+                             **_limits()))
 
 
 def _with_quality(scope: Scope, points: list[Point]) -> list[Point]:
