@@ -85,7 +85,8 @@ def export_create(*, user: Any, kind: str, fmt: str, params: dict[str, Any]) -> 
     _check(kind, fmt, params, user)
     export = Export.objects.create(kind=kind, params=params, format=fmt,
                                    created_by=user if getattr(user, "pk", None) else None)
-    transaction.on_commit(lambda: reports_export.delay(str(export.pk)))
+    transaction.on_commit(lambda: reports_export.apply_async(
+        (str(export.pk),), queue=settings.REPORTS_QUEUE))
     return export
 
 

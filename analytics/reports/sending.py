@@ -93,7 +93,7 @@ def reports_due_run(*, now: datetime | None = None, inline: bool = False) -> lis
         else:
             from analytics.reports.tasks import reports_send
 
-            reports_send.delay(send.pk)
+            reports_send.apply_async((send.pk,), queue=settings.REPORTS_QUEUE)
     return claimed
 
 

@@ -75,6 +75,8 @@ CELERY_BEAT_SCHEDULE.update({
 # Scheduled reports: the due check runs this often (a period is claimed once in the database,
 # so a restarted or doubled beat never sends twice).
 REPORTS_DUE_CHECK_S = env.float("REPORTS_DUE_CHECK_S", default=60.0)
+# Sends and exports are dispatched to this queue (the short-task queue by default).
+REPORTS_QUEUE = env.str("REPORTS_QUEUE", default=ALERTS_QUEUE)
 # Exports made by a task: where their files live (one directory per tenant schema) and how long
 # a signed download link works (the file is deleted after this too).
 REPORTS_EXPORT_DIR = env.path(

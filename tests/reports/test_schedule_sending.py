@@ -145,3 +145,68 @@ def test_daily_report_after_the_october_change_covers_25_hours_and_arrives_once(
     assert [len(mail_to.to(a)) for a in ("ana@shop.test", "ben@shop.test")] == [0, 1]
     # and the same link on another tenant's domain is a 404
     assert Client(HTTP_HOST="tenant-b.localhost").get(path).status_code == 404
+
+
+@pytest.mark.slow
+def test_a_real_worker_makes_the_export_and_sends_the_report_in_their_tenant(
+        report_tenant: Any, smtp: tuple[SmtpRecorder, int], settings: Any,  # noqa: F811
+        tmp_path: Any) -> None:
+    """The tasks carry their tenant: the export task and the send task run in a real worker
+    (its own process, a private queue) in the tenant that asked."""
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import tenant_context
+    from rest_framework.test import APIClient
+
+    from analytics.reports.models import ReportSchedule, ReportSend
+    from analytics.reports.services import report_schedule_create
+    from analytics.reports.tasks import reports_due
+    from tests.alerts.conftest import wait_for, worker_ready
+    from tests.celery_worker import celery_worker
+    from tests.streams.conftest import queue_delete
+
+    recorder, port = smtp
+    recorder.clear()
+    queue = f"test-reports-{uuid.uuid4().hex[:8]}"
+    settings.REPORTS_QUEUE = queue
+    env = {"REPORTS_QUEUE": queue, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port),
+           "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+           "REPORTS_EXPORT_DIR": str(tmp_path)}
+    settings.REPORTS_EXPORT_DIR = tmp_path
+    place = place_make(report_tenant)
+    place.batch(entries=7, at=datetime.now(tz=UTC) - timedelta(days=2))
+    domain = f"{report_tenant.schema_name.replace('_', '-')}.localhost"
+    with tenant_context(report_tenant):
+        owner = get_user_model().objects.get(username__startswith="owner@")
+        schedule = report_schedule_create(
+            actor=owner, name="Worker daily", frequency="daily", send_time=time(0, 0),
+            site=place.site, bucket="day", format="xlsx", recipients=["cleo@shop.test"])
+        ReportSchedule.objects.filter(pk=schedule.pk).update(
+            created_at=datetime.now(tz=UTC) - timedelta(days=3))
+    client = APIClient(HTTP_HOST=domain)
+    with tenant_context(report_tenant):
+        client.force_login(owner)
+    try:
+        with celery_worker(queue, extra_env=env):
+            worker_ready(queue)
+            # when an export is asked through the API and the beat's due check runs
+            made = client.post("/api/v1/exports/", {"kind": "counts", "format": "csv", "params": {
+                "site": place.site.pk, "from": (datetime.now(tz=UTC) - timedelta(days=5))
+                .strftime("%Y-%m-%dT00:00:00"), "to": datetime.now(tz=UTC)
+                .strftime("%Y-%m-%dT00:00:00"), "bucket": "day"}}, format="json")
+            assert made.status_code == 202, made.content
+            url = f"/api/v1/exports/{made.json()['id']}/"
+            done = wait_for(lambda: (client.get(url).json()["status"] == "done"
+                                     and client.get(url).json()), 60, 0.3, message="export")
+            reports_due.apply()  # the beat task, platform-wide, in this process
+            wait_for(lambda: recorder.to("cleo@shop.test"), 60, 0.3, message="report e-mail")
+    finally:
+        queue_delete(queue)
+
+    # then the export's link serves the file with the week's 7 crossings
+    body = b"".join(client.get(done["download_url"].split(domain, 1)[1]).streaming_content)
+    assert sum(int(row["count_in"]) for row in csv.DictReader(io.StringIO(body.decode()))) == 7
+    # and the report left once, from the worker, with its XLSX attached
+    [mail] = recorder.to("cleo@shop.test")
+    assert any(p.get_filename(failobj="").endswith(".xlsx") for p in mail.message.walk())
+    with tenant_context(report_tenant):
+        assert ReportSend.objects.get(schedule=schedule).status == "sent"
