@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DatabaseError
+from django.db import connection as db_connection
 
 from audit.logging import log_camera_set
 from cameras.constants import CameraStatus
@@ -169,6 +170,11 @@ class StreamRunner:
             self.duties = self._duties(self.parts, self.buffer, self.gaps, camera)
             self.parts.publisher.start()
             self.duties.start()
+            # The loop makes no database call: its thread's connection (used to set the run
+            # up) would only sit idle for hours. The duties and lease threads hold the run's
+            # connections; what this thread needs at the end reconnects.
+            if not db_connection.in_atomic_block:  # (a test's transaction stays open)
+                db_connection.close()
             outcome = self._loop(self.parts)
             return outcome
         except (LeaseLostError, StaleLeaseError) as exc:

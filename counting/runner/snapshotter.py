@@ -84,4 +84,8 @@ class Snapshotter:
             self.stored += 1
         except Exception as exc:  # a picture is never worth a stream: log, try again later
             logger.warning("camera %s: last picture not stored (%s)", self.camera_id, exc)
-            connection.close()
+        finally:
+            # One picture every COUNTING_SNAPSHOT_INTERVAL_S (2 min): a connection of its own
+            # between them would only sit idle beside the duties' and the lease's.
+            if not connection.in_atomic_block:  # (a test's transaction stays open)
+                connection.close()

@@ -7,6 +7,7 @@ autocommit mode (``live_db``) on tenants made for the module and dropped afterwa
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -262,3 +263,32 @@ def cameras_stop_all(tenant: Any, timeout: float = 15.0,
             return not held.exists()
 
     wait_for(released, timeout, message="every lease to be released")
+
+
+def postgres_connections(pid: int, port: int = 5432) -> int:
+    """Established TCP connections of process ``pid`` to PostgreSQL's ``port`` (from /proc:
+    the process's socket inodes matched in its network namespace's TCP tables)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    count = 0
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def pool_children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (a Celery worker's pool processes)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []

@@ -22,6 +22,8 @@ from tests.streams.conftest import (
     lease_of,
     line_counts,
     make_camera,
+    pool_children,
+    postgres_connections,
     simulator_status,
     stored_model_versions,
     stream_worker,
@@ -92,6 +94,15 @@ def test_live_stream_counts_equal_count_video_on_the_same_frames(
         camera = make_camera(stream_tenant, url, detect_fps=30.0)  # analyse every frame
         # when the supervisor dispatches it to a real worker
         assert dispatch(stream_tenant, streams_queue, settings) == [camera.pk]
+        # while it streams, the runner holds two database connections (its duties thread's
+        # and its lease's) and one for the live publisher's day totals; the frame loop's
+        # thread and the snapshotter hold none between their rare uses
+        wait_for(lambda: (simulator_status(url) or {}).get("position", -1) >= 70, 120,
+                 message="the clip to be playing")
+        (child,) = pool_children(worker.pid)
+        held = postgres_connections(child)
+        print("database connections of the runner's process", held)
+        assert held <= 3
         wait_for(lambda: (simulator_status(url) or {}).get("finished"), 180,
                  message="the clip to be played")
         played = simulator_status(url)
