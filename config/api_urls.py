@@ -31,6 +31,7 @@ from analytics.reports.api.views import (
     ExportViewSet,
     OccupancyExportView,
     ReportScheduleViewSet,
+    SiteOccupancyExportView,
 )
 from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
@@ -81,6 +82,8 @@ v1 = [
     path("occupancy/export/", OccupancyExportView.as_view(), name="occupancy-export"),
     path("occupancy/", OccupancyView.as_view(), name="occupancy"),
     path("site-occupancy/", SiteOccupancyView.as_view(), name="site-occupancy"),
+    path("site-occupancy/export/", SiteOccupancyExportView.as_view(),
+         name="site-occupancy-export"),
     path("site-occupancy/reset/", SiteOccupancyResetView.as_view(),
          name="site-occupancy-reset"),
     path("roles/", RoleListView.as_view(), name="roles"),

@@ -222,3 +222,18 @@ def test_occupancy_export_carries_every_field_of_the_api(tenant_a: Any, in_tenan
     assert "Halles" in text
     for row in api:
         assert row["start"] in text
+
+
+def test_site_occupancy_export_carries_every_field_of_the_api(counted: dict[str, Any],
+                                                              api_client: Any) -> None:
+    client = api_client("a", counted["owner"])
+    query = {"site": counted["site"].pk, "from": "2026-10-24T00:00:00",
+             "to": "2026-10-27T00:00:00", "bucket": "hour"}
+    answer = client.get("/api/v1/site-occupancy/", query)
+    assert answer.status_code == 200, answer.content
+    api = answer.json()["results"]
+    exported = client.get("/api/v1/site-occupancy/export/", {**query, "format": "csv"})
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert rows[0] == list(api[0]) and len(rows) == 1 + 73
+    assert rows[1:] == [[_text(r[c]) for c in api[0]] for r in api]

@@ -27,7 +27,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analytics.api.views import CountsView, OccupancyView
+from analytics.api.views import CountsView, OccupancyView, SiteOccupancyView
 from analytics.reports.api.renderers import FILE_RENDERERS
 from analytics.reports.api.serializers import (
     ExportInputSerializer,
@@ -120,6 +120,20 @@ class OccupancyExportView(_ExportMixin, OccupancyView):
 
     @extend_schema(
         summary="Zone occupancy per bucket as a CSV, XLSX or PDF file (the rows of /occupancy/)",
+        parameters=[FORMAT_PARAM], responses=FILE_RESPONSES)
+    def get(self, request: Request) -> HttpResponseBase:  # type: ignore[override]
+        return self.export(request)
+
+
+
+class SiteOccupancyExportView(_ExportMixin, SiteOccupancyView):
+    """``/site-occupancy/`` as a file: the same query parameters, checks and rows."""
+
+    kind = "site_occupancy"
+
+    @extend_schema(
+        summary="Site occupancy per bucket as a CSV, XLSX or PDF file (the rows of "
+                "/site-occupancy/)",
         parameters=[FORMAT_PARAM], responses=FILE_RESPONSES)
     def get(self, request: Request) -> HttpResponseBase:  # type: ignore[override]
         return self.export(request)
