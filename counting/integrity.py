@@ -10,6 +10,7 @@ The checks, per tenant schema:
 - ``rollup_minute``: a (line, UTC minute) whose stored in/out counts differ from the count of
   its events, including a minute with events and no rollup row, or a row with no events;
 - ``rollup_hour``: a (line, UTC hour) whose counts differ from the sum of its minutes;
+- ``rollup_day``: a (line, local day of its site) whose counts differ from its minutes' sum;
 - ``camera_mismatch``: an event or rollup row whose ``camera_id`` is not its line's (or zone's)
   camera (foreign keys cannot see this; a series by camera would count it in the wrong place);
 - ``orphan_permission``: a per-object permission (django-guardian) naming a row that no longer
@@ -31,9 +32,11 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from audit.verify import audit_verify_schema
+from cameras.models import Camera, Site
 from counting.models import (
     CountEvent,
     CountingLine,
+    LineDayRollup,
     LineHourRollup,
     LineMinuteRollup,
     Zone,
@@ -149,6 +152,50 @@ def hour_rollups_check(schema: str, since: datetime | None = None) -> list[Probl
     return _summarise(schema, "rollup_hour", rows, len(rows), describe)
 
 
+def day_rollups_check(schema: str, since: datetime | None = None) -> list[Problem]:
+    """Day rollups (local days of the line's site) against the sums of their minutes.
+
+    With ``since``, only the days that start (in their site's timezone) at or after it are
+    compared: an earlier day's minutes may be partly outside the range or removed by retention.
+    """
+    minutes, days = LineMinuteRollup._meta.db_table, LineDayRollup._meta.db_table
+    cameras, sites = Camera._meta.db_table, Site._meta.db_table
+    params: list[Any] = []
+    mi_since = _since_clause("m.minute", since, params)
+    day_since = "TRUE"
+    if since is not None:
+        params.append(since)
+        day_since = ("(coalesce(mi.day, da.day)::timestamp AT TIME ZONE "
+                     "coalesce(mi.tz, da.tz)) >= %s")
+    rows = _fetch(
+        f"""
+        WITH mi AS (
+            SELECT m.line_id, (m.minute AT TIME ZONE s.timezone)::date AS day, s.timezone AS tz,
+                   sum(m.count_in) AS n_in, sum(m.count_out) AS n_out
+            FROM {minutes} m JOIN {cameras} c ON c.id = m.camera_id
+            JOIN {sites} s ON s.id = c.site_id
+            WHERE {mi_since} GROUP BY 1, 2, 3),
+        da AS (
+            SELECT d.line_id, d.day, s.timezone AS tz, d.count_in, d.count_out
+            FROM {days} d JOIN {cameras} c ON c.id = d.camera_id
+            JOIN {sites} s ON s.id = c.site_id)
+        SELECT coalesce(mi.line_id, da.line_id), coalesce(mi.day, da.day),
+               coalesce(mi.n_in, 0), coalesce(mi.n_out, 0), da.count_in, da.count_out
+        FROM mi FULL OUTER JOIN da ON mi.line_id = da.line_id AND mi.day = da.day
+        WHERE (da.line_id IS NULL
+               OR coalesce(mi.n_in, 0) <> da.count_in OR coalesce(mi.n_out, 0) <> da.count_out)
+          AND {day_since}
+        ORDER BY 2, 1""", params)
+
+    def describe(row: tuple[Any, ...]) -> str:
+        line_id, day, n_in, n_out, d_in, d_out = row
+        stored = "no day row" if d_in is None else f"day rollup in={d_in} out={d_out}"
+        return (f"line {line_id} local day {day:%Y-%m-%d}: minutes sum in={n_in} "
+                f"out={n_out}, {stored}")
+
+    return _summarise(schema, "rollup_day", rows, len(rows), describe)
+
+
 def camera_mismatch_check(schema: str) -> list[Problem]:
     """Rows whose camera is not the camera of their line or zone."""
     lines = CountingLine._meta.db_table
@@ -156,6 +203,7 @@ def camera_mismatch_check(schema: str) -> list[Problem]:
     for model, owner_table, fk in ((CountEvent, lines, "line_id"),
                                    (LineMinuteRollup, lines, "line_id"),
                                    (LineHourRollup, lines, "line_id"),
+                                   (LineDayRollup, lines, "line_id"),
                                    (ZoneMinuteOccupancy, Zone._meta.db_table, "zone_id")):
         table = model._meta.db_table
         rows = _fetch(f"SELECT t.id, t.camera_id, t.{fk}, o.camera_id FROM {table} t "
@@ -219,6 +267,7 @@ def tenant_check(schema: str, since: datetime | None = None) -> list[Problem]:
         hour_since = _latest(since, marks.get(MINUTES))
         return (minute_rollups_check(schema, minute_since)
                 + hour_rollups_check(schema, hour_since)
+                + day_rollups_check(schema, hour_since)
                 + camera_mismatch_check(schema) + orphan_permissions_check(schema)
                 + audit_chain_check(schema))
 

@@ -131,6 +131,24 @@ def test_a_rollup_that_disagrees_with_its_events_is_found(
     assert check("--tenant", counted["slug"])[0] == 0
 
 
+def test_a_day_rollup_that_disagrees_with_its_minutes_is_found(
+        counted: dict[str, Any], superuser: psycopg.Connection[Any]) -> None:
+    schema, line = counted["schema"], counted["lines"][0]
+    table = f'"{schema}".counting_linedayrollup'
+    # given the site's local day (UTC here) of the 4 events counted one "out" too many
+    superuser.execute(f"UPDATE {table} SET count_out = count_out + 1 WHERE line_id = %s",
+                      [line.pk])
+    try:
+        status, out = check("--tenant", counted["slug"])
+    finally:
+        superuser.execute(f"UPDATE {table} SET count_out = count_out - 1 WHERE line_id = %s",
+                          [line.pk])
+    assert status == 1
+    assert out.splitlines()[0] == (
+        f"PROBLEM {schema} rollup_day: line {line.pk} local day 2026-03-29: minutes sum in=3 "
+        "out=1, day rollup in=3 out=2")
+
+
 def test_events_without_a_rollup_row_are_found_and_since_limits_the_range(
         counted: dict[str, Any], superuser: psycopg.Connection[Any]) -> None:
     schema, line = counted["schema"], counted["lines"][0]
@@ -148,7 +166,7 @@ def test_events_without_a_rollup_row_are_found_and_since_limits_the_range(
         superuser.execute(f"INSERT INTO {table} (id, line_id, camera_id, minute, count_in, "
                           "count_out) VALUES (%s, %s, %s, %s, %s, %s)",
                           [row[0], line.pk, row[1], minute, row[2], row[3]])
-    # then the JSON report names the minute and the hour that no longer adds up
+    # then the JSON report names the minute, and the hour and day that no longer add up
     report = json.loads(out[:out.rindex("}") + 1])
     assert (status, report["ok"], report["tenants_checked"]) == (1, False, 1)
     assert [(p["check"], p["detail"]) for p in report["problems"]] == [
@@ -156,6 +174,8 @@ def test_events_without_a_rollup_row_are_found_and_since_limits_the_range(
                           "no rollup row"),
         ("rollup_hour", f"line {line.pk} hour 2026-03-29T01:00Z: minutes sum in=0 out=0, "
                         "hour rollup in=2 out=0"),
+        ("rollup_day", f"line {line.pk} local day 2026-03-29: minutes sum in=1 out=1, "
+                       "day rollup in=3 out=1"),
     ]
     # and a check of a later range does not look at it
     assert later_status == 0
