@@ -104,15 +104,15 @@ def retention_enforce(*, tenant: Tenant, now: datetime | None = None, batch: int
                              cutoffs={kind: retention_cutoff(n, now=now)
                                       for kind, n in days.items()})
     cameras = list(Camera.objects.order_by("pk").values_list("pk", flat=True))
-    report.removed[EVENTS] = _batched(_EVENTS_SQL, cameras, report.cutoffs[EVENTS], batch)
-    report.removed[MINUTES] = _batched(_MINUTES_SQL, cameras, report.cutoffs[MINUTES], batch)
-    report.removed[HEALTH] = _batched(_HEALTH_SQL, cameras, report.cutoffs[HEALTH], batch)
+    for kind, guarded, plain, unrolled in (
+            (EVENTS, _EVENTS_SQL, _EVENTS_PLAIN_SQL, _EVENTS_UNROLLED_SQL),
+            (MINUTES, _MINUTES_SQL, _MINUTES_PLAIN_SQL, _MINUTES_UNROLLED_SQL)):
+        report.removed[kind], report.kept_without_rollup[kind] = _rolled_up_removed(
+            guarded, plain, unrolled, cameras, report.cutoffs[kind], batch)
+    report.removed[HEALTH] = sum(_batched(_HEALTH_SQL, camera_id, report.cutoffs[HEALTH], batch)
+                                 for camera_id in cameras)
     # A prefix of the hash chain, anchored (audit/retention.py); before this run's own event.
     report.removed[AUDIT] = audit_prune(schema=tenant.schema_name, before=report.cutoffs[AUDIT])
-    report.kept_without_rollup = {
-        EVENTS: _count(_EVENTS_UNROLLED_SQL, cameras, report.cutoffs[EVENTS]),
-        MINUTES: _count(_MINUTES_UNROLLED_SQL, cameras, report.cutoffs[MINUTES]),
-    }
     with transaction.atomic():
         for kind, cutoff in report.cutoffs.items():
             mark, _ = RetentionMark.objects.select_for_update().get_or_create(
@@ -152,6 +152,10 @@ _EVENTS_SQL = (f"DELETE FROM {_EV} WHERE id = ANY(ARRAY(SELECT e.id FROM {_EV} e
                f"WHERE e.camera_id = %s AND e.occurred_at < %s AND {_EV_ROLLED} LIMIT %s))")
 _MINUTES_SQL = (f"DELETE FROM {_MI} WHERE id = ANY(ARRAY(SELECT m.id FROM {_MI} m "
                 f"WHERE m.camera_id = %s AND m.minute < %s AND {_MI_ROLLED} LIMIT %s))")
+_EVENTS_PLAIN_SQL = (f"DELETE FROM {_EV} WHERE id = ANY(ARRAY(SELECT id FROM {_EV} "
+                     "WHERE camera_id = %s AND occurred_at < %s LIMIT %s))")
+_MINUTES_PLAIN_SQL = (f"DELETE FROM {_MI} WHERE id = ANY(ARRAY(SELECT id FROM {_MI} "
+                      "WHERE camera_id = %s AND minute < %s LIMIT %s))")
 _HEALTH_SQL = (f"DELETE FROM {_HE} WHERE id = ANY(ARRAY(SELECT id FROM {_HE} "
                "WHERE camera_id = %s AND occurred_at < %s LIMIT %s))")
 _EVENTS_UNROLLED_SQL = (f"SELECT count(*) FROM {_EV} e WHERE e.camera_id = %s "
@@ -160,27 +164,31 @@ _MINUTES_UNROLLED_SQL = (f"SELECT count(*) FROM {_MI} m WHERE m.camera_id = %s "
                          f"AND m.minute < %s AND NOT {_MI_ROLLED}")
 
 
-def _batched(sql: str, cameras: list[int], cutoff: datetime, batch: int) -> int:
-    """Run a bounded DELETE per camera until it removes less than a batch; each statement is
-    its own transaction (autocommit), so locks last one batch."""
+def _rolled_up_removed(guarded: str, plain: str, unrolled: str, cameras: list[int],
+                       cutoff: datetime, batch: int) -> tuple[int, int]:
+    """Remove a camera's rows before ``cutoff`` whose hour rollup exists: when none of them
+    lacks it (the normal case: the ledger writes both together) without the per-row check.
+    Returns (removed, kept because their hour rollup is missing)."""
+    removed = kept = 0
+    for camera_id in cameras:
+        with connection.cursor() as cursor:
+            cursor.execute(unrolled, [camera_id, cutoff])
+            missing = int(cursor.fetchone()[0])
+        removed += _batched(guarded if missing else plain, camera_id, cutoff, batch)
+        kept += missing
+    return removed, kept
+
+
+def _batched(sql: str, camera_id: int, cutoff: datetime, batch: int) -> int:
+    """Run a bounded DELETE until it removes less than a batch; each statement is its own
+    transaction (autocommit), so locks last one batch."""
     removed = 0
     with connection.cursor() as cursor:
-        for camera_id in cameras:
-            while True:
-                cursor.execute(sql, [camera_id, cutoff, batch])
-                removed += cursor.rowcount
-                if cursor.rowcount < batch:
-                    break
-    return removed
-
-
-def _count(sql: str, cameras: list[int], cutoff: datetime) -> int:
-    total = 0
-    with connection.cursor() as cursor:
-        for camera_id in cameras:
-            cursor.execute(sql, [camera_id, cutoff])
-            total += int(cursor.fetchone()[0])
-    return total
+        while True:
+            cursor.execute(sql, [camera_id, cutoff, batch])
+            removed += cursor.rowcount
+            if cursor.rowcount < batch:
+                return removed
 
 
 def retention_enforce_all(*, now: datetime | None = None, batch: int = BATCH,
