@@ -43,10 +43,11 @@ QUEUE_CACHE_S = 5.0
 LABELS = ["tenant", "camera"]
 
 # Live sockets open in this process (summed over a node's worker processes in multiprocess
-# mode): a gauge moved by the consumers on connect and disconnect.
+# mode): a gauge moved by the consumers on connect and disconnect, per watched camera or site
+# (kind "camera" or "site", id its primary key in the tenant).
 WEBSOCKET_CONNECTIONS = Gauge(
     "peoplecount_websocket_connections", "Live WebSocket connections open",
-    ["tenant", "kind"], multiprocess_mode="livesum")
+    ["tenant", "kind", "id"], multiprocess_mode="livesum")
 
 _GAUGES = {
     "fps_received": ("peoplecount_camera_received_fps",

@@ -151,7 +151,7 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
                 "all are in use: close another live page (or tab) and reload, or upgrade."))
             return
         self.slot_held = True
-        WEBSOCKET_CONNECTIONS.labels(tenant=schema, kind=self.kind).inc()
+        WEBSOCKET_CONNECTIONS.labels(tenant=schema, kind=self.kind, id=str(pk)).inc()
         self.group = self._group_name(schema, pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(tenant_group(schema), self.channel_name)
@@ -233,7 +233,8 @@ class _CountsConsumer(AsyncJsonWebsocketConsumer):
                                                    self.channel_name)
         if self.slot_held:
             self.slot_held = False
-            WEBSOCKET_CONNECTIONS.labels(tenant=self.tenant.schema_name, kind=self.kind).dec()
+            WEBSOCKET_CONNECTIONS.labels(tenant=self.tenant.schema_name, kind=self.kind,
+                                         id=str(self.pk)).dec()
             await sync_to_async(slot_release, thread_sensitive=False)(
                 schema=self.tenant.schema_name, member=self.channel_name)
 

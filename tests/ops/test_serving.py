@@ -142,7 +142,8 @@ def test_a_websocket_through_the_workers_and_metrics_summed_over_them(
         for _ in range(4):
             text = get(port, "/metrics", tenant, Authorization=f"Bearer {TOKEN}").text
             seen.append(sample(text, "peoplecount_websocket_connections",
-                               tenant=tenant["slug"], kind="camera"))
+                               tenant=tenant["slug"], kind="camera",
+                               id=str(tenant["camera"].pk)))
         assert seen == [1.0] * 4
         assert (sample(text, "django_http_requests_total_by_method_total", method="GET")
                 or 0) >= 1
