@@ -154,6 +154,7 @@ def test_history_page_downloads_xlsx_and_pdf_of_its_table(counted: dict[str, Any
              "end": "2026-10-26", "bucket": "day"}
     page = client.get("/history/", query).content.decode()
     assert 'id="xlsx-link"' in page and 'id="pdf-link"' in page
+    assert 'href="/reports/#export-title"' in page  # longer ranges: exports by a task
     api = api_client("a", counted["owner"]).get("/api/v1/counts/", {
         "site": site.pk, "from": "2026-10-24T00:00:00", "to": "2026-10-27T00:00:00",
         "bucket": "day"}).json()["results"]
