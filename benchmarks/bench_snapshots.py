@@ -1,11 +1,14 @@
 """150 concurrent snapshot requests to a silent camera: does another tenant's API notice?
 
     .venv/bin/python -m benchmarks.bench_snapshots [--concurrency 150] [--requests 300]
-        [--pause 1] [--ignore-retry-after] [--profile DIR]
+        [--pause 1] [--ignore-retry-after] [--rounds 1] [--server daphne|gunicorn]
+        [--workers 2] [--profile DIR]
 
 Everything runs for real, on loopback, in a database of its own (created from the project's
-template by scripts/db_create.sh and dropped afterwards), with the server `make run` uses:
-daphne serving ``config.asgi:application``, settings ``config.settings.local``.
+template by scripts/db_create.sh and dropped afterwards), with the server `make run` uses
+(daphne serving ``config.asgi:application``) or, with ``--server gunicorn``, the one
+`make serve` uses (gunicorn with ``--workers`` uvicorn workers, config/gunicorn.py, the
+connection pool on); settings ``config.settings.local``.
 
 Tenant A (the bystander, 10 cameras) asks ``GET /api/v1/cameras/`` with a token, one request
 at a time, ``--requests`` times in each of three phases of the same run:
@@ -18,6 +21,9 @@ at a time, ``--requests`` times in each of three phases of the same run:
    that accepts and never answers. The clients run in a process of their own (asyncio), so
    their work does not share the measuring client's interpreter lock;
 3. control again: the load stopped; its difference from phase 1 is the run-to-run noise.
+
+``--rounds N`` alternates N load and control-again phases (a shared machine's drift then falls
+on both sides) and also prints the ratio of all load phases against all control phases.
 
 Per phase it prints A's p50/p95/p99, the p95 ratio to the first control, the bench database's
 connections (most and mean, and most running a query: PostgreSQL's pg_stat_activity, sampled
@@ -110,14 +116,24 @@ def bench_database(env: dict[str, str]) -> Iterator[str]:
 
 
 @contextmanager
-def daphne(env: dict[str, str]) -> Iterator[tuple[int, int]]:
+def web_server(env: dict[str, str], kind: str, workers: int) -> Iterator[tuple[int, int]]:
+    """daphne as `make run` starts it, or gunicorn with uvicorn workers as scripts/serve.sh
+    does (config/gunicorn.py, DATABASE_POOL on); yields the port and the server's pid."""
     port = _free_port()
     (REPO / "var").mkdir(exist_ok=True)
-    with open(REPO / "var" / f"bench-snapshots-daphne-{port}.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "config.asgi:application"], cwd=REPO, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+    if kind == "daphne":
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                   "config.asgi:application"]
+    else:
+        metrics = REPO / "var" / f"bench-snapshots-metrics-{port}"
+        metrics.mkdir(exist_ok=True)
+        env = {**env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+               "DATABASE_POOL": "true", "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+        command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.py",
+                   "config.asgi:application"]
+    with open(REPO / "var" / f"bench-snapshots-{kind}-{port}.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -126,7 +142,7 @@ def daphne(env: dict[str, str]) -> Iterator[tuple[int, int]]:
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"daphne did not start; see {log.name}") from None
+                        raise RuntimeError(f"{kind} did not start; see {log.name}") from None
                     time.sleep(0.2)
             yield port, process.pid
         finally:
@@ -301,6 +317,12 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0,
                         help="seconds a snapshot client waits between its requests")
     parser.add_argument("--ignore-retry-after", action="store_true")
+    parser.add_argument("--server", choices=("daphne", "gunicorn"), default="daphne",
+                        help="daphne (make run) or gunicorn + uvicorn workers (make serve)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn's workers")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="load and control-again phases, alternated (more: drift of a "
+                             "shared machine falls on both sides)")
     parser.add_argument("--profile", metavar="DIR",
                         help="record what holds the server's interpreter lock in each phase "
                              "with py-spy (pip install py-spy), as collapsed stacks in DIR")
@@ -314,7 +336,7 @@ def main() -> None:
         with bench_database(env) as url:
             env["DATABASE_URL"] = url
             hosts, tokens, camera_b = _provision(env)
-            with daphne(env) as (port, pid):
+            with web_server(env, args.server, args.workers) as (port, pid):
                 _run(args, port, pid, hosts, tokens, camera_b, silent, url)
     finally:
         silent.close()
@@ -394,20 +416,27 @@ def _run(args: Any, port: int, pid: int, hosts: dict[str, str], tokens: dict[str
 
     measure("control")
     context = multiprocessing.get_context("spawn")
-    stop, out = context.Event(), context.Queue()
-    load = context.Process(target=_load_process, args=(
-        port, hosts["b"], f"/api/v1/cameras/{camera_b}/snapshot/", tokens["b"],
-        args.concurrency, args.pause, not args.ignore_retry_after, stop, out), daemon=True)
-    load_started = time.monotonic()
-    load.start()
-    time.sleep(3.0)  # let the load settle: every client has had a request in flight
-    measure("load")
-    stop.set()
-    answers, load_cpu = out.get(timeout=120)
-    load_s = time.monotonic() - load_started
-    load.join(10)
-    time.sleep(2.0)  # pending snapshot requests drain
-    measure("control again")
+    answers: Counter[str] = Counter()
+    load_s, load_cpu_s = 0.0, 0.0
+    for n in range(1, args.rounds + 1):
+        suffix = f" {n}" if args.rounds > 1 else ""
+        stop, out = context.Event(), context.Queue()
+        load = context.Process(target=_load_process, args=(
+            port, hosts["b"], f"/api/v1/cameras/{camera_b}/snapshot/", tokens["b"],
+            args.concurrency, args.pause, not args.ignore_retry_after, stop, out), daemon=True)
+        load_started = time.monotonic()
+        load.start()
+        time.sleep(3.0)  # let the load settle: every client has had a request in flight
+        measure("load" + suffix)
+        stop.set()
+        got, cpu = out.get(timeout=120)
+        answers.update(got)
+        seconds = time.monotonic() - load_started
+        load_s, load_cpu_s = load_s + seconds, load_cpu_s + cpu * seconds
+        load.join(10)
+        time.sleep(2.0)  # pending snapshot requests drain
+        measure("control again" + suffix)
+    load_cpu = load_cpu_s / load_s
     sampler.stop()
 
     import psycopg
@@ -420,9 +449,13 @@ def _run(args: Any, port: int, pid: int, hosts: dict[str, str], tokens: dict[str
     print(f"{'phase':28} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95/ctl':>7} "
           f"{'db conn max/mean':>16} {'active max':>10} {'threads max':>11} {'srv CPU':>7} "
           f"{'load1':>5}")
-    for phase, label in (("control", "control (no snapshots)"),
-                         ("load", f"beside {args.concurrency} snapshot clients"),
-                         ("control again", "control again")):
+    labels = {"control": "control (no snapshots)"}
+    for phase in results:
+        if phase.startswith("load"):
+            labels[phase] = f"beside {args.concurrency} clients{phase[4:]}"
+        elif phase != "control":
+            labels[phase] = phase
+    for phase, label in labels.items():
         values, samples = results[phase], sampler.samples.get(phase) or [(0, 0, 0)]
         totals = [s[0] for s in samples]
         print(f"{label:28} {_p(values, 0.5):>7.1f} {_p(values, 0.95):>7.1f} "
@@ -430,10 +463,14 @@ def _run(args: Any, port: int, pid: int, hosts: dict[str, str], tokens: dict[str
               f"{max(totals):>9} / {statistics.mean(totals):<4.1f} "
               f"{max(s[1] for s in samples):>10} {max(s[2] for s in samples):>11} "
               f"{sampler.cpu[phase] * 100:>6.0f}% {loadavg[phase]:>5.2f}")
-    noise = _p(results["control again"], 0.95) / _p(base, 0.95)
-    loaded = _p(results["load"], 0.95) / _p(base, 0.95)
-    print(f"p95 ratio under load: {loaded:.2f}; run-to-run noise (control again / control): "
-          f"{noise:.2f}; p50 ratio {_p(results['load'], 0.5) / _p(base, 0.5):.2f}")
+    controls = sorted(v for k, vs in results.items() if not k.startswith("load") for v in vs)
+    loads = sorted(v for k, vs in results.items() if k.startswith("load") for v in vs)
+    noise = [_p(vs, 0.95) / _p(base, 0.95) for k, vs in results.items()
+             if k.startswith("control again")]
+    print(f"p95 ratio under load: {_p(loads, 0.95) / _p(controls, 0.95):.2f} (all load phases "
+          f"against all control phases; p50 {_p(loads, 0.5) / _p(controls, 0.5):.2f}, "
+          f"p99 {_p(loads, 0.99) / _p(controls, 0.99):.2f}); run-to-run noise (each control "
+          f"again / control): {', '.join(f'{x:.2f}' for x in noise)}")
     print(f"tenant A answers other than 200: "
           f"{ {k: dict(v) for k, v in failures.items() if v} or 'none'}")
     print(f"tenant B snapshot answers in {load_s:.0f} s: {dict(sorted(answers.items()))} "
@@ -441,8 +478,9 @@ def _run(args: Any, port: int, pid: int, hosts: dict[str, str], tokens: dict[str
           f"{', Retry-After ignored' if args.ignore_retry_after else ', Retry-After honoured'})")
     print(f"connections the silent camera received: {silent.accepted}; CPU of the snapshot "
           f"clients' process: {load_cpu * 100:.0f}% of one CPU")
-    print(f"database connections: max_connections {max_connections}; server CPU = CPU seconds "
-          "of the daphne process per second of the phase")
+    server = args.server if args.server == "daphne" else f"gunicorn, {args.workers} workers"
+    print(f"server: {server}; database connections: max_connections {max_connections}; server "
+          "CPU = CPU seconds of the server's processes per second of the phase")
 
 
 if __name__ == "__main__":
