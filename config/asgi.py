@@ -7,16 +7,11 @@ portal (docs/portal.md).
 """
 
 import os
-import sys
 
-from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django_asgi_app = get_asgi_application()
-# Shorter waits for the interpreter lock between the event loop and the request threads
-# (settings.WEB_SWITCH_INTERVAL_S says why).
-sys.setswitchinterval(settings.WEB_SWITCH_INTERVAL_S)
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

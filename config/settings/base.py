@@ -120,12 +120,6 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
-# The web process's interpreter switch interval (sys.setswitchinterval, set by config/asgi.py).
-# daphne's event loop and Django's request threads share one interpreter lock; a thread that
-# comes back from a database round trip waits up to this long for the lock while the loop is
-# busy (answering refused snapshot requests, say), and a request makes tens of round trips.
-# Python's default is 0.005 s; benchmarks/bench_snapshots.py measures the difference.
-WEB_SWITCH_INTERVAL_S = env.float("WEB_SWITCH_INTERVAL_S", default=0.001)
 
 # --- Data stores ------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://peoplecount@127.0.0.1:5432/peoplecount")}
