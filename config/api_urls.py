@@ -25,6 +25,7 @@ from analytics.api.views import (
     OccupancyView,
     SiteOccupancyResetView,
     SiteOccupancyView,
+    SitesTotalsView,
 )
 from analytics.reports.api.views import (
     CountsExportView,
@@ -84,6 +85,7 @@ v1 = [
     path("site-occupancy/", SiteOccupancyView.as_view(), name="site-occupancy"),
     path("site-occupancy/export/", SiteOccupancyExportView.as_view(),
          name="site-occupancy-export"),
+    path("counts/sites/", SitesTotalsView.as_view(), name="counts-sites"),
     path("site-occupancy/reset/", SiteOccupancyResetView.as_view(),
          name="site-occupancy-reset"),
     path("roles/", RoleListView.as_view(), name="roles"),

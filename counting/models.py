@@ -301,7 +301,11 @@ class LineDayRollup(LineRollup):
         constraints = [
             models.UniqueConstraint(fields=["line", "day"], name="line_day_unique"),
         ]
-        indexes = [models.Index(fields=["camera", "day"])]
+        # Covering: a year of days over 100 lines is an index-only scan (36,500 index entries,
+        # no heap visits once vacuumed) instead of 36,500 random heap reads.
+        indexes = [models.Index(fields=["camera", "day"]),
+                   models.Index(fields=["line", "day"], include=["count_in", "count_out"],
+                                name="line_day_covering")]
 
     def __str__(self) -> str:
         return f"{self.line_id} {self.day:%Y-%m-%d} +{self.count_in}/-{self.count_out}"

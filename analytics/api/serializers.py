@@ -44,11 +44,17 @@ class _SeriesQuerySerializer(serializers.Serializer):
 
 
 HOURS_CHOICES = ("all", "open")
+COMPARE_CHOICES = ("previous", "weekday")
 
 
 class CountsQuerySerializer(_SeriesQuerySerializer):
     """``/counts/`` query: exactly one of site, camera or line; optionally opening hours only."""
 
+    compare = serializers.ChoiceField(
+        choices=COMPARE_CHOICES, required=False,
+        help_text="previous: the same series over the period of the same length just before; "
+                  "weekday: the same series one week earlier (each bucket against the same "
+                  "weekday and time).")
     hours = serializers.ChoiceField(
         choices=HOURS_CHOICES, default="all",
         help_text="open: count only what happened during the site's opening hours (a site "
@@ -118,6 +124,16 @@ class FootfallSerializer(serializers.Serializer):
     entrances = EntranceSerializer(many=True)
 
 
+class ComparisonSerializer(serializers.Serializer):
+    """The same series over an earlier period, bucket for bucket."""
+
+    type = serializers.ChoiceField(choices=COMPARE_CHOICES)
+    start = LocalDateTimeField()
+    end = LocalDateTimeField()
+    results = CountPointSerializer(many=True)
+    total = TotalsSerializer()
+
+
 class CountSeriesSerializer(serializers.Serializer):
     """A count series."""
 
@@ -126,6 +142,7 @@ class CountSeriesSerializer(serializers.Serializer):
     bucket = serializers.ChoiceField(choices=BUCKETS)
     hours = serializers.ChoiceField(choices=HOURS_CHOICES)
     footfall = FootfallSerializer(required=False, help_text="Site scope only.")
+    compare = ComparisonSerializer(required=False, help_text="With ?compare= only.")
     start = LocalDateTimeField(help_text="Start of the first bucket.")
     end = LocalDateTimeField(help_text="End of the last bucket.")
     results = CountPointSerializer(many=True)
@@ -238,3 +255,43 @@ class OccupancyResetOutputSerializer(serializers.Serializer):
     removed = serializers.IntegerField()
     actor = serializers.CharField(source="actor_name")
     reason = serializers.CharField()
+
+
+class SitesTotalsQuerySerializer(serializers.Serializer):
+    """``/counts/sites/`` query: local days [from, to)."""
+
+    start = serializers.DateField(help_text="First local day (included).")
+    end = serializers.DateField(help_text="Day after the last one (excluded).")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        mapped = {("start" if k == "from" else "end" if k == "to" else k): v
+                  for k, v in data.items()}
+        try:
+            values = dict(super().to_internal_value(mapped))
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            raise serializers.ValidationError(
+                {("from" if k == "start" else "to" if k == "end" else k): v
+                 for k, v in detail.items()}) from exc
+        if values["start"] >= values["end"]:
+            raise serializers.ValidationError({"from": ["'from' must be before 'to'."]})
+        if (values["end"] - values["start"]).days > MAX_RANGE["day"].days:
+            raise serializers.ValidationError(
+                {"to": [f"At most {MAX_RANGE['day'].days} days; shorten the range."]})
+        return values
+
+
+class SiteDayTotalSerializer(serializers.Serializer):
+    """One local day summed over the sites, each counted in its own timezone."""
+
+    day = serializers.DateField()
+    count_in = serializers.IntegerField()
+    count_out = serializers.IntegerField()
+
+
+class SitesTotalsSerializer(serializers.Serializer):
+    """Footfall of every site you may view, per local day of each site."""
+
+    sites = serializers.ListField(child=serializers.IntegerField())
+    results = SiteDayTotalSerializer(many=True)
+    total = TotalsSerializer()

@@ -8,12 +8,13 @@ that could read more stored rows than the tenant's plan allows (``query_rows_quo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -24,17 +25,21 @@ from analytics.api.errors import QueryTimeoutError, QueryTooLargeError
 from analytics.api.serializers import (
     CountSeriesSerializer,
     CountsQuerySerializer,
+    LocalDateTimeField,
     OccupancyQuerySerializer,
     OccupancyResetInputSerializer,
     OccupancyResetOutputSerializer,
     OccupancySeriesSerializer,
     SiteOccupancyQuerySerializer,
     SiteOccupancySeriesSerializer,
+    SitesTotalsQuerySerializer,
+    SitesTotalsSerializer,
 )
 from analytics.footfall import site_footfall_sources
 from analytics.quality import bucket_quality, with_quality
 from analytics.series import (
     BUCKETS,
+    CALENDAR_BUCKETS,
     DWELL_BINS,
     CountSources,
     SeriesRangeError,
@@ -45,7 +50,7 @@ from analytics.series import (
 )
 from analytics.site_occupancy import site_occupancy_reset, site_occupancy_series
 from cameras.local_time import opening_windows
-from cameras.selectors import camera_get_visible_to, site_get_visible_to
+from cameras.selectors import camera_get_visible_to, site_get_visible_to, site_list_visible_to
 from counting.selectors import (
     counting_line_get_visible_to,
     counting_line_list_visible_to,
@@ -94,6 +99,16 @@ def _series(function: Any, **kwargs: Any) -> Any:
         raise QueryTimeoutError(str(exc)) from exc
 
 
+_datetime = LocalDateTimeField().to_representation
+
+
+def _count_points(points: list[Any]) -> list[dict[str, Any]]:
+    """Count points as ``CountPointSerializer`` writes them."""
+    return [{"start": _datetime(p.start), "end": _datetime(p.end), "count_in": p.count_in,
+             "count_out": p.count_out, "coverage": p.coverage, "quality": p.quality,
+             "quality_notes": list(p.quality_notes)} for p in points]
+
+
 class _SeriesView(StrictQueryParamsMixin, APIView):
     """A series endpoint: the default throttles plus the tenant's budget of series."""
 
@@ -104,7 +119,8 @@ class _SeriesView(StrictQueryParamsMixin, APIView):
 class CountsView(_SeriesView):
     """In/out counts per minute, hour or day of a site, a camera or a line."""
 
-    extra_query_params = frozenset({"site", "camera", "line", "from", "to", "bucket", "hours"})
+    extra_query_params = frozenset({"site", "camera", "line", "from", "to", "bucket", "hours",
+                                    "compare"})
 
     @extend_schema(
         summary="Counts per bucket in the site's timezone (empty buckets are zero)",
@@ -117,6 +133,8 @@ class CountsView(_SeriesView):
             *WINDOW_PARAMS,
             OpenApiParameter("hours", str, enum=["all", "open"], description=(
                 "open: only what happened during the site's opening hours.")),
+            OpenApiParameter("compare", str, enum=["previous", "weekday"], description=(
+                "Add the same series over the previous period, or one week earlier.")),
         ],
         responses=CountSeriesSerializer,
     )
@@ -170,7 +188,92 @@ class CountsView(_SeriesView):
         }
         if footfall is not None:
             body["footfall"] = {"basis": footfall.basis, "entrances": list(footfall.entrances)}
-        return Response(CountSeriesSerializer(body).data)
+        if values.get("compare"):
+            body["compare"] = self._comparison(values, site, sources, camera_ids, points, tz)
+        results, body["results"] = body["results"], []
+        compare = body.get("compare")
+        if compare:
+            earlier, compare["results"] = compare["results"], []
+        data = CountSeriesSerializer(body).data
+        # The buckets (up to ~1,100) are written directly: the same fields and formats as
+        # CountPointSerializer (the documented shape), 5x cheaper than DRF's field machinery.
+        data["results"] = _count_points(results)
+        if compare:
+            data["compare"]["results"] = _count_points(earlier)
+        return Response(data)
+
+
+    @staticmethod
+    def _comparison(values: dict[str, Any], site: Any, sources: CountSources,
+                    camera_ids: Any, points: list[Any], tz: ZoneInfo) -> dict[str, Any]:
+        """The same series shifted back (local wall time, so hours stay hours across DST)."""
+        first, last = points[0].start, points[-1].end
+        local_first = first.replace(tzinfo=None)
+        if values["compare"] == "weekday":
+            shift = timedelta(days=7)
+        else:  # the previous period: as many local days (or hours, minutes) just before
+            span = last.replace(tzinfo=None) - local_first
+            shift = timedelta(days=span.days) if values["bucket"] in CALENDAR_BUCKETS else span
+            shift = shift or span
+        start = (local_first - shift).replace(tzinfo=tz)
+        end = start + (last - first) if values["bucket"] not in CALENDAR_BUCKETS else (
+            (last.replace(tzinfo=None) - shift).replace(tzinfo=tz))
+        windows = (opening_windows(opening_hours=site.opening_hours or {},
+                                   site_tz=site.timezone, start=start, end=end)
+                   if values["hours"] == "open" else None)
+        earlier = _series(count_series, sources=sources, bucket=values["bucket"], start=start,
+                          end=end, tz=tz, windows=windows, day_rollups=True)
+        earlier = with_quality(earlier, bucket_quality(
+            camera_ids=camera_ids, bounds=[(p.start, p.end) for p in earlier],
+            line_ids=sources.lines + sources.lines_swapped,
+            zone_ids=sources.zones + sources.zones_swapped))
+        return {"type": values["compare"], "start": earlier[0].start, "end": earlier[-1].end,
+                "results": earlier,
+                "total": {"count_in": sum(p.count_in for p in earlier),
+                          "count_out": sum(p.count_out for p in earlier)}}
+
+
+class SitesTotalsView(_SeriesView):
+    """Footfall of all the sites the caller may view, per local day, each site in its own
+    timezone: day 2026-03-02 is Paris's 2 March plus Kolkata's 2 March."""
+
+    extra_query_params = frozenset({"from", "to"})
+
+    @extend_schema(
+        summary="Footfall of all your sites per local day (each site's own day)",
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True,
+                             description="First local day (included)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True,
+                             description="Day after the last one (excluded)."),
+        ],
+        responses=SitesTotalsSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = SitesTotalsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        first, stop = query.validated_data["start"], query.validated_data["end"]
+        per_day: dict[date, list[int]] = {first + timedelta(days=i): [0, 0]
+                                          for i in range((stop - first).days)}
+        sites = list(site_list_visible_to(user=request.user).order_by("pk"))
+        for site in sites:
+            tz = _timezone(site.timezone)
+            sources = site_footfall_sources(user=request.user, site=site).sources
+            points = _series(count_series, sources=sources, bucket="day",
+                             start=datetime.combine(first, time.min, tzinfo=tz),
+                             end=datetime.combine(stop, time.min, tzinfo=tz), tz=tz,
+                             day_rollups=True)
+            for point in points:
+                row = per_day.get(point.start.date())
+                if row is not None:
+                    row[0] += point.count_in
+                    row[1] += point.count_out
+        results = [{"day": day, "count_in": v[0], "count_out": v[1]}
+                   for day, v in sorted(per_day.items())]
+        return Response(SitesTotalsSerializer({
+            "sites": [site.pk for site in sites], "results": results,
+            "total": {"count_in": sum(r["count_in"] for r in results),
+                      "count_out": sum(r["count_out"] for r in results)}}).data)
 
 
 class OccupancyView(_SeriesView):

@@ -66,7 +66,15 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "SWAGGER_UI_DIST": "/api/docs/assets/swagger-ui-dist",
     "SWAGGER_UI_FAVICON_HREF": "/api/docs/assets/swagger-ui-dist/favicon-32x32.png",
     "REDOC_DIST": "/api/docs/assets/redoc",
-    "ENUM_NAME_OVERRIDES": {"CameraStatusEnum": "cameras.constants.CameraStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "CameraStatusEnum": "cameras.constants.CameraStatus",
+        # Same field names, different choice sets: each set gets its own component name.
+        "SeriesBucketEnum": "analytics.series.BUCKETS",
+        "ReportBucketEnum": "analytics.reports.models.ReportBucket",
+        "OccupancyResetKindEnum": "analytics.models.OccupancyResetKind",
+        "ExportKindEnum": ["counts", "occupancy"],
+        "RuleKindEnum": "analytics.alerts.constants.RuleKind",
+    },
 }
 
 # While the throttle cache (Redis) is unavailable, requests go through unthrottled with an
