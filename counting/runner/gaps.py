@@ -45,6 +45,7 @@ class GapTracker:
         self.generation = generation
         self.current: _Gap | None = None
         self.unwritten: list[_Gap] = []
+        self.last_end: datetime | None = None  # where the last closed gap ended
 
     def open(self, *, started_at: datetime, cause: str, reason: str) -> None:
         if self.current is not None:
@@ -59,6 +60,7 @@ class GapTracker:
             return
         gap.ended_at = max(ended_at, gap.started_at)
         gap.analysed_share = analysed_share
+        self.last_end = gap.ended_at
         logger.warning("camera %s: analysed again after a gap of %.1f s", self.camera_id,
                        (gap.ended_at - gap.started_at).total_seconds())
         self.unwritten.append(gap)
@@ -78,7 +80,10 @@ class GapTracker:
             self.close(ended_at=last_analysed)
 
     def overload_start(self, *, started_at: datetime, reason: str) -> None:
-        """Frames are analysed only in part since ``started_at`` (nothing if a gap is open)."""
+        """Frames are analysed only in part since ``started_at`` (nothing if a gap is open; no
+        sooner than the last gap's end: the meter's first short tick may reach into a stall)."""
+        if self.last_end is not None:
+            started_at = max(started_at, self.last_end)
         self.open(started_at=started_at, cause=GapCause.OVERLOAD, reason=reason)
 
     def overload_end(self, *, ended_at: datetime, analysed_share: float | None) -> None:

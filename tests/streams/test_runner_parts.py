@@ -740,6 +740,14 @@ def test_an_overload_is_a_gap_with_the_share_analysed_and_degrades_health(
                                                                            None)
     assert (stall.cause, stall.started_at, stall.ended_at) == (
         "source", T0 + timedelta(seconds=70), None)
+    # an overload right after the stall starts where the stall ended, not inside it
+    tracker.observe(stalled=False, last_analysed=T0 + timedelta(seconds=80), run_started=T0,
+                    cause="", reason="")
+    tracker.overload_start(started_at=T0 + timedelta(seconds=79), reason=reason)
+    tracker.write()
+    latest = CameraGap.objects.filter(camera=camera).order_by("-started_at").first()
+    assert latest is not None
+    assert (latest.cause, latest.started_at) == ("overload", T0 + timedelta(seconds=80))
 
 
 def test_camera_health_api_shows_condition_and_recent_gaps(
