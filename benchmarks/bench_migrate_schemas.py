@@ -44,10 +44,10 @@ def _manage(env: dict[str, str], *args: str) -> float:
 def _clones(db: str, seed: str, count: int, dump: str, head: tuple[str, str],
             workdir: Path) -> None:
     """(Re)create ``count`` copies of the seed schema with their tenant rows and chain heads."""
-    existing = _psql(db, "SELECT string_agg(quote_ident(nspname), ', ') FROM pg_namespace "
-                         f"WHERE nspname LIKE '{seed[:-5]}c%'").strip()
-    if existing:
-        _psql(db, f"DROP SCHEMA {existing} CASCADE")
+    existing = _psql(db, "SELECT quote_ident(nspname) FROM pg_namespace "
+                         f"WHERE nspname LIKE '{seed[:-5]}c%'").split()
+    for schema in existing:  # one at a time: one DROP of all would exhaust the lock table
+        _psql(db, f"DROP SCHEMA {schema} CASCADE")
     _psql(db, f"DELETE FROM tenants_tenant WHERE schema_name LIKE '{seed[:-5]}c%'")
     sql = workdir / "clones.sql"
     with sql.open("w") as out:

@@ -17,7 +17,9 @@
 #      so the WAL segment being written is never archived), and the backup restored to the end
 #      of the archive: the rows committed but lost are the data lost (bounded by
 #      archive_timeout), and the recovery time.
-# Prints the numbers; removes everything it made. Not part of `make test`.
+# Prints the numbers (and, for drill B, the WAL file being written and the last archived one at
+# the kill); removes everything it made (PITR_KEEP_LOGS=DIR keeps the logs). Not part of
+# `make test`.
 set -euo pipefail
 seconds="${1:-60}"
 if [ "$(id -u)" = 0 ]; then
@@ -31,6 +33,7 @@ stanza=drill
 cleanup() {
   "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   "$bin/pg_ctl" -D "$work/restored" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "${PITR_KEEP_LOGS:-}" ] && cp -r "$work/log" "$PITR_KEEP_LOGS" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -98,7 +101,8 @@ sql "SELECT pg_switch_wal()" >/dev/null
 sleep 2  # the switched segment is archived by the archiver
 "$bin/pg_ctl" -D "$work/data" -m fast stop >/dev/null
 started=$(now_s)
-pgbr restore --pg1-path="$work/restored" --type=time --target="$target" --target-action=promote
+pgbr restore --pg1-path="$work/restored" --type=time --target="$target" --target-action=promote \
+  --archive-mode=off  # the drill's copy must not archive a second timeline into the repository
 sed -i "s/^port = .*/port = $port/" "$work/restored/postgresql.conf"
 "$bin/pg_ctl" -D "$work/restored" -l "$work/log/restored-a.log" -w -t 600 start >/dev/null
 until [ "$(sql 'SELECT pg_is_in_recovery()')" = "f" ]; do sleep 0.1; done
@@ -113,6 +117,8 @@ rm -rf "$work/restored"
 writer "$seconds"
 committed_n=$(sql "SELECT count(*) FROM ledger")
 committed_at=$(sql "SELECT max(at) FROM ledger")
+archived=$(sql "SELECT last_archived_wal || ' at ' || last_archived_time || ', failed ' || failed_count || ' ' || coalesce(last_failed_wal, '') FROM pg_stat_archiver")
+current=$(sql "SELECT pg_walfile_name(pg_current_wal_lsn())")
 "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null
 started=$(now_s)
 pgbr restore --pg1-path="$work/restored" --type=default
@@ -131,4 +137,4 @@ echo "drill A (restore to a moment T): recovery ${recovery_a} s; rows before T: 
      "(of $((total_a - before_target)) written after T, expected 0)"
 echo "drill B (machine lost, -m immediate): recovery ${recovery_b} s; rows $restored_n of" \
      "$committed_n committed (lost $((committed_n - restored_n)), ${lost_s} s of writes;" \
-     "archive_timeout 30 s bounds it)"
+     "archive_timeout 30 s bounds it); at the kill: writing $current, archived $archived"
