@@ -102,6 +102,7 @@ def _fill_minutes(site: Any, start: datetime, end: datetime) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--only", choices=["days", "hours"], help="run one of the two parts")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     for scope in ("USER", "TOKEN", "ANON", "TENANT", "TENANT_SERIES"):
@@ -111,14 +112,10 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
     from django_tenants.utils import tenant_context
 
-    from analytics.footfall import site_footfall_sources
-    from analytics.series import count_series
     from benchmarks.throwaway import throwaway_tenant
-    from counting.rollups import line_day_rollups_rebuild
     from tenants.accounts.tokens import token_create
 
     settings.ALLOWED_HOSTS = ["*"]
@@ -131,69 +128,86 @@ def main() -> None:
         auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
         installed = now - timedelta(days=800)
 
-        # 1. a year of days over 100 lines
-        paris = _site("Mall", "Europe/Paris", 10, 10, installed)
-        tz = ZoneInfo("Europe/Paris")
-        today = now.astimezone(tz).date()
-        first = today - timedelta(days=364)
-        started = time.perf_counter()
-        hours = _fill_hours(paris, datetime.combine(first, datetime.min.time(), tz)
-                            - timedelta(days=1), now + timedelta(hours=1))
-        camera_ids = list(paris.cameras.values_list("pk", flat=True))
-        line_day_rollups_rebuild(camera_ids=camera_ids, timezone="Europe/Paris")
-        with connection.cursor() as cursor:  # the state autovacuum keeps: index-only scans
-            cursor.execute("VACUUM ANALYZE counting_linedayrollup")
-        print(f"year of days: 100 lines, {hours:,} hour rollups and their day rollups in "
-              f"{time.perf_counter() - started:.1f} s")
-        window = {"site": paris.pk, "from": first.isoformat(),
-                  "to": (today + timedelta(days=1)).isoformat(), "bucket": "day"}
-        sample = client.get("/api/v1/counts/", window, **auth)
-        assert sample.status_code == 200, sample.content[:300]
-        api_p50, api_p95 = _timed(lambda: client.get("/api/v1/counts/", window, **auth),
-                                  args.requests)
-        sources = site_footfall_sources(user=owner, site=paris).sources
-        start = datetime.combine(first, datetime.min.time(), tz)
-        end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tz)
-        query: dict[str, Any] = {"sources": sources, "bucket": "day", "start": start,
-                                 "end": end, "tz": tz}
-        days = count_series(**query, day_rollups=True)
-        assert days == count_series(**query, day_rollups=False), "day rollups differ"
-        day_p50, day_p95 = _timed(lambda: count_series(**query, day_rollups=True),
-                                  args.requests)
-        hour_p50, hour_p95 = _timed(lambda: count_series(**query, day_rollups=False),
-                                    max(5, args.requests // 4))
-        print(f"  GET /counts/ site, {len(days)} days x 100 lines: p50 {api_p50:.1f} ms, "
-              f"p95 {api_p95:.1f} ms (target < 100 ms), n={args.requests}")
-        print(f"  series only, day rollups : p50 {day_p50:.1f} ms  p95 {day_p95:.1f} ms")
-        print(f"  series only, hour rollups: p50 {hour_p50:.1f} ms  p95 {hour_p95:.1f} ms "
-              "(baseline: the path before day rollups)")
-        print(f"  ratio baseline / day rollups (p50): {hour_p50 / day_p50:.1f}x")
+        if args.only != "hours":
+            _year_of_days(client, auth, owner, now, installed, args.requests)
+        if args.only != "days":
+            _month_of_hours(client, auth, now, installed, args.requests)
 
-        # 2. 30 days of hours at +05:30 against a whole-hour zone, 20 lines each
-        month_start = now - timedelta(days=30)
-        rows = {}
-        sites = {}
-        for name, zone in (("Kolkata", "Asia/Kolkata"), ("Paris", "Europe/Paris")):
-            sites[name] = _site(name, zone, 2, 10, installed)
-            started = time.perf_counter()
-            rows[name] = _fill_minutes(sites[name], month_start - timedelta(days=1), now)
-            print(f"30 days of hours, {name}: {rows[name]:,} minute rollups (and hours) in "
-                  f"{time.perf_counter() - started:.1f} s")
-        results = {}
-        for name, site in sites.items():
-            local = site.timezone
-            local_now = now.astimezone(ZoneInfo(local)).replace(tzinfo=None)
-            hourly = {"site": site.pk, "bucket": "hour",
-                      "from": (local_now - timedelta(days=30)).strftime("%Y-%m-%dT%H:00:00"),
-                      "to": local_now.strftime("%Y-%m-%dT%H:00:00")}
-            response = client.get("/api/v1/counts/", hourly, **auth)
-            assert response.status_code == 200, response.content[:300]
-            results[name] = _timed(lambda q=hourly: client.get("/api/v1/counts/", q, **auth),
-                                   args.requests)
-            print(f"  GET /counts/ site, 720 hours x 20 lines, {local}: p50 "
-                  f"{results[name][0]:.1f} ms, p95 {results[name][1]:.1f} ms")
-        print(f"  ratio +05:30 / whole-hour baseline (p95): "
-              f"{results['Kolkata'][1] / results['Paris'][1]:.1f}x")
+
+def _year_of_days(client: Any, auth: dict[str, str], owner: Any, now: datetime,
+                  installed: datetime, requests: int) -> None:
+    """Part 1: a year of days over 100 lines (API, and series against the hour baseline)."""
+    from django.db import connection
+
+    from analytics.footfall import site_footfall_sources
+    from analytics.series import count_series
+    from counting.rollups import line_day_rollups_rebuild
+
+    paris = _site("Mall", "Europe/Paris", 10, 10, installed)
+    tz = ZoneInfo("Europe/Paris")
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=364)
+    started = time.perf_counter()
+    hours = _fill_hours(paris, datetime.combine(first, datetime.min.time(), tz)
+                        - timedelta(days=1), now + timedelta(hours=1))
+    camera_ids = list(paris.cameras.values_list("pk", flat=True))
+    line_day_rollups_rebuild(camera_ids=camera_ids, timezone="Europe/Paris")
+    with connection.cursor() as cursor:  # the state autovacuum keeps: index-only scans
+        cursor.execute("VACUUM ANALYZE counting_linedayrollup")
+    print(f"year of days: 100 lines, {hours:,} hour rollups and their day rollups in "
+          f"{time.perf_counter() - started:.1f} s")
+    window = {"site": paris.pk, "from": first.isoformat(),
+              "to": (today + timedelta(days=1)).isoformat(), "bucket": "day"}
+    sample = client.get("/api/v1/counts/", window, **auth)
+    assert sample.status_code == 200, sample.content[:300]
+    api_p50, api_p95 = _timed(lambda: client.get("/api/v1/counts/", window, **auth),
+                              requests)
+    sources = site_footfall_sources(user=owner, site=paris).sources
+    start = datetime.combine(first, datetime.min.time(), tz)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tz)
+    query: dict[str, Any] = {"sources": sources, "bucket": "day", "start": start,
+                             "end": end, "tz": tz}
+    days = count_series(**query, day_rollups=True)
+    assert days == count_series(**query, day_rollups=False), "day rollups differ"
+    day_p50, day_p95 = _timed(lambda: count_series(**query, day_rollups=True),
+                              requests)
+    hour_p50, hour_p95 = _timed(lambda: count_series(**query, day_rollups=False),
+                                max(5, requests // 4))
+    print(f"  GET /counts/ site, {len(days)} days x 100 lines: p50 {api_p50:.1f} ms, "
+          f"p95 {api_p95:.1f} ms (target < 100 ms), n={requests}")
+    print(f"  series only, day rollups : p50 {day_p50:.1f} ms  p95 {day_p95:.1f} ms")
+    print(f"  series only, hour rollups: p50 {hour_p50:.1f} ms  p95 {hour_p95:.1f} ms "
+          "(baseline: the path before day rollups)")
+    print(f"  ratio baseline / day rollups (p50): {hour_p50 / day_p50:.1f}x")
+
+
+def _month_of_hours(client: Any, auth: dict[str, str], now: datetime, installed: datetime,
+                    requests: int) -> None:
+    """Part 2: 30 days of hours at +05:30 against a whole-hour zone, 20 lines each."""
+    month_start = now - timedelta(days=30)
+    rows = {}
+    sites = {}
+    for name, zone in (("Kolkata", "Asia/Kolkata"), ("Paris", "Europe/Paris")):
+        sites[name] = _site(name, zone, 2, 10, installed)
+        started = time.perf_counter()
+        rows[name] = _fill_minutes(sites[name], month_start - timedelta(days=1), now)
+        print(f"30 days of hours, {name}: {rows[name]:,} minute rollups (and hours) in "
+              f"{time.perf_counter() - started:.1f} s")
+    results = {}
+    for name, site in sites.items():
+        local = site.timezone
+        local_now = now.astimezone(ZoneInfo(local)).replace(tzinfo=None)
+        hourly = {"site": site.pk, "bucket": "hour",
+                  "from": (local_now - timedelta(days=30)).strftime("%Y-%m-%dT%H:00:00"),
+                  "to": local_now.strftime("%Y-%m-%dT%H:00:00")}
+        response = client.get("/api/v1/counts/", hourly, **auth)
+        assert response.status_code == 200, response.content[:300]
+        results[name] = _timed(lambda q=hourly: client.get("/api/v1/counts/", q, **auth),
+                               requests)
+        print(f"  GET /counts/ site, 720 hours x 20 lines, {local}: p50 "
+              f"{results[name][0]:.1f} ms, p95 {results[name][1]:.1f} ms")
+    print(f"  ratio +05:30 / whole-hour baseline (p95): "
+          f"{results['Kolkata'][1] / results['Paris'][1]:.1f}x")
 
 
 if __name__ == "__main__":
