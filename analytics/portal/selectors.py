@@ -106,29 +106,61 @@ def _cut_and_whole(bounds: Bounds) -> tuple[list[float], list[datetime]]:
     return [edge.timestamp() for edge in edges], partial_hours(bounds)
 
 
-def hourly_in_per_camera(*, camera_ids: Sequence[int], bounds: Bounds) -> dict[int, list[int]]:
-    """"In" crossings per camera per bucket of ``bounds`` (hours of one local day)."""
+@dataclass(frozen=True)
+class Footfall:
+    """Which lines a site's "in" comes from: ``excluded`` lines are not entrances of a site
+    that has entrances; ``swapped`` entrances enter in their "out" direction
+    (:mod:`analytics.footfall`; zone entrances are counted by the API, not here)."""
+
+    excluded: tuple[int, ...] = ()
+    swapped: tuple[int, ...] = ()
+
+
+def footfall_lines(*, camera_ids: Sequence[int]) -> Footfall:
+    """The footfall definition of the cameras' sites: entrances only where a site has any."""
+    rows = list(CountingLine.objects.filter(camera_id__in=list(camera_ids))
+                .values_list("pk", "entrance", "camera__site_id"))
+    with_entrances = {site for _, entrance, site in rows if entrance}
+    return Footfall(
+        excluded=tuple(pk for pk, entrance, site in rows
+                       if site in with_entrances and not entrance),
+        swapped=tuple(pk for pk, entrance, _ in rows if entrance == "out"))
+
+
+_IN = "CASE WHEN line_id = ANY(%s) THEN count_out ELSE count_in END"
+
+
+def hourly_in_per_camera(*, camera_ids: Sequence[int], bounds: Bounds,
+                         footfall: Footfall | None = None) -> dict[int, list[int]]:
+    """Entering per camera per bucket of ``bounds`` (hours of one local day): the entrances'
+    entering direction where the site has entrances, else every line's "in"."""
+    footfall = footfall or Footfall()
     result = {cid: [0] * len(bounds) for cid in camera_ids}
     if not camera_ids:
         return result
     thresholds, cut = _cut_and_whole(bounds)
     hours = connection.ops.quote_name(LineHourRollup._meta.db_table)
     minutes = connection.ops.quote_name(LineMinuteRollup._meta.db_table)
+    swapped, excluded = list(footfall.swapped), list(footfall.excluded)
     sql = (
         "SELECT camera_id, width_bucket(extract(epoch FROM hour)::float8, %s::float8[]) AS b, "
-        f"SUM(count_in) FROM {hours} WHERE camera_id = ANY(%s) AND hour >= %s AND hour < %s "
+        f"SUM({_IN}) FROM {hours} WHERE camera_id = ANY(%s) AND hour >= %s AND hour < %s "
+        "AND NOT (line_id = ANY(%s)) "
         "AND NOT (hour = ANY(%s::timestamptz[])) GROUP BY camera_id, b")
-    params: list[Any] = [thresholds, list(camera_ids), bounds[0][0], bounds[-1][1], cut]
+    params: list[Any] = [thresholds, swapped, list(camera_ids), bounds[0][0], bounds[-1][1],
+                         excluded, cut]
     if cut:
         # Only the hours a local boundary cuts (+05:30) come from the minutes: one index range
         # scan of (camera, minute) per cut hour, not the whole day's minutes.
         sql += (
             " UNION ALL SELECT m.camera_id, width_bucket(extract(epoch FROM m.minute)::float8, "
-            "%s::float8[]) AS b, SUM(m.count_in) FROM unnest(%s::timestamptz[]) AS cut(hour) "
-            f"CROSS JOIN LATERAL (SELECT camera_id, minute, count_in FROM {minutes} "
+            "%s::float8[]) AS b, SUM(m.entering) FROM unnest(%s::timestamptz[]) AS cut(hour) "
+            f"CROSS JOIN LATERAL (SELECT camera_id, minute, {_IN} AS entering FROM {minutes} "
             "WHERE camera_id = ANY(%s) AND minute >= GREATEST(cut.hour, %s) "
-            "AND minute < LEAST(cut.hour + interval '1 hour', %s)) AS m GROUP BY m.camera_id, b")
-        params += [thresholds, cut, list(camera_ids), bounds[0][0], bounds[-1][1]]
+            "AND minute < LEAST(cut.hour + interval '1 hour', %s) "
+            "AND NOT (line_id = ANY(%s))) AS m GROUP BY m.camera_id, b")
+        params += [thresholds, cut, swapped, list(camera_ids), bounds[0][0], bounds[-1][1],
+                   excluded]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for camera_id, bucket, total in cursor.fetchall():
@@ -138,17 +170,19 @@ def hourly_in_per_camera(*, camera_ids: Sequence[int], bounds: Bounds) -> dict[i
 
 
 def in_between_per_camera(*, camera_ids: Sequence[int], start: datetime,
-                          end: datetime) -> dict[int, int]:
-    """"In" crossings per camera in [start, end) from the minute rollups (a short range)."""
+                          end: datetime, footfall: Footfall | None = None) -> dict[int, int]:
+    """Entering per camera in [start, end) from the minute rollups (a short range), as
+    :func:`hourly_in_per_camera` counts it."""
+    footfall = footfall or Footfall()
     result = dict.fromkeys(camera_ids, 0)
     if not camera_ids or start >= end:
         return result
     table = connection.ops.quote_name(LineMinuteRollup._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT camera_id, SUM(count_in) FROM {table} WHERE camera_id = ANY(%s) "
-            "AND minute >= %s AND minute < %s GROUP BY camera_id",
-            [list(camera_ids), start, end])
+            f"SELECT camera_id, SUM({_IN}) FROM {table} WHERE camera_id = ANY(%s) "
+            "AND minute >= %s AND minute < %s AND NOT (line_id = ANY(%s)) GROUP BY camera_id",
+            [list(footfall.swapped), list(camera_ids), start, end, list(footfall.excluded)])
         for camera_id, total in cursor.fetchall():
             result[int(camera_id)] = int(total or 0)
     return result
@@ -239,15 +273,19 @@ def site_summaries(*, user: Any, now: datetime | None = None,
         ids = [camera.pk for site in tz_sites for camera in by_site.get(site.pk, [])]
         today_bounds = day_hour_bounds(tz=tz, day=today)
         other_bounds = day_hour_bounds(tz=tz, day=other)
-        today_counts = hourly_in_per_camera(camera_ids=ids, bounds=today_bounds)
-        other_counts = hourly_in_per_camera(camera_ids=ids, bounds=other_bounds)
+        footfall = footfall_lines(camera_ids=ids)
+        today_counts = hourly_in_per_camera(camera_ids=ids, bounds=today_bounds,
+                                            footfall=footfall)
+        other_counts = hourly_in_per_camera(camera_ids=ids, bounds=other_bounds,
+                                            footfall=footfall)
         # The comparison day up to the same local time: whole hours plus the current hour's
         # minutes (wall-clock arithmetic in the zone: 7 days earlier at the same local time).
         local_now = now.astimezone(tz)
         shifted = datetime.combine(other, local_now.time(), tzinfo=tz).astimezone(UTC)
         whole = [index for index, (_, upper) in enumerate(other_bounds) if upper <= shifted]
         partial_start = other_bounds[len(whole)][0] if len(whole) < len(other_bounds) else None
-        partial = (in_between_per_camera(camera_ids=ids, start=partial_start, end=shifted)
+        partial = (in_between_per_camera(camera_ids=ids, start=partial_start, end=shifted,
+                                         footfall=footfall)
                    if partial_start is not None else {})
         for site in tz_sites:
             site_cameras = by_site.get(site.pk, [])

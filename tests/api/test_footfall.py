@@ -150,3 +150,31 @@ def test_entrance_is_validated_and_audited(world_a: Any, in_tenant: Any,
                         {"ignore_detections": True, "entrance": "in"}, format="json")
     assert mask.status_code == 400
     assert "cannot be an entrance" in str(mask.json()["error"]["fields"]["entrance"])
+
+
+def test_dashboard_and_site_page_count_the_entrances_too(
+        tenant_a: Any, in_tenant: Any, owner_of: Any) -> None:
+    from analytics.portal.selectors import site_summaries
+
+    # given a site whose entrance ("out" enters) and an ordinary line counted today
+    now = datetime.now(tz=UTC)
+    with in_tenant(tenant_a):
+        site = factories.SiteFactory(timezone="UTC")
+        camera = factories.CameraFactory(site=site)
+        aisle = factories.LineFactory(camera=camera)
+        door = factories.LineFactory(camera=camera, entrance="out")
+        plain = factories.CameraFactory(site=factories.SiteFactory(timezone="UTC"))
+        other = factories.LineFactory(camera=plain)
+        owner = owner_of("a")
+    at = max(now.replace(hour=0, minute=0, second=0, microsecond=0), now - timedelta(minutes=5))
+    _write(in_tenant, tenant_a, camera, [(aisle, "in", at), (door, "out", at),
+                                         (door, "out", at), (door, "in", at)])
+    _write(in_tenant, tenant_a, plain, [(other, "in", at)])
+
+    # when the dashboard's summaries are read
+    with in_tenant(tenant_a):
+        summaries = {s.site.pk: s for s in site_summaries(user=owner, now=now)}
+
+    # then the site with an entrance counts its 2 entries, the other site all its lines
+    assert sum(summaries[site.pk].today.counts) == 2
+    assert sum(summaries[plain.site_id].today.counts) == 1
