@@ -18,8 +18,8 @@ RETENTION_FIELDS = ("retention_days", "minute_retention_days", "health_retention
 AUDIT_RETENTION_MIN_DAYS = 30
 _EVENTS_HELP = ("Raw crossing events (the ledger). Their hour rollups stay, so counts by hour "
                 "and day never change when events go.")
-_MINUTES_HELP = ("Per-minute line counts. Their hour rollups stay; minute series further back "
-                 "than this are refused.")
+_MINUTES_HELP = ("Per-minute line counts: minute series, and the parts of hours that half-hour "
+                 "time zones cut, read them. Their hour rollups stay.")
 _HEALTH_HELP = "Camera health history (state changes, gaps' events)."
 _AUDIT_HELP = ("Audit events. The oldest go as a prefix of the hash chain, whose last removed "
                f"hash is kept so the rest stays verifiable; at least {AUDIT_RETENTION_MIN_DAYS}.")
