@@ -86,7 +86,8 @@
       const target = event.target;
       if (tool === "line") {
         rules.lines.push({id: null, name: uniqueName("Line", rules.lines), x1: x, y1: y,
-                          x2: x, y2: y, in_label: "in", out_label: "out", enabled: true});
+                          x2: x, y2: y, in_label: "in", out_label: "out", enabled: true,
+                          entrance: ""});
         selected = {kind: "line", index: rules.lines.length - 1};
         drag = {kind: "line", index: selected.index, point: "2", fresh: true};
         svg.setPointerCapture(event.pointerId);
@@ -205,12 +206,16 @@
     $("swap").addEventListener("click", () => {
       const line = current();
       [line.x1, line.y1, line.x2, line.y2] = [line.x2, line.y2, line.x1, line.y1];
+      // The arrow turned round: an entrance keeps entering the same way through the door.
+      if (line.entrance) line.entrance = line.entrance === "in" ? "out" : "in";
       markDirty();
+      renderForm();
       redraw();
     });
     $("add-line").addEventListener("click", () => {
       rules.lines.push({id: null, name: uniqueName("Line", rules.lines), x1: 0.2, y1: 0.5,
-                        x2: 0.8, y2: 0.5, in_label: "in", out_label: "out", enabled: true});
+                        x2: 0.8, y2: 0.5, in_label: "in", out_label: "out", enabled: true,
+                        entrance: ""});
       markDirty();
       select("line", rules.lines.length - 1);
       $("f-name").focus();
@@ -260,6 +265,7 @@
       $("item-legend").textContent = isLine ? "Selected line" : "Selected zone";
       $("f-name").value = item.name;
       $("f-enabled").checked = item.enabled !== false;
+      $("f-entrance").value = item.entrance || "";
       if (isLine) {
         $("f-in").value = item.in_label;
         $("f-out").value = item.out_label;
@@ -288,6 +294,7 @@
     bind("f-in", (item, input) => { item.in_label = input.value; });
     bind("f-out", (item, input) => { item.out_label = input.value; });
     bind("f-enabled", (item, input) => { item.enabled = input.checked; });
+    bind("f-entrance", (item, input) => { item.entrance = input.value; });
     bind("f-mask", (item, input) => { item.ignore_detections = input.checked; });
     bind("f-capacity", (item, input) => {
       item.capacity = input.value === "" ? null : Number(input.value);
@@ -308,9 +315,9 @@
       if (drawing) { $("save-status").textContent = "Finish or cancel the zone being drawn first."; return; }
       const body = {
         lines: rules.lines.map((l) => clean(l, ["name", "x1", "y1", "x2", "y2", "in_label",
-                                                 "out_label", "enabled"])),
+                                                 "out_label", "enabled", "entrance"])),
         zones: rules.zones.map((z) => clean(z, ["name", "points", "capacity",
-                                                 "ignore_detections", "enabled"])),
+                                                 "ignore_detections", "enabled", "entrance"])),
         delete_lines: deleted.lines, delete_zones: deleted.zones,
       };
       $("save").disabled = true;

@@ -99,11 +99,13 @@ def test_the_editor_saves_lines_and_zones_through_the_services(tenant_a: Any, ma
         created_before = (_events("counting_line.create"), _events("zone.create"),
                           _events("counting_line.update"))
     client = logged_in("a", manager)
-    assert "Draw a line" in client.get(f"/cameras/{camera.pk}/editor/").content.decode()
+    page = client.get(f"/cameras/{camera.pk}/editor/").content.decode()
+    assert "Draw a line" in page and 'id="f-entrance"' in page
     # when the manager moves the door line, adds a line and a zone with a capacity
     response = _save(client, camera.pk, {
         "lines": [{"id": line.pk, "name": "Door", "x1": 0.4, "y1": 0.0, "x2": 0.4, "y2": 1.0,
-                   "in_label": "entered", "out_label": "left", "enabled": True},
+                   "in_label": "entered", "out_label": "left", "enabled": True,
+                   "entrance": "in"},
                   {"id": None, "name": "Stairs", "x1": 0.1, "y1": 0.2, "x2": 0.9, "y2": 0.2,
                    "in_label": "down", "out_label": "up", "enabled": True}],
         "zones": [{"id": None, "name": "Till", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]],
@@ -114,9 +116,10 @@ def test_the_editor_saves_lines_and_zones_through_the_services(tenant_a: Any, ma
     answer = response.json()
     assert "within 3 s" in answer["detail"]
     assert [item["name"] for item in answer["rules"]["lines"]] == ["Door", "Stairs"]
+    assert [item["entrance"] for item in answer["rules"]["lines"]] == ["in", ""]
     with tenant_context(tenant_a):
         door = CountingLine.objects.get(pk=line.pk)
-        assert (door.x1, door.version) == (0.4, 2)
+        assert (door.x1, door.version, door.entrance) == (0.4, 2, "in")
         assert Zone.objects.get(camera=camera).capacity == 12
         assert (_events("counting_line.create"), _events("zone.create"),
                 _events("counting_line.update")) == (created_before[0] + 1,
