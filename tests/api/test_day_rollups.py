@@ -54,3 +54,35 @@ def test_day_rollups_equal_the_hour_path_and_follow_a_timezone_change(
         assert days == hours
         rows = LineDayRollup.objects.filter(line_id__in=ids)
         assert sum(r.count_in + r.count_out for r in rows) == 1500
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Kolkata"])
+def test_the_backfill_migration_gives_the_days_the_ledger_keeps(
+        zone: str, tenant_a: Any, in_tenant: Any) -> None:
+    import importlib
+
+    from django.db import connection, transaction
+
+    from counting.models import LineDayRollup
+
+    backfill = importlib.import_module("counting.migrations.0017_line_day_backfill")
+    # given two lines that counted over two weeks around the autumn change (hours cut by a
+    # +05:30 midnight included), their day rollups kept by the ledger
+    with in_tenant(tenant_a):
+        site = factories.SiteFactory(timezone=zone)
+        camera = factories.CameraFactory(site=site)
+        lines = [factories.LineFactory(camera=camera), factories.LineFactory(camera=camera)]
+    _ledger(in_tenant, tenant_a, camera, lines, datetime(2026, 10, 19, 12, tzinfo=UTC),
+            15 * 24, 900, seed=5)
+    ids = [line.pk for line in lines]
+    with in_tenant(tenant_a), transaction.atomic():
+        rows = LineDayRollup.objects.filter(line_id__in=ids)
+        kept = sorted(rows.values_list("line_id", "day", "count_in", "count_out"))
+        assert sum(r[2] + r[3] for r in kept) == 900
+        # when they are lost (as for data older than migration 0015) and the migration runs
+        rows.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(backfill.BACKFILL_SQL)
+        # then every day is back with the ledger's numbers
+        assert sorted(rows.values_list("line_id", "day", "count_in", "count_out")) == kept
+        transaction.set_rollback(True)  # other tests' lines were refilled too: leave them be
