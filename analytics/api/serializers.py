@@ -13,6 +13,18 @@ ID_MAX = 2**63 - 1
 RANGE_HELP = ", ".join(f"{b} <= {MAX_RANGE[b].days} days" for b in BUCKETS)
 
 
+YEARS = (1970, 2999)  # counts exist only in between; outside, calendar arithmetic overflows
+
+
+def _check_years(values: dict[str, Any]) -> None:
+    """Dates of series lie within :data:`YEARS` (a clear 400 instead of a calendar overflow)."""
+    for key in ("start", "end"):
+        value = values.get(key)
+        if value is not None and not YEARS[0] <= value.year <= YEARS[1]:
+            raise serializers.ValidationError(
+                {key: [f"Use a date between {YEARS[0]} and {YEARS[1]}."]})
+
+
 class LocalDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date-time; one without offset is read in the site's timezone later."""
 
@@ -35,7 +47,9 @@ class _SeriesQuerySerializer(serializers.Serializer):
         mapped = {("start" if k == "from" else "end" if k == "to" else k): v
                   for k, v in data.items()}
         try:
-            return dict(super().to_internal_value(mapped))
+            values = dict(super().to_internal_value(mapped))
+            _check_years(values)
+            return values
         except serializers.ValidationError as exc:
             detail = exc.detail if isinstance(exc.detail, dict) else {}
             raise serializers.ValidationError(
@@ -268,6 +282,7 @@ class SitesTotalsQuerySerializer(serializers.Serializer):
                   for k, v in data.items()}
         try:
             values = dict(super().to_internal_value(mapped))
+            _check_years(values)
         except serializers.ValidationError as exc:
             detail = exc.detail if isinstance(exc.detail, dict) else {}
             raise serializers.ValidationError(

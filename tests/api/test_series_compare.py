@@ -64,3 +64,21 @@ def test_totals_across_sites_use_each_sites_local_day(
         {"day": "2026-03-02", "count_in": 1, "count_out": 0},
         {"day": "2026-03-03", "count_in": 1, "count_out": 1}]
     assert paris.site_id in body["sites"] and kolkata.site_id in body["sites"]
+
+
+def test_dates_out_of_the_calendar_are_refused(tenant_a: Any, in_tenant: Any, owner_of: Any,
+                                               api_client: Any) -> None:
+    # given a site open on Mondays; when year 1 or 9999 is asked for, then 400 naming the field
+    with in_tenant(tenant_a):
+        site = factories.SiteFactory(opening_hours={"mon": [["09:00", "17:00"]]})
+        owner = owner_of("a")
+    client = api_client("a", owner)
+    for path, query in (
+            ("/api/v1/counts/", {"site": site.pk, "from": "0001-01-01", "to": "0001-01-03",
+                                 "hours": "open"}),
+            ("/api/v1/site-occupancy/", {"site": site.pk, "from": "9999-12-29",
+                                         "to": "9999-12-30"}),
+            ("/api/v1/counts/sites/", {"from": "0001-01-01", "to": "0001-01-02"})):
+        response = client.get(path, query)
+        assert response.status_code == 400, (path, response.content[:200])
+        assert "between 1970 and 2999" in str(response.json()["error"]["fields"])
