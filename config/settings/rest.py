@@ -91,7 +91,10 @@ API_SNAPSHOT_PER_PROCESS = _env.int("API_SNAPSHOT_PER_PROCESS", default=8)
 API_SNAPSHOT_WAIT_S = _env.float("API_SNAPSHOT_WAIT_S", default=0.5)
 # Snapshot requests in flight per Host (tenant domain) and per web process, admitted before
 # any database access; beyond them the answer is an immediate 429 / 503 (cameras/api/admission.py).
-API_SNAPSHOT_INFLIGHT_PER_HOST = _env.int("API_SNAPSHOT_INFLIGHT_PER_HOST", default=6)
+# Per Host as many as the tenant's grabs: each admitted request runs Django's whole stack (a
+# thread, the tenant, the token) and 6 of them kept another tenant's p95 at 1.7x under daphne
+# (docs/security.md, benchmarks/bench_snapshots.py).
+API_SNAPSHOT_INFLIGHT_PER_HOST = _env.int("API_SNAPSHOT_INFLIGHT_PER_HOST", default=2)
 API_SNAPSHOT_INFLIGHT = _env.int("API_SNAPSHOT_INFLIGHT", default=24)
 # Seconds an answer (a picture or a failure) of a camera is reused.
 API_SNAPSHOT_CACHE_S = _env.float("API_SNAPSHOT_CACHE_S", default=5.0)

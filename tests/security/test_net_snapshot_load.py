@@ -173,6 +173,7 @@ def test_150_snapshots_of_a_silent_camera_hold_few_connections_and_threads(
     assert {status for status, _ in door} == {429}
     assert min(retry for _, retry in door) >= math.ceil(settings.API_SNAPSHOT_TIMEOUT_S)
     # and the server never held more database connections or threads than the bounds allow:
-    # the admitted requests, tenant A's request, and the grabs of the tenant
+    # the admitted requests, tenant A's request, and the grabs of the tenant (the thread of an
+    # answered request ends a moment later: twice the admitted ones), never one per request
     assert peak["connections"] <= per_host + 1
-    assert peak["threads"] <= threads_before + per_host + per_tenant + 1
+    assert peak["threads"] <= threads_before + 2 * per_host + per_tenant + 2
