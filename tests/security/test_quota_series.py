@@ -114,9 +114,11 @@ def test_a_series_over_the_row_quota_is_refused_with_advice(
         factories.LineFactory(camera=camera)
         owner = owner_of("a")
     client = api_client("a", owner)
-    query = {"from": "2024-01-01T00:00:00", "to": "2026-12-31T00:00:00", "bucket": "day"}
+    # (hours at +05:30: every local hour is cut, so 60 minute rows an hour; a day series
+    # reads the day rollups, a few hundred rows, and fits any quota)
+    query = {"from": "2026-01-01T00:00:00", "to": "2026-02-10T00:00:00", "bucket": "hour"}
 
-    # when the site (2 x ~91k rows) and then one line (~91k rows) are asked for
+    # when the site (2 x 57,600 rows) and then one line (57,600 rows) are asked for
     site_answer = client.get("/api/v1/counts/", {"site": camera.site_id, **query})
     # and the tenant's own override raises its share
     _quota(tenant_a, query_rows_quota=100_000)
@@ -133,7 +135,8 @@ def test_a_series_over_the_row_quota_is_refused_with_advice(
 def test_a_series_the_database_does_not_finish_in_time_is_a_503(
         tenant_a: Any, in_tenant: Any, owner_of: Any, api_client: Any,
         settings: Any) -> None:
-    # given a Paris line whose hour rollups another session holds locked, and a 0.3 s limit
+    # given a Paris line whose hour and day rollups another session holds locked, and a 0.3 s
+    # limit
     settings.SERIES_STATEMENT_TIMEOUT_S = 0.3
     with in_tenant(tenant_a):
         line = factories.LineFactory(camera=factories.CameraFactory(
@@ -143,8 +146,9 @@ def test_a_series_the_database_does_not_finish_in_time_is_a_503(
     params.pop("cursor_factory", None)
     params.pop("context", None)
     with psycopg.connect(**params) as other:
-        other.execute(f'LOCK TABLE "{tenant_a.schema_name}".counting_linehourrollup '
-                      "IN ACCESS EXCLUSIVE MODE")
+        schema = tenant_a.schema_name
+        other.execute(f'LOCK TABLE "{schema}".counting_linehourrollup, '
+                      f'"{schema}".counting_linedayrollup IN ACCESS EXCLUSIVE MODE')
 
         # when its daily counts are asked for
         answer = api_client("a", owner).get("/api/v1/counts/", {
