@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,27 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.api import factories
+from tests.api.test_counts import _ledger
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def _ledger(in_tenant: Any, tenant: Any, camera: Any, lines: list[Any], start: datetime,
-            hours: int, count: int, seed: int) -> None:
-    """Write ``count`` crossings over ``hours`` through the real ledger (events + rollups)."""
-    from counting.leases import lease_acquire
-    from counting.ledger import LedgerBatch, LedgerEvent, ledger_write
-
-    rng = random.Random(seed)
-    events = tuple(
-        LedgerEvent(line_id=rng.choice(lines).pk, direction=rng.choice(["in", "out"]),
-                    track_id=i, frame_index=i,
-                    occurred_at=start + timedelta(seconds=rng.uniform(0, hours * 3600)))
-        for i in range(count))
-    with in_tenant(tenant):
-        lease = lease_acquire(camera_id=camera.pk, owner="tests", ttl_s=60)
-        assert lease is not None
-        ledger_write(LedgerBatch(camera_id=camera.pk, generation=lease.generation, seq=1,
-                                 events=events))
 
 
 @pytest.fixture
