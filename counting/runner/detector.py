@@ -7,27 +7,34 @@ from typing import Any
 
 from django.conf import settings
 
-_detectors: dict[tuple[str, str, int | None], Any] = {}
+from counting.pipeline.detectors.spec import DetectorSpec
+
+_detectors: dict[tuple[str, str, int | None, float, str], Any] = {}
 _detectors_lock = threading.Lock()
 
 
-def shared_detector() -> Any:
-    """One detector per worker process, reused by every stream task it runs (loading the
-    model takes seconds; a prefork child runs one stream at a time)."""
-    key = (
-        str(settings.COUNTING_MODEL_PATH),
-        settings.COUNTING_DETECTOR_BACKEND,
-        settings.COUNTING_DETECTOR_INPUT_SIZE,
-    )
+def settings_detector_spec() -> DetectorSpec:
+    """The detector the COUNTING_* settings name (used when no registry model applies)."""
+    return DetectorSpec(model_path=str(settings.COUNTING_MODEL_PATH),
+                        backend=settings.COUNTING_DETECTOR_BACKEND,
+                        input_size=settings.COUNTING_DETECTOR_INPUT_SIZE,
+                        score_threshold=settings.COUNTING_SCORE_THRESHOLD)
+
+
+def shared_detector(spec: DetectorSpec | None = None) -> Any:
+    """One detector per worker process and spec, reused by every stream task it runs (loading
+    the model takes seconds; a prefork child runs one stream at a time)."""
+    spec = spec or settings_detector_spec()
+    key = spec.key()
     with _detectors_lock:
         if key not in _detectors:
             from counting.pipeline.detectors import create_detector
 
             _detectors[key] = create_detector(
-                settings.COUNTING_MODEL_PATH, backend=settings.COUNTING_DETECTOR_BACKEND,
-                score_threshold=settings.COUNTING_SCORE_THRESHOLD,
+                spec.model_path, backend=spec.backend,  # type: ignore[arg-type]
+                score_threshold=spec.score_threshold,
                 device=settings.COUNTING_DEVICE, threads=settings.COUNTING_TORCH_THREADS,
-                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE)
+                input_size=spec.input_size)
         return _detectors[key]
 
 

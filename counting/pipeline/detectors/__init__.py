@@ -8,12 +8,14 @@ from counting.pipeline.detectors.base import (
     ModelError,
     create_detector,
 )
+from counting.pipeline.detectors.spec import DetectorSpec
 
 __all__ = [
     "DEFAULT_NMS_IOU",
     "DEFAULT_SCORE_THRESHOLD",
     "Backend",
     "Detector",
+    "DetectorSpec",
     "ModelError",
     "create_detector",
 ]
