@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cameras.streams import stream_ffmpeg_options
 from counting.pipeline.cli import (
+    DEFAULT_BATCH,
     IGNORE_HELP,
     LINE_HELP,
     ZONE_HELP,
@@ -67,7 +68,18 @@ class Command(BaseCommand):
             help="frames analysed per second (default: every frame)",
         )
         parser.add_argument("--score-threshold", type=float, default=None)
-        parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="CPU threads of the detector (default: every core of this machine)",
+        )
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=None,
+            help=f"analysed frames per detector call for a file (default {DEFAULT_BATCH})",
+        )
         parser.add_argument("--backend", default="torch", choices=get_args(Backend))
         parser.add_argument(
             "--input-size",
@@ -89,7 +101,9 @@ class Command(BaseCommand):
         threshold = options["score_threshold"]
         if threshold is None:
             threshold = getattr(settings, "COUNTING_SCORE_THRESHOLD", 0.3)
-        threads = options["threads"] or getattr(settings, "COUNTING_TORCH_THREADS", None)
+        # Not COUNTING_TORCH_THREADS (one stream process per camera): a video file counted here
+        # has the machine to itself, so run_count_video uses every core unless told otherwise.
+        threads = options["threads"]
         input_size = options["input_size"]
         if input_size is None:
             input_size = getattr(settings, "COUNTING_DETECTOR_INPUT_SIZE", DEFAULT_INPUT_SIZE)
@@ -104,6 +118,7 @@ class Command(BaseCommand):
                 detect_fps=options["detect_fps"],
                 score_threshold=float(threshold),
                 threads=threads,
+                batch=options["batch"],
                 backend=options["backend"],
                 input_size=input_size,
                 device=getattr(settings, "COUNTING_DEVICE", None),
