@@ -125,3 +125,17 @@ def health_text(*, state: str, reason: str = "", enabled: bool = True,
     headline = headlines.get(state, state.capitalize() or "Unknown")
     severity = "warning" if state == CameraStatus.STARTING else "trouble"
     return HealthText(headline, _explain(state, reason), severity)
+
+
+def duration_text(seconds: float) -> str:
+    """A length of time for people: "none", "45 s", "12 min 5 s", "3 h 20 min"."""
+    whole = round(seconds)
+    if whole <= 0:
+        return "none"
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(whole, 3600)
+    return f"{hours} h {rest // 60} min" if rest // 60 else f"{hours} h"

@@ -8,7 +8,7 @@ A user sees a camera's lines, zones and health when they may view the camera (se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.utils import timezone
 from cameras.constants import CameraStatus
 from cameras.local_time import local_day_bounds
 from cameras.selectors import camera_get_visible_to, camera_list_visible_to
-from counting.constants import HealthCondition
+from counting.constants import GapCause, HealthCondition
 from counting.models import (
     CameraGap,
     CameraHealth,
@@ -109,6 +109,38 @@ def camera_gaps_recent(*, camera_id: int, limit: int = 10) -> list[CameraGap]:
     """The camera's latest gaps in analysis, newest first (an open one has no end)."""
     return list(CameraGap.objects.filter(camera_id=camera_id).order_by("-started_at", "-id")
                 [:limit])
+
+
+@dataclass(frozen=True)
+class UnanalysedTime:
+    """Seconds of a window in which a camera's frames were not analysed, from its gaps: a
+    stall (source, runner, loop) whole, a closed overload for the share of frames not
+    analysed. An overload still going on has no share yet: it is flagged, not counted."""
+
+    seconds: float
+    overload_ongoing: bool
+
+
+def camera_unanalysed_time(*, camera_id: int, now: datetime,
+                           window: timedelta = timedelta(hours=24)) -> UnanalysedTime:
+    """Time not analysed in the ``window`` before ``now`` (gaps clipped to it; an open stall
+    counts until ``now``)."""
+    since = now - window
+    gaps = CameraGap.objects.filter(camera_id=camera_id, started_at__lt=now).exclude(
+        ended_at__lte=since)
+    seconds = 0.0
+    overload_ongoing = False
+    for gap in gaps:
+        start = max(gap.started_at, since)
+        end = min(gap.ended_at or now, now)
+        length = max(0.0, (end - start).total_seconds())
+        if gap.cause == GapCause.OVERLOAD:
+            if gap.ended_at is None:
+                overload_ongoing = True
+                continue
+            length *= 1.0 - (gap.analysed_share or 0.0)
+        seconds += length
+    return UnanalysedTime(seconds=seconds, overload_ongoing=overload_ongoing)
 
 
 # -- for the stream runner (no user: the runner acts for the tenant) ----------------------------

@@ -23,11 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 from cameras.local_time import local_today
 from cameras.models import Camera
 from cameras.selectors import camera_get_visible_to, user_can
-from counting.health_text import health_text
+from counting.health_text import duration_text, health_text
 from counting.models import CameraGap, CountEvent
 from counting.privacy import PrivacyBlurError, jpeg_for_display, privacy_blur_required
 from counting.selectors import (
     camera_health_condition,
+    camera_unanalysed_time,
     counting_line_list_visible_to,
     day_totals,
     zone_list_visible_to,
@@ -72,14 +73,17 @@ def picture_context(camera: Camera, user: Any) -> dict[str, Any]:
 
 
 def health_context(camera: Camera, now: datetime) -> dict[str, Any]:
-    """The camera's health row, its words and its last gap."""
+    """The camera's health row, its words, its last gap and the time not analysed in the
+    last 24 hours (stalls whole, overloads for the share of frames skipped)."""
     health = getattr(camera, "health", None)  # None before its first run
     condition = camera_health_condition(health=health, camera_enabled=camera.enabled, now=now)
     words = health_text(state=camera.status, reason=camera.status_reason,
                         enabled=camera.enabled, health=health, now=now,
                         condition=condition.condition, condition_reason=condition.reason)
     last_gap = CameraGap.objects.filter(camera_id=camera.pk).order_by("-started_at").first()
-    return {"camera": camera, "health": health, "words": words, "last_gap": last_gap}
+    unanalysed = camera_unanalysed_time(camera_id=camera.pk, now=now)
+    return {"camera": camera, "health": health, "words": words, "last_gap": last_gap,
+            "unanalysed": unanalysed, "unanalysed_text": duration_text(unanalysed.seconds)}
 
 
 @login_required
