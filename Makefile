@@ -6,7 +6,7 @@ PYTHON ?= python3
 SHARED_DIR ?= $(abspath ../shared)
 export SHARED_DIR
 
-.PHONY: run serve test install services system-deps migrate demo lint typecheck pytest eval bench bench-services clean
+.PHONY: run serve test install services system-deps migrate demo lint typecheck pytest eval bench bench-count-video bench-services clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ eval: install
 
 bench: install
 	$(PY) -m benchmarks.bench_pipeline --shared "$(SHARED_DIR)"
+
+# Whole processes, a few minutes: count_video (all cores; and --threads 1 --batch 1) against the
+# peer recipe (ONNX Runtime + trackers' ByteTrack + supervision's LineZone) on PETS, alternating.
+bench-count-video: install
+	$(PY) -m benchmarks.bench_count_video --shared "$(SHARED_DIR)"
 
 # Benchmarks that need the database and the demo stack's services (throw-away tenants).
 bench-services: migrate

@@ -1,10 +1,12 @@
 """Pipeline speed on PETS09-S2L1; prints one JSON object.
 
-    python -m benchmarks.bench_pipeline [--shared PATH] [--threads N [N ...]] [--frames N]
+    python -m benchmarks.bench_pipeline [--shared PATH] [--threads N [N ...]] [--batches N [N ...]]
+        [--frames N]
 
-Measures: decode fps; detector latency per frame for the PyTorch backend (batch 1 and a batch)
-and ONNX Runtime at each thread count (1 and 2 by default), sampled in alternating blocks so
-that both see the same machine load, and the two backends' best batch-1 latencies compared;
+Measures: decode fps; detector latency per frame for the PyTorch backend (batch 1 and batches
+of 2, 4 and 8) and ONNX Runtime at each thread count (1 and 2 by default), sampled in
+alternating blocks so that both see the same machine load, each torch figure's ratio to ORT's,
+and the two backends' best batch-1 latencies compared;
 tracker and counter cost per frame; end-to-end fps (decode -> sampler -> detector -> tracker
 -> 6 lines + 1 zone, at the first thread count, the product's default of 1) and its ratio to
 the detector-only time. Wall-clock numbers on a shared machine are noisy: medians and minimums
@@ -18,6 +20,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -64,11 +67,12 @@ def bench_detectors(
     frames: list[ImageArray],
     threads: int,
     rounds: int,
-    batch: int,
+    batches: Sequence[int],
     input_size: int | None,
 ) -> dict[str, Any]:
-    """Latency of torch (batch 1), torch (batch N) and ONNX Runtime, in alternating blocks,
-    on the same model and input size."""
+    """Latency per frame of torch (batch 1 and each batch size) and ONNX Runtime (batch 1:
+    the exported model has a fixed batch of 1), in alternating blocks, on the same model and
+    input size; each torch figure's ratio to ORT's median."""
     torch_det = create_detector(
         paths.model, backend="torch", threads=threads, input_size=input_size
     )
@@ -76,14 +80,16 @@ def bench_detectors(
         paths.model, backend="onnxruntime", threads=threads, input_size=input_size
     )
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, rounds).astype(int)]
-    samples: dict[str, list[float]] = {"torch": [], f"torch_batch{batch}": [], "onnxruntime": []}
+    samples: dict[str, list[float]] = {"torch": [], "onnxruntime": []}
+    samples.update({f"torch_batch{b}": [] for b in batches})
     for image in picks[:3]:  # warm-up: allocator, oneDNN primitive caches
         torch_det.detect([image])
         ort_det.detect([image])
-    torch_det.detect(picks[:batch])
+    for b in batches:
+        torch_det.detect(picks[:b])
     # Alternate blocks of frames between backends: both see the same machine load, and one
     # backend's idle worker threads never compete with the other's within a block.
-    block = 10
+    block = max([8, *batches])
     for start in range(0, len(picks), block):
         chunk = picks[start : start + block]
         for name, det in (("torch", torch_det), ("onnxruntime", ort_det)):
@@ -92,20 +98,20 @@ def bench_detectors(
                 t0 = time.perf_counter()
                 det.detect([image])
                 samples[name].append((time.perf_counter() - t0) * 1000)
-        for i in range(0, len(chunk) - batch + 1, batch):
-            t0 = time.perf_counter()
-            torch_det.detect(chunk[i : i + batch])
-            samples[f"torch_batch{batch}"].append((time.perf_counter() - t0) * 1000 / batch)
-    out: dict[str, Any] = {k: _stats(v) for k, v in samples.items()}
-    out["torch_vs_onnxruntime_median"] = round(
-        out["torch"]["median_ms"] / out["onnxruntime"]["median_ms"], 2
-    )
-    out["torch_vs_onnxruntime_min"] = round(
-        out["torch"]["min_ms"] / out["onnxruntime"]["min_ms"], 2
-    )
-    out["torch_batch_vs_onnxruntime_median"] = round(
-        out[f"torch_batch{batch}"]["median_ms"] / out["onnxruntime"]["median_ms"], 2
-    )
+        for b in batches:
+            for i in range(0, len(chunk) - b + 1, b):
+                t0 = time.perf_counter()
+                torch_det.detect(chunk[i : i + b])
+                samples[f"torch_batch{b}"].append((time.perf_counter() - t0) * 1000 / b)
+    out: dict[str, Any] = {k: _stats(v) for k, v in samples.items() if v}
+    ort = out["onnxruntime"]
+    out["torch_vs_onnxruntime_median"] = round(out["torch"]["median_ms"] / ort["median_ms"], 2)
+    out["torch_vs_onnxruntime_min"] = round(out["torch"]["min_ms"] / ort["min_ms"], 2)
+    for b in batches:
+        if f"torch_batch{b}" in out:
+            out[f"torch_batch{b}_vs_onnxruntime_median"] = round(
+                out[f"torch_batch{b}"]["median_ms"] / ort["median_ms"], 2
+            )
     out["threads"] = threads
     return out
 
@@ -179,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to compare"
     )
-    parser.add_argument("--rounds", type=int, default=60, help="detector latency samples")
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=64, help="detector latency samples")
+    parser.add_argument(
+        "--batches", type=int, nargs="+", default=[2, 4, 8], help="torch batch sizes"
+    )
     parser.add_argument("--frames", type=int, default=None, help="end-to-end frame limit")
     add_input_size_argument(parser)
     args = parser.parse_args(argv)
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     decode, frames = bench_decode(paths)
     detector = {
-        f"threads_{n}": bench_detectors(paths, frames, n, args.rounds, args.batch, input_size)
+        f"threads_{n}": bench_detectors(paths, frames, n, args.rounds, args.batches, input_size)
         for n in args.threads
     }
     result = {
