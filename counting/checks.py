@@ -38,6 +38,12 @@ def detector_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Wa
         problems.append(Error(
             f"COUNTING_DETECTOR_BACKEND is {backend!r}, which is not a detector backend",
             hint=f"Set it to one of: {', '.join(BACKENDS)}.", id="counting.E002"))
+    inference = getattr(settings, "COUNTING_INFERENCE", "local")
+    if inference not in ("service", "local"):
+        problems.append(Error(
+            f"COUNTING_INFERENCE is {inference!r}, which is not an inference mode",
+            hint="Set it to 'service' (one inference process per node) or 'local' (a detector "
+                 "in each stream process).", id="counting.E003"))
     model = getattr(settings, "COUNTING_MODEL_PATH", None)
     if model is not None and not Path(model).is_file():
         problems.append(Warning(

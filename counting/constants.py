@@ -55,3 +55,4 @@ class GapCause(models.TextChoices):
     RUNNER = "runner", "No runner (crashed, killed or taken over)"
     LOOP = "loop", "Frame loop blocked"
     OVERLOAD = "overload", "Analysed below the camera's rate (machine overloaded)"
+    DETECTOR = "detector", "Inference service unavailable"

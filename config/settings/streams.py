@@ -102,7 +102,7 @@ LIVE_RESYNC_MIN_INTERVAL_S = env.float("LIVE_RESYNC_MIN_INTERVAL_S", default=2.0
 # Shutdown: the stream loops' flag is set on SIGTERM/Ctrl-C (counting/runner/shutdown.py, imported
 # by every Celery process before its pool forks); a stream task has this long to flush and
 # release its lease before its process exits hard.
-CELERY_IMPORTS = ("counting.runner.shutdown",)
+CELERY_IMPORTS = ("counting.runner.shutdown", "counting.runner.inference_supervisor")
 COUNTING_SHUTDOWN_GRACE_S = env.float("COUNTING_SHUTDOWN_GRACE_S", default=6.0)
 # Celery's own bound on a cold shutdown (second Ctrl-C, SIGQUIT): tasks get this long.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT_S",
@@ -110,3 +110,16 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIM
 # The stream runner keeps each camera's latest picture (people blurred per the tenant's privacy
 # setting) this often, for the line editor while the camera is offline; 0 keeps none.
 COUNTING_SNAPSHOT_INTERVAL_S = env.float("COUNTING_SNAPSHOT_INTERVAL_S", default=120.0)
+
+# The node's inference service (counting/inference/, docs/streams.md "Inference service"):
+# "service" runs every stream's frames through one process per node that loads each model once
+# and batches across cameras; "local" loads a detector in each stream process (as before).
+COUNTING_INFERENCE = env.str("COUNTING_INFERENCE", default="service")
+COUNTING_INFERENCE_SOCKET = env.str(
+    "COUNTING_INFERENCE_SOCKET",
+    default=str(Path(__file__).resolve().parent.parent.parent / "var" / "run" / "inference.sock"))
+# Torch CPU threads of the service (0: every core) and the largest batch it runs.
+COUNTING_INFERENCE_THREADS = env.int("COUNTING_INFERENCE_THREADS", default=0)
+COUNTING_INFERENCE_MAX_BATCH = env.int("COUNTING_INFERENCE_MAX_BATCH", default=8)
+# A runner waits this long for one reply before it treats the service as gone and reconnects.
+COUNTING_INFERENCE_TIMEOUT_S = env.float("COUNTING_INFERENCE_TIMEOUT_S", default=10.0)

@@ -19,6 +19,8 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [  # type: ignore[index]
 CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/13")
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 LOG_LEVEL = "WARNING"
+# Tests load the detector in process unless they test the inference service itself.
+COUNTING_INFERENCE = env.str("COUNTING_INFERENCE", default="local")
 # Several test runs on one machine (developers side by side) each need their own database, so
 # the default name carries the process id of the test run.
 DATABASES["default"]["TEST"] = {

@@ -11,6 +11,7 @@ whose worker's tracker unlinks it if the client dies without closing it.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Sequence
 from multiprocessing import resource_tracker, shared_memory
@@ -36,7 +37,7 @@ class ClientSegment:
 
     @staticmethod
     def _create(size: int) -> shared_memory.SharedMemory:
-        return shared_memory.SharedMemory(name=f"cnt-inf-{secrets.token_hex(6)}",
+        return shared_memory.SharedMemory(name=f"cnt-inf-{os.getpid()}-{secrets.token_hex(4)}",
                                           create=True, size=max(size, MIN_SEGMENT))
 
     @property
@@ -77,8 +78,11 @@ class ServerSegment:
 
     def __init__(self, name: str) -> None:
         self.shm = shared_memory.SharedMemory(name=name)
-        # Not ours to unlink at exit (Python < 3.13 registers every attach with its tracker).
-        resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
+        # Not ours to unlink at exit (Python < 3.13 registers every attach with its tracker),
+        # unless the client is this very process (a test), whose registration it is.
+        if not name.startswith(f"cnt-inf-{os.getpid()}-"):
+            resource_tracker.unregister(self.shm._name,  # type: ignore[attr-defined]
+                                        "shared_memory")
 
     def frames(self, layout: list[list[int]]) -> list[ImageArray]:
         """Views of the frames (valid until the reply is sent)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -333,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="torch device (default: cuda if seen)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH)
     parser.add_argument("--gather-ms", type=float, default=DEFAULT_GATHER_MS)
-    parser.add_argument("--preload", action="append", default=[], metavar="MODEL_PATH",
-                        help="load this model (torch, input 480) before accepting clients")
+    parser.add_argument("--preload", action="append", default=[], metavar="SPEC",
+                        help="load this model before accepting clients: a DetectorSpec as JSON, "
+                             "or a model path (torch, input 480)")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -344,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     server = InferenceServer(args.socket, threads=args.threads, device=args.device,
                              max_batch=args.max_batch, gather_ms=args.gather_ms)
-    for path in args.preload:
-        server.model(DetectorSpec(model_path=path))
+    for spec in args.preload:
+        server.model(DetectorSpec.from_dict(json.loads(spec)) if spec.lstrip().startswith("{")
+                     else DetectorSpec(model_path=spec))
     server.bind()
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     signal.signal(signal.SIGINT, lambda *_: server.stop())

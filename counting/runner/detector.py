@@ -1,4 +1,5 @@
-"""The detector of a stream worker process, loaded once and shared by its stream runs."""
+"""The detector of a stream run: a client of the node's inference service, or (``local``) the
+worker process's own detector, loaded once and shared by its stream runs."""
 
 from __future__ import annotations
 
@@ -36,6 +37,23 @@ def shared_detector(spec: DetectorSpec | None = None) -> Any:
                 device=settings.COUNTING_DEVICE, threads=settings.COUNTING_TORCH_THREADS,
                 input_size=spec.input_size)
         return _detectors[key]
+
+
+def stream_detector(*, schema: str, camera_id: int, spec: DetectorSpec | None = None) -> Any:
+    """The detector of one stream run: with ``COUNTING_INFERENCE = "service"`` a client of the
+    node's inference service (its own connection and shared-memory segment, named by tenant
+    and camera for the service's fairness; close it when the run ends), else
+    :func:`shared_detector`."""
+    spec = spec or settings_detector_spec()
+    if settings.COUNTING_INFERENCE != "service":
+        return shared_detector(spec)
+    from counting.inference import InferenceDetector
+    from counting.pipeline.detectors.base import check_model_file
+
+    check_model_file(spec.model_path)  # a wrong setting is a ModelError here, as with "local"
+    return InferenceDetector(spec, socket_path=settings.COUNTING_INFERENCE_SOCKET,
+                             tenant=schema, camera=str(camera_id),
+                             timeout_s=settings.COUNTING_INFERENCE_TIMEOUT_S)
 
 
 def detector_version(detector: Any) -> str:

@@ -27,7 +27,8 @@ def health_condition(*, state: RunnerState, stream_state: str, stream_reason: st
     """(condition, reason, gap cause) of a run right now; no I/O.
 
     Stalled when no frame was analysed for ``stall_after_s`` (the source is offline or frozen,
-    or the loop itself is blocked); degraded when frames are analysed but fewer than due
+    the node's inference service is unavailable: cause ``detector``, or the loop itself is
+    blocked); degraded when frames are analysed but fewer than due
     (``overload``: the meter's reason) or the database, the lease heartbeat or Redis fails
     beside the loop; ok otherwise.
     """
@@ -36,11 +37,21 @@ def health_condition(*, state: RunnerState, stream_state: str, stream_reason: st
     if blocked >= stall_after_s:
         return (HealthCondition.STALLED,
                 f"frame loop blocked for {blocked:.0f} s: nothing analysed", GapCause.LOOP)
+    detector_down = state.detector_down_since
+    if idle >= stall_after_s and detector_down is not None:
+        return (HealthCondition.STALLED,
+                f"no frame analysed for {idle:.0f} s: the inference service is unavailable "
+                f"({state.detector_error}); the runner reconnects by itself",
+                GapCause.DETECTOR)
     if idle >= stall_after_s:
         why = stream_reason or stream_state
         return (HealthCondition.STALLED,
                 f"no frame analysed for {idle:.0f} s: {why}", GapCause.SOURCE)
     problems = [overload] if overload else []
+    if detector_down is not None:
+        problems.append(f"inference service unavailable for "
+                        f"{time.monotonic() - detector_down:.0f} s ({state.detector_error}); "
+                        "reconnecting")
     if state.db_down_since is not None:
         problems.append(f"database writes failing for "
                         f"{time.monotonic() - state.db_down_since:.0f} s ({state.db_error}); "

@@ -38,6 +38,8 @@ from cameras.constants import CameraStatus
 from cameras.models import Camera
 from counting.constants import GapCause
 from counting.health import health_events_lost_add, health_last_frame_at
+from counting.inference import InferenceError
+from counting.inference.protocol import InferenceModelError
 from counting.leases import runner_identity
 from counting.ledger import StaleLeaseError, ledger_write_late
 from counting.pipeline.engine import CountingEngine
@@ -47,7 +49,7 @@ from counting.runner.buffer import LedgerBuffer
 from counting.runner.config import RunnerConfig
 from counting.runner.connection import StreamConnection
 from counting.runner.db_guard import DB_ERRORS, DatabaseGuard
-from counting.runner.detector import detector_version, shared_detector
+from counting.runner.detector import detector_version, stream_detector
 from counting.runner.duties import Duties
 from counting.runner.flusher import LedgerFlusher
 from counting.runner.frames import frame_result_buffer
@@ -156,7 +158,8 @@ class StreamRunner:
                 outcome = "deleted" if camera is None else "disabled"
                 return outcome
             try:
-                detector = self._detector or shared_detector()
+                detector = self._detector or stream_detector(schema=self.schema,
+                                                             camera_id=self.camera_id)
             except ValueError as exc:  # ModelError is a ValueError: the file or a setting
                 outcome = "detector-error"
                 self._stop_reason = (f"the detector could not be loaded: {exc}. Fix the "
@@ -258,6 +261,9 @@ class StreamRunner:
         parts = self.parts
         if parts is not None:
             parts.connection.close()
+            close = getattr(parts.engine.detector, "close", None)
+            if self._detector is None and callable(close):
+                close()  # the run's own inference client (socket, shared memory)
         self.snapshotter.stop(timeout_s=0.5)
         lost = outcome == "lease-lost" or self.state.lease_lost
         if self.duties is not None:
@@ -322,7 +328,25 @@ class StreamRunner:
         if frame is None:
             return
         self.health.frame_seen(frame.time)
-        result = parts.engine.process(frame)
+        try:
+            result = parts.engine.process(frame)
+        except InferenceError as exc:
+            # The node's inference service is gone, restarting or failed on the frame: the
+            # stream stays open, the client reconnects with backoff, and the health tick turns
+            # the time without analysis into a "detector" gap.
+            if self.state.detector_down_since is None:
+                logger.warning("camera %s: %s", self.camera_id, exc)
+            self.state.detector_failed(exc)
+            return
+        except InferenceModelError as exc:  # the service cannot load this camera's model
+            self._stop_reason = (f"{exc}. Fix the COUNTING_* setting (or the camera's model) "
+                                 "and restart the stream workers")
+            logger.error("camera %s: %s", self.camera_id, self._stop_reason)
+            self.state.verdict_set("detector-error")
+            return
+        if self.state.detector_down_since is not None:
+            logger.warning("camera %s: inference service answering again", self.camera_id)
+            self.state.detector_ok()
         if not result.analysed:
             return
         self.health.frame_analysed()

@@ -42,6 +42,9 @@ class RunnerState:
         self.lease_lock_held = False
         self.db_down_since: float | None = None
         self.db_error = ""
+        # the node's inference service (set by the loop when a detect call fails)
+        self.detector_down_since: float | None = None
+        self.detector_error = ""
 
     # -- verdicts ------------------------------------------------------------------------------
     def verdict_set(self, verdict: str) -> None:
@@ -89,6 +92,15 @@ class RunnerState:
         if self.db_down_since is None:
             self.db_down_since = time.monotonic()
         self.db_error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+
+    def detector_failed(self, exc: BaseException) -> None:
+        if self.detector_down_since is None:
+            self.detector_down_since = time.monotonic()
+        self.detector_error = str(exc).strip() or type(exc).__name__
+
+    def detector_ok(self) -> None:
+        self.detector_down_since = None
+        self.detector_error = ""
 
     def db_ok(self) -> None:
         self.db_down_since = None

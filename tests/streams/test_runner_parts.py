@@ -824,3 +824,77 @@ def test_a_new_run_writes_what_an_earlier_run_spooled(camera: Camera, settings: 
         "track_id", "lease_generation")) == [(1, 1)]
     assert CameraHealth.objects.get(camera_id=camera.pk).events_lost == 2
     assert spool_files(schema="tenant_a", camera_id=camera.pk) == []
+
+
+@pytest.mark.slow
+def test_a_runner_without_its_inference_service_records_a_detector_gap_and_reconnects(
+        camera: Camera, shared_dir: Any, tmp_path: Any) -> None:
+    from types import SimpleNamespace
+
+    from counting.inference import InferenceDetector
+    from counting.inference.server import InferenceServer
+    from counting.models import CameraGap
+    from counting.pipeline.detectors import DetectorSpec
+    from counting.pipeline.types import Frame
+    from counting.runner.gaps import GapTracker
+    from counting.runner.health_reporter import health_condition
+    from counting.runner.runner import StreamRunner
+    from counting.runner.snapshotter import Snapshotter
+
+    # given a runner whose detector is a client of an inference service that is not running
+    sock = tmp_path / "inference.sock"
+    spec = DetectorSpec(model_path=str(shared_dir / "models" / "yolox_nano.onnx"))
+    detector = InferenceDetector(spec, socket_path=sock, tenant="tenant_a",
+                                 camera=str(camera.pk), timeout_s=60)
+    runner = StreamRunner(camera_id=camera.pk, schema="tenant_a", detector=detector)
+    runner.snapshotter = Snapshotter(camera_id=camera.pk, schema="tenant_a", interval_s=0)
+    runner.buffer = LedgerBuffer(camera_id=camera.pk, generation=1, max_events=100)
+    image = np.zeros((360, 480, 3), np.uint8)
+    count = iter(range(10_000))
+    parts: Any = SimpleNamespace(
+        connection=SimpleNamespace(read=lambda: Frame(image, next(count), time.time())),
+        engine=CountingEngine(detector), model_version=detector.version)
+    gaps = GapTracker(camera_id=camera.pk, generation=1)
+
+    def condition() -> tuple[str, str, str]:
+        return health_condition(state=runner.state, stream_state="online",
+                                stream_reason="streaming", redis=RedisGate(), buffered=0,
+                                stall_after_s=3.0)
+
+    # when the loop steps: the stream stays open, the frame is not analysed
+    runner._step(parts)
+    assert runner.state.detector_down_since is not None
+    assert runner.state.last_analysed_mono is None
+    assert condition()[0] == "degraded" and "inference service unavailable" in condition()[1]
+    # then once nothing was analysed for the stall threshold: stalled, a "detector" gap
+    runner.state.started_mono -= 10
+    kind, reason, cause = condition()
+    assert (kind, cause) == ("stalled", "detector") and "inference service" in reason
+    gaps.observe(stalled=True, last_analysed=None, run_started=T0, cause=cause, reason=reason)
+    gaps.write()
+    gap = CameraGap.objects.get(camera=camera)
+    assert (gap.cause, gap.started_at, gap.ended_at) == ("detector", T0, None)
+
+    # when the service comes (back), the runner reconnects by itself after its backoff
+    server = InferenceServer(sock, threads=1)
+    server.bind()
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        deadline = time.monotonic() + 180
+        while runner.state.last_analysed_mono is None and time.monotonic() < deadline:
+            runner._step(parts)
+            time.sleep(0.1)
+        # then frames are analysed again, health is ok and the gap is closed
+        runner.state.loop_alive()  # (the loop does this around each step)
+        assert runner.state.last_analysed_mono is not None
+        assert runner.state.detector_down_since is None and condition() == ("ok", "", "")
+        gaps.observe(stalled=False, last_analysed=datetime.now(tz=UTC), run_started=T0,
+                     cause="", reason="")
+        gaps.write()
+        gap.refresh_from_db()
+        assert gap.ended_at is not None and gap.cause == "detector"
+    finally:
+        detector.close()
+        server.stop()
+        serving.join(timeout=10)
