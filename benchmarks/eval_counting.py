@@ -29,292 +29,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.pets import (
-    EVAL_LINES,
-    EVAL_ZONES,
-    HEIGHT,
-    SIGN_MASK,
-    WIDTH,
     PetsPaths,
-    accuracy,
     add_input_size_argument,
     add_shared_argument,
-    detect_video,
-    gt_crossings,
-    gt_occupancy,
-    gt_zone_transitions,
     input_size_option,
-    load_gt,
-    pixel_line,
-    pixel_polygon,
-    random_lines,
 )
-from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
-from counting.pipeline.engine import CountingEngine
-from counting.pipeline.specs import LineSpec, ZoneSpec
-from counting.pipeline.types import Detections
-
-TARGET = 0.97
-NATIVE_FPS = 7.0  # PETS09-S2L1's frame rate
-RANDOM_LINES = 200
-RANDOM_SEED = 2026
-
-
-def run_ours(
-    dets: list[Detections], times: list[float], lines: tuple[LineSpec, ...], threshold: float
-) -> dict[str, tuple[int, int]]:
-    """Our tracker + counters on precomputed detections."""
-    engine = CountingEngine(None, lines=lines)
-    # Same low-score split as create_detector would configure for this threshold.
-    engine.tracker.low_score = threshold
-    for i, (d, t) in enumerate(zip(dets, times, strict=True)):
-        engine.process_detections(i, t, (WIDTH, HEIGHT), d)
-    engine.finish()
-    return {c.spec.key: (c.count_in, c.count_out) for c in engine.lines}
-
-
-def _sv_line_mapping() -> bool:
-    """True when LineZone's in_count means our "in" (left -> right of start->end)."""
-    import supervision as sv
-
-    zone = sv.LineZone(
-        sv.Point(0, 0), sv.Point(100, 0), triggering_anchors=[sv.Position.BOTTOM_CENTER]
-    )
-    # Our left of a rightward line is above it (y < 0): move from above to below.
-    for i, y in enumerate((-30.0, -20.0, 20.0, 30.0)):
-        zone.trigger(
-            sv.Detections(
-                xyxy=np.array([[45.0, y - 10, 55.0, y]]),
-                confidence=np.array([0.9]),
-                class_id=np.array([0]),
-                tracker_id=np.array([1]),
-            )
-        )
-        del i
-    return bool(zone.in_count == 1)
-
-
-def run_baseline(
-    dets: list[Detections], fps: float, lines: tuple[LineSpec, ...]
-) -> dict[str, tuple[int, int]]:
-    """Roboflow trackers' ByteTrack + supervision LineZone (bottom-centre anchor)."""
-    import supervision as sv
-    from trackers import ByteTrackTracker
-
-    same = _sv_line_mapping()
-    tracker = ByteTrackTracker(frame_rate=fps)
-    zones = {}
-    for spec in lines:
-        (x1, y1), (x2, y2) = pixel_line(spec)
-        zones[spec.key] = sv.LineZone(
-            sv.Point(x1, y1), sv.Point(x2, y2), triggering_anchors=[sv.Position.BOTTOM_CENTER]
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for d in dets:
-            sd = sv.Detections(
-                xyxy=d.xyxy.astype(np.float64),
-                confidence=d.scores,
-                class_id=np.zeros(len(d), dtype=int),
-            )
-            tracked = tracker.update(sd)
-            for zone in zones.values():
-                zone.trigger(tracked)
-    return {
-        k: ((z.in_count, z.out_count) if same else (z.out_count, z.in_count))
-        for k, z in zones.items()
-    }
-
-
-def sample(
-    dets: list[Detections], times: list[float], detect_fps: float | None, native_fps: float
-) -> tuple[list[Detections], list[float], float]:
-    """The frames a stream worker at ``detect_fps`` would analyse (all of them by default)."""
-    if detect_fps is None or detect_fps >= native_fps:
-        return dets, times, native_fps
-    from counting.pipeline.sampler import FrameSampler
-
-    sampler = FrameSampler(detect_fps)
-    keep = [i for i, t in enumerate(times) if sampler.accept(t)]
-    return [dets[i] for i in keep], [times[i] for i in keep], detect_fps
-
-
-def score_lines(
-    dets: list[Detections],
-    times: list[float],
-    fps: float,
-    gt_tracks: dict[int, list[tuple[int, float, float, float, float]]],
-    threshold: float,
-) -> list[dict[str, Any]]:
-    """Ground truth, our counts and the baseline's, per evaluation line."""
-    ours = run_ours(dets, times, EVAL_LINES, threshold)
-    base = run_baseline(dets, fps, EVAL_LINES)
-    rows = []
-    for spec in EVAL_LINES:
-        gi, go = gt_crossings(gt_tracks, *pixel_line(spec))
-        oi, oo = ours[spec.key]
-        bi, bo = base[spec.key]
-        rows.append(
-            {
-                "line": spec.key,
-                "name": spec.name,
-                "gt_in": gi,
-                "gt_out": go,
-                "ours_in": oi,
-                "ours_out": oo,
-                "ours_accuracy": round(accuracy(gi, go, oi, oo), 4),
-                "baseline_in": bi,
-                "baseline_out": bo,
-                "baseline_accuracy": round(accuracy(gi, go, bi, bo), 4),
-            }
-        )
-    return rows
-
-
-def score_random_lines(
-    dets: list[Detections],
-    times: list[float],
-    fps: float,
-    gt_tracks: dict[int, list[tuple[int, float, float, float, float]]],
-    lines: tuple[LineSpec, ...],
-    threshold: float,
-) -> dict[str, Any]:
-    """Pooled count error, mean accuracy and lines at target over many lines, both systems."""
-    truth = {spec.key: gt_crossings(gt_tracks, *pixel_line(spec)) for spec in lines}
-    total = sum(gi + go for gi, go in truth.values())
-    out: dict[str, Any] = {"lines": len(lines), "gt_crossings": total}
-    for system, counts in (
-        ("ours", run_ours(dets, times, lines, threshold)),
-        ("baseline", run_baseline(dets, fps, lines)),
-    ):
-        errors = sum(
-            abs(counts[k][0] - gi) + abs(counts[k][1] - go) for k, (gi, go) in truth.items()
-        )
-        acc = [accuracy(*truth[k], *counts[k]) for k in truth]
-        out[f"{system}_error"] = round(errors / total, 4)
-        out[f"{system}_mean_accuracy"] = round(sum(acc) / len(acc), 4)
-        out[f"{system}_lines_at_target"] = sum(1 for a in acc if a >= TARGET)
-    return out
-
-
-def score_zones(
-    dets: list[Detections],
-    times: list[float],
-    frames: list[int],
-    gt_tracks: dict[int, list[tuple[int, float, float, float, float]]],
-    threshold: float,
-) -> list[dict[str, Any]]:
-    """Our zone occupancy and entries/exits against the annotation, per evaluation zone, and
-    the left half once more with the sign that the detector takes for a person masked."""
-    left = next(z for z in EVAL_ZONES if z.key == "left")
-    masked = ZoneSpec(key="left_masked", name="left, sign masked", points=left.points)
-    plain = CountingEngine(None, zones=EVAL_ZONES)
-    with_mask = CountingEngine(None, zones=[masked], masks=[SIGN_MASK])
-    ours: dict[str, list[int]] = {spec.key: [] for spec in (*EVAL_ZONES, masked)}
-    for engine in (plain, with_mask):
-        engine.tracker.low_score = threshold
-        for frame, d, t in zip(frames, dets, times, strict=True):
-            for zone in engine.process_detections(frame, t, (WIDTH, HEIGHT), d).zones:
-                ours[zone.key].append(zone.occupancy)
-    rows = []
-    for spec, counter in zip((*EVAL_ZONES, masked), plain.zones + with_mask.zones, strict=True):
-        polygon = pixel_polygon(spec)
-        truth_by_frame = gt_occupancy(gt_tracks, polygon)
-        truth = np.array([truth_by_frame.get(f, 0) for f in frames])
-        diff = np.array(ours[spec.key]) - truth
-        gi, go = gt_zone_transitions(gt_tracks, polygon)
-        rows.append(
-            {
-                "zone": spec.key,
-                "name": spec.name,
-                "gt_mean_occupancy": round(float(truth.mean()), 2),
-                "ours_bias": round(float(diff.mean()), 2),
-                "ours_mae": round(float(np.abs(diff).mean()), 2),
-                "ours_exact_share": round(float((diff == 0).mean()), 3),
-                "gt_max_occupancy": int(truth.max()),
-                "ours_max_occupancy": counter.max_occupancy,
-                "gt_entries": gi,
-                "gt_exits": go,
-                "ours_entries": counter.entries,
-                "ours_exits": counter.exits,
-                "ours_transition_accuracy": round(
-                    accuracy(gi, go, counter.entries, counter.exits), 4
-                ),
-            }
-        )
-    return rows
-
-
-def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Worst and mean line accuracy of ours, worst of the baseline."""
-    ours = [r["ours_accuracy"] for r in rows]
-    return {
-        "ours_min_accuracy": min(ours),
-        "ours_mean_accuracy": round(sum(ours) / len(ours), 4),
-        "baseline_min_accuracy": min(r["baseline_accuracy"] for r in rows),
-    }
-
-
-def evaluate(
-    paths: PetsPaths,
-    detect_fps: float | None = None,
-    threshold: float = 0.3,
-    threads: int | None = None,
-    also_fps: tuple[float, ...] = (),
-    random_count: int = RANDOM_LINES,
-    random_seed: int = RANDOM_SEED,
-    input_size: int | None = DEFAULT_INPUT_SIZE,
-) -> dict[str, Any]:
-    """Run both systems and return the result table as a dict.
-
-    ``also_fps``: further analysis rates, scored on the same detections (summaries only).
-    ``random_count``: random segments scored at every rate as well (0: none).
-    """
-    started = time.perf_counter()
-    all_dets, all_times = detect_video(
-        paths.video, paths.model, threshold, threads=threads, input_size=input_size
-    )
-    detect_s = time.perf_counter() - started
-    gt_tracks = load_gt(paths.gt)
-    randoms = random_lines(gt_tracks, random_seed, random_count) if random_count > 0 else ()
-
-    def score_random(r_dets: list[Detections], r_times: list[float], r_fps: float) -> Any:
-        if not randoms:
-            return None
-        scored = score_random_lines(r_dets, r_times, r_fps, gt_tracks, randoms, threshold)
-        return {"seed": random_seed, **scored}
-
-    frame_of = {t: i for i, t in enumerate(all_times)}
-
-    def score_rate(rate: float | None) -> dict[str, Any]:
-        """Lines, random segments and zones on the frames analysed at ``rate``."""
-        dets, times, fps = sample(all_dets, all_times, rate, NATIVE_FPS)
-        rows = score_lines(dets, times, fps, gt_tracks, threshold)
-        frames = [frame_of[t] for t in times]
-        return {
-            "frames_analysed": len(dets),
-            "analysed_fps": fps,
-            **summarise(rows),
-            "lines": rows,
-            "random_lines": score_random(dets, times, fps),
-            "zones": score_zones(dets, times, frames, gt_tracks, threshold),
-        }
-    return {
-        "video": str(paths.video),
-        "score_threshold": threshold,
-        "input_size": input_size,
-        "detect_seconds": round(detect_s, 1),
-        "target": TARGET,
-        **score_rate(detect_fps),
-        "other_rates": [score_rate(rate) for rate in also_fps],
-    }
+from counting.pipeline.evaluation.progress import Progress
+from counting.pipeline.evaluation.scoring import (  # noqa: F401  (re-exported for the tests)
+    NATIVE_FPS,
+    RANDOM_LINES,
+    RANDOM_SEED,
+    TARGET,
+    evaluate,
+    run_baseline,
+    run_ours,
+    sample,
+    score_lines,
+    score_random_lines,
+    score_zones,
+    summarise,
+)
 
 
 def format_random(random: dict[str, Any] | None) -> str:
@@ -430,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--random-seed", type=int, default=RANDOM_SEED)
     parser.add_argument("--score-threshold", type=float, default=0.3)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="detector threads per worker (default: 1 with several workers)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes for detection and scoring (default 0: one per core; "
+                        "1: serial, in this process)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_input_size_argument(parser)
     args = parser.parse_args(argv)
     bad = [f for f in [args.detect_fps, *args.also_fps] if f is not None and not f > 0]
@@ -445,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.workers < 0:
+        print(f"error: --workers must be >= 0, got {args.workers}", file=sys.stderr)
+        return 2
     result = evaluate(
         paths,
         args.detect_fps,
@@ -454,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         args.random_lines,
         args.random_seed,
         input_size_option(args.input_size),
+        workers=args.workers or None,
+        progress=Progress(sys.stderr, quiet=args.quiet),
     )
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     if args.json_out is not None:

@@ -61,6 +61,12 @@ class Camera(models.Model):
         help_text=DETECT_FPS_HELP,
     )
     enabled = models.BooleanField(default=True)
+    # The camera's own detector model (platform registry, public schema); empty: the tenant's
+    # or its plan's choice (counting.model_choice). Registry rows are never deleted.
+    ai_model = models.ForeignKey(
+        "platform.AiModel", null=True, blank=True, on_delete=models.DO_NOTHING,
+        related_name="+", verbose_name="detector model",
+        help_text="empty: the tenant's or its plan's model")
     status = models.CharField(max_length=16, choices=CameraStatus.choices,
                               default=CameraStatus.STARTING)
     status_reason = models.CharField(max_length=500, blank=True)

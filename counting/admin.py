@@ -126,3 +126,6 @@ class CameraHealthEventAdmin(_ReadOnlyAdmin):
 
     list_display = ("occurred_at", "camera", "state", "reason", "gap_seconds")
     list_filter = ("state", "camera")
+
+# The model registry's pages on the platform admin (public schema).
+import counting.registry_admin  # noqa: E402, F401

@@ -26,6 +26,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[".localhost", "localho
 # The public schema holds tenants, domains, plans, platform staff and their audit trail.
 SHARED_APPS = [
     "tenants",  # before django_tenants so that our create_tenant/delete_tenant commands win
+    "tenants.platform",  # platform-wide tables: the model registry
     "django_tenants",
     "daphne",
     "django.contrib.contenttypes",
@@ -341,6 +342,15 @@ SHARED_DIR = Path(env.str("SHARED_DIR", default=str(SHARED_DIR_DEFAULT)))
 COUNTING_MODEL_PATH = Path(
     env.str("COUNTING_MODEL_PATH", default=str(SHARED_DIR / "models" / "yolox_nano.onnx"))
 )
+# The nodes' model store: registry models (tenants.platform AiModel.file_path) are read below it.
+COUNTING_MODEL_STORE = Path(env.str("COUNTING_MODEL_STORE", default=str(SHARED_DIR / "models")))
+# Registration evaluates a model on the reference footage (PETS09-S2L1 under SHARED_DIR) at this
+# analysis rate; 0 frames means the whole video (tests use a short prefix).
+REGISTRY_EVAL_FPS = env.float("REGISTRY_EVAL_FPS", default=5.0)
+REGISTRY_EVAL_FRAMES = env.int("REGISTRY_EVAL_FRAMES", default=0)
+REGISTRY_EVAL_RANDOM_LINES = env.int("REGISTRY_EVAL_RANDOM_LINES", default=50)
+# Processes for the registration's detection pass (0: one per core).
+REGISTRY_EVAL_WORKERS = env.int("REGISTRY_EVAL_WORKERS", default=0)
 COUNTING_SCORE_THRESHOLD = env.float("COUNTING_SCORE_THRESHOLD", default=0.3)
 # One CPU thread per stream process: each camera runs batch 1 in its own prefork child, and with
 # passive OpenMP threads a second thread costs more in wake-ups than it saves (docs/pipeline.md:

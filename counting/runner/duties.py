@@ -45,6 +45,7 @@ from counting.runner.flusher import LedgerFlusher
 from counting.runner.frames import epoch_to_utc
 from counting.runner.gaps import GapTracker
 from counting.runner.health_reporter import HealthReporter, health_condition
+from counting.runner.model_watch import ModelWatcher
 from counting.runner.overload import OverloadMeter
 from counting.runner.publisher import LivePublisher
 from counting.runner.redis_gate import RedisGate
@@ -67,7 +68,8 @@ class Duties:
                  stop: StopCheck, rules: RulesLoader, health: HealthReporter, gaps: GapTracker,
                  publisher: LivePublisher, guard: DatabaseGuard, watchdog: Watchdog,
                  redis: RedisGate, source: Callable[[], Any], stall_after_s: float,
-                 detect_fps: Callable[[], float | None] = lambda: None) -> None:
+                 detect_fps: Callable[[], float | None] = lambda: None,
+                 models: ModelWatcher | None = None) -> None:
         self.camera_id = camera_id
         self.schema = schema
         self.config = config
@@ -86,6 +88,7 @@ class Duties:
         self.source = source
         self.stall_after_s = stall_after_s
         self.detect_fps = detect_fps
+        self.models = models
         self.overload = OverloadMeter()
         self.run_started = datetime.now(tz=UTC)
         self.outcome = ""
@@ -164,6 +167,9 @@ class Duties:
             rules = self._db("rules reload", self.rules.fetch)
             if rules is not None:
                 self.state.rules_offer(rules)
+            if self.models is not None:  # the registry's choice (a swap loads beside us)
+                self._db("model choice", self.models.poll)
+                self._db("model logs", self.models.logs_flush)
         if now >= due["health"] or self.state.state_dirty.is_set():
             due["health"] = now + self.config.health_s
             self.state.state_dirty.clear()
@@ -265,6 +271,10 @@ class Duties:
                              "(database unreachable, spool failed)", self.camera_id, len(left),
                              unreported)
         self.gaps.finish(analysed_share=self.overload.share())
+        models = self.models
+        if models is not None:
+            self._db("model logs", lambda: models.logs_flush(force=True),
+                     limit_s=self._left())
         if self.final_report is not None and not self.state.lease_lost:
             state, reason = self.final_report
 

@@ -49,13 +49,14 @@ from counting.runner.buffer import LedgerBuffer
 from counting.runner.config import RunnerConfig
 from counting.runner.connection import StreamConnection
 from counting.runner.db_guard import DB_ERRORS, DatabaseGuard
-from counting.runner.detector import detector_version, stream_detector
+from counting.runner.detector import detector_version
 from counting.runner.duties import Duties
 from counting.runner.flusher import LedgerFlusher
 from counting.runner.frames import frame_result_buffer
 from counting.runner.gaps import GapTracker
 from counting.runner.health_reporter import HealthReporter
 from counting.runner.lease import LeaseKeeper, LeaseLostError, LeaseThread
+from counting.runner.model_watch import LoadedModel, ModelWatcher
 from counting.runner.publisher import LivePublisher
 from counting.runner.redis_gate import RedisGate
 from counting.runner.rules_loader import RulesLoader
@@ -102,6 +103,10 @@ class StreamRunner:
         self.schema = schema
         self.config = config or RunnerConfig.from_settings()
         self._detector = detector
+        # The registry's model for the camera, swapped without a restart; a detector given
+        # by the caller (tests, benchmarks) runs as it is.
+        self.models: ModelWatcher | None = (
+            ModelWatcher(camera_id=camera_id, schema=schema) if detector is None else None)
         self.stop_event = threading.Event()
         self.state = RunnerState()
         self.lease = LeaseKeeper(camera_id=camera_id, owner=owner or runner_identity(),
@@ -158,15 +163,15 @@ class StreamRunner:
                 outcome = "deleted" if camera is None else "disabled"
                 return outcome
             try:
-                detector = self._detector or stream_detector(schema=self.schema,
-                                                             camera_id=self.camera_id)
-            except ValueError as exc:  # ModelError is a ValueError: the file or a setting
+                detector, version = self._initial_detector()
+            except (ValueError, OSError) as exc:  # ModelError is a ValueError
                 outcome = "detector-error"
                 self._stop_reason = (f"the detector could not be loaded: {exc}. Fix the "
-                                     "COUNTING_* setting and restart the stream workers")
+                                     "registry model's file on this node or the COUNTING_* "
+                                     "setting; the camera starts again on its next dispatch")
                 logger.error("camera %s: %s", self.camera_id, self._stop_reason)
                 return outcome
-            self.parts = self._assemble(camera, detector, self.buffer)
+            self.parts = self._assemble(camera, detector, self.buffer, version)
             self.parts.rules.reload(force=True)
             self.parts.publisher.zones_keep(self.parts.rules.counted_zones)
             self.guard.run(lambda: self.health.report(CameraStatus.STARTING, "connecting"))
@@ -188,7 +193,15 @@ class StreamRunner:
         finally:
             self._shutdown(outcome)
 
-    def _assemble(self, camera: Camera, detector: Any, buffer: LedgerBuffer) -> _Parts:
+    def _initial_detector(self) -> tuple[Any, str]:
+        """The detector to start with and the version its crossings store."""
+        if self.models is None:
+            return self._detector, detector_version(self._detector)
+        loaded = self.models.load_initial()
+        return self.models.timed(loaded), loaded.version
+
+    def _assemble(self, camera: Camera, detector: Any, buffer: LedgerBuffer,
+                  model_version: str) -> _Parts:
         engine = CountingEngine(detector, detect_fps=camera.detect_fps)
         publisher = LivePublisher(schema=self.schema, camera=camera, gate=self.redis)
         connection = StreamConnection(camera=camera, config=self.config,
@@ -202,7 +215,7 @@ class StreamRunner:
             stop=StopCheck(schema=self.schema, camera_id=self.camera_id,
                            camera_stamp=camera.updated_at,
                            on_camera_change=self.state.camera_offer, gate=self.redis),
-            model_version=detector_version(detector))
+            model_version=model_version)
 
     def _duties(self, parts: _Parts, buffer: LedgerBuffer, gaps: GapTracker,
                 camera: Camera) -> Duties:
@@ -215,7 +228,7 @@ class StreamRunner:
                       publisher=parts.publisher, guard=self.guard, watchdog=self.watchdog,
                       redis=self.redis, source=lambda: parts.connection.source,
                       stall_after_s=stall_after_s,
-                      detect_fps=lambda: parts.engine.sampler.detect_fps)
+                      detect_fps=lambda: parts.engine.sampler.detect_fps, models=self.models)
 
     def _takeover_gap(self, previous_owner: str, generation: int,
                       stored_until: datetime | None) -> None:
@@ -313,7 +326,23 @@ class StreamRunner:
             camera = state.camera_take()
             if camera is not None:
                 self._camera_changed(parts, camera)
+            loaded = self.models.take() if self.models is not None else None
+            if loaded is not None:
+                self._model_changed(parts, loaded)
             self._step(parts)
+
+    def _model_changed(self, parts: _Parts, loaded: LoadedModel) -> None:
+        """The registry chose another model: the next frame is detected with it (tracks and
+        counts go on) and its crossings carry its version."""
+        assert self.models is not None
+        previous, old = parts.model_version, parts.engine.detector
+        parts.engine.detector = self.models.timed(loaded)
+        close = getattr(old, "close", None)
+        if callable(close):
+            close()  # the previous inference client (a local detector stays shared)
+        parts.model_version = loaded.version
+        logger.info("camera %s: detector model switched from %s to %s", self.camera_id,
+                    previous, loaded.version)
 
     def _camera_changed(self, parts: _Parts, camera: Camera) -> None:
         """URL, credentials or detect_fps edited: keep lease and tracker."""

@@ -43,3 +43,44 @@ class DetectorSpec:
         if unknown:
             raise ValueError(f"unknown DetectorSpec fields: {sorted(unknown)}")
         return cls(**data)
+
+
+def create_detector_from_spec(spec: DetectorSpec, *, device: str | None = None,
+                              threads: int | None = None) -> Any:
+    """Load the detector a spec names: refuse non-data formats, check the SHA-256 when the spec
+    carries one (a registry model), build it, and label it with the registry's name and the
+    digest (``"yolox-nano 1.0 695e750a5d57 torch 480"``) when the spec has a label."""
+    from counting.pipeline.detectors.base import check_model_file, create_detector
+    from counting.pipeline.detectors.model_file import check_model_format, verify_sha256
+
+    path = check_model_file(spec.model_path)
+    suffix = path.suffix.lower()
+    if spec.sha256 or suffix != ".onnx":
+        check_model_format(path, "safetensors" if suffix == ".safetensors" else "onnx")
+    if suffix == ".safetensors":
+        raise safetensors_refusal(path)
+    digest = verify_sha256(path, spec.sha256) if spec.sha256 else ""
+    detector = create_detector(path, backend=spec.backend,  # type: ignore[arg-type]
+                               score_threshold=spec.score_threshold, device=device,
+                               threads=threads, input_size=spec.input_size)
+    if spec.label:
+        detector.version = registry_version(spec.label, digest, detector.name,
+                                            detector.input_size)
+    return detector
+
+
+def registry_version(label: str, digest: str, backend: str, input_size: int) -> str:
+    """What a count event stores for a registry model: its label, the first 12 hex digits of
+    its SHA-256, the backend and the input side (at most 64 characters: the label is cut)."""
+    tail = f" {digest[:12]} {backend} {input_size}"
+    return f"{label[:64 - len(tail)]}{tail}"
+
+
+def safetensors_refusal(path: Path) -> Exception:
+    """The refusal for safetensors weights (docs/pipeline.md, "Model registry")."""
+    from counting.pipeline.detectors.base import ModelError
+
+    return ModelError(
+        f"{path.name}: safetensors weights are not loadable yet: the YOLOX-Nano graph is read "
+        "from its ONNX file and no safetensors-to-graph mapping exists. Register the ONNX "
+        "export of the model instead")

@@ -1,0 +1,73 @@
+"""model_logs: what this node did with its detector models (loads with their duration,
+failures, and detection latency sampled once a minute per model), written to the registry's
+ModelLog on the public schema. Writes never raise: a log row is not worth a failed run."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import statistics
+import threading
+import time
+
+from django.db import DatabaseError
+
+from tenants.platform.models import ModelEvent, ModelLog
+
+logger = logging.getLogger(__name__)
+
+LATENCY_EVERY_S = 60.0
+
+
+def node_name() -> str:
+    """This node's name in the logs (the host name)."""
+    return socket.gethostname()[:200]
+
+
+def model_log_record(*, event: str, model_id: int | None, label: str, value: float | None = None,
+                     message: str = "") -> None:
+    """One ModelLog row for this node (errors are logged, not raised)."""
+    try:
+        ModelLog.objects.create(node=node_name(), model_id=model_id, model_label=label[:64],
+                                event=ModelEvent(event), value=value, message=message[:2000])
+    except DatabaseError as exc:
+        logger.warning("model log %s for %s not written: %s", event, label, exc)
+
+
+class LatencySampler:
+    """Detection latencies per model, summarised once a minute into one ModelLog row per model
+    (median ms as the value; frames, p95 and max in the message). ``add`` runs on the frame
+    loop (an append under a lock, no I/O), ``flush_due`` on the duties thread."""
+
+    def __init__(self, *, every_s: float = LATENCY_EVERY_S) -> None:
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._samples: dict[tuple[int | None, str], list[float]] = {}
+        self._since = time.monotonic()
+        self._key: tuple[int | None, str] = (None, "")
+
+    def model_set(self, *, model_id: int | None, label: str) -> None:
+        """The model whose detections are timed from now on (earlier samples keep theirs)."""
+        with self._lock:
+            self._key = (model_id, label)
+
+    def add(self, ms: float) -> None:
+        with self._lock:
+            self._samples.setdefault(self._key, []).append(ms)
+
+    def flush_due(self, *, force: bool = False) -> int:
+        """Write the minute's rows when due (or ``force``); returns how many were written."""
+        with self._lock:
+            if not self._samples or (not force
+                                     and time.monotonic() - self._since < self.every_s):
+                return 0
+            batches, self._samples = self._samples, {}
+            self._since = time.monotonic()
+        for (model_id, label), samples in batches.items():
+            samples.sort()
+            p95 = samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+            model_log_record(event=ModelEvent.LATENCY, model_id=model_id, label=label,
+                             value=round(statistics.median(samples), 2),
+                             message=f"{len(samples)} frames, p95 {p95:.1f} ms, "
+                                     f"max {samples[-1]:.1f} ms")
+        return len(batches)

@@ -1,0 +1,14 @@
+"""Platform-wide tables on the public schema, one module per subject (re-exported here)."""
+
+from tenants.platform.models.registry import (
+    AiModel,
+    AiModelChoice,
+    ChoiceScope,
+    ModelEvent,
+    ModelFormat,
+    ModelLog,
+    ModelStatus,
+)
+
+__all__ = ["AiModel", "AiModelChoice", "ChoiceScope", "ModelEvent", "ModelFormat", "ModelLog",
+           "ModelStatus"]
