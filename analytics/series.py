@@ -94,16 +94,20 @@ def statement_timeout(timeout_ms: int | None) -> Iterator[None]:
 
     JIT is off because the planner cannot estimate the per-hour ranges of the cut-hour query
     and would spend about half a second compiling a query that runs in milliseconds. Leaving
-    the block restores the previous values, so an enclosing transaction keeps its own.
+    the block restores the previous values, so an enclosing transaction keeps its own; when
+    the block is the outermost transaction its COMMIT ends the ``SET LOCAL`` values, so
+    nothing is sent to restore them (one round trip per series instead of five).
     """
     settings_local = {"jit": "off"}
     if timeout_ms is not None:
         settings_local["statement_timeout"] = f"{int(timeout_ms)}ms"
+    nested = connection.in_atomic_block
     try:
         with transaction.atomic():
             previous = _set_local(settings_local)
             yield
-            _set_local(previous)
+            if nested:
+                _set_local(previous)
     except OperationalError as exc:
         if timeout_ms is not None and getattr(exc.__cause__, "sqlstate", None) in _TIMEOUT_STATES:
             raise SeriesTimeoutError(int(timeout_ms)) from exc
@@ -111,15 +115,19 @@ def statement_timeout(timeout_ms: int | None) -> Iterator[None]:
 
 
 def _set_local(values: dict[str, str]) -> dict[str, str]:
-    """``SET LOCAL`` each setting (names from this module only); returns the previous values."""
-    previous = {}
+    """``SET LOCAL`` every setting in one statement (names from this module only); returns
+    the previous values."""
+    names = list(values)
+    columns = ", ".join("current_setting(%s), set_config(%s, %s, true)" for _ in names)
+    params: list[str] = []
+    for name in names:
+        params += [name, name, values[name]]
     with connection.cursor() as cursor:
-        for name, value in values.items():
-            cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)",
-                           [name, name, value])
-            row = cursor.fetchone()
-            previous[name] = str(row[0]) if row else value
-    return previous
+        cursor.execute(f"SELECT {columns}", params)
+        row = cursor.fetchone()
+    if not row:
+        return dict(values)
+    return {name: str(row[2 * i]) for i, name in enumerate(names)}
 
 
 @dataclass(frozen=True)
@@ -287,14 +295,17 @@ def _sum_whole_hours(line_ids: Sequence[int],
     the hours :func:`partial_hours` leaves out (boundaries have whole seconds).
     """
     table = connection.ops.quote_name(LineHourRollup._meta.db_table)
+    # The lines are summed per hour first, so the bucket of each hour is found once (a 30-day
+    # hourly site of 20 lines: 720 hours instead of 14,400 rows; integer sums, same totals).
     sql = (
-        "SELECT width_bucket(extract(epoch FROM hour)::float8, edges.a) AS bucket, "
-        f"SUM(count_in), SUM(count_out) FROM {table}, (SELECT %s::float8[] AS a) AS edges "
-        "WHERE line_id = ANY(%s) AND hour >= %s AND hour < %s "
-        "AND width_bucket(extract(epoch FROM hour)::float8, edges.a) "
-        "= width_bucket(extract(epoch FROM hour)::float8 + 3599.5, edges.a) GROUP BY bucket"
+        "SELECT width_bucket(extract(epoch FROM h.hour)::float8, edges.a) AS bucket, "
+        "SUM(h.i), SUM(h.o) FROM (SELECT hour, SUM(count_in) AS i, SUM(count_out) AS o "
+        f"FROM {table} WHERE line_id = ANY(%s) AND hour >= %s AND hour < %s GROUP BY hour) "
+        "AS h, (SELECT %s::float8[] AS a) AS edges "
+        "WHERE width_bucket(extract(epoch FROM h.hour)::float8, edges.a) "
+        "= width_bucket(extract(epoch FROM h.hour)::float8 + 3599.5, edges.a) GROUP BY bucket"
     )
-    return _fetch(sql, [_thresholds(bounds), list(line_ids), bounds[0][0], bounds[-1][1]])
+    return _fetch(sql, [list(line_ids), bounds[0][0], bounds[-1][1], _thresholds(bounds)])
 
 
 def _sum_cut_hours(line_ids: Sequence[int], bounds: list[tuple[datetime, datetime]],

@@ -69,8 +69,12 @@ def _fill(tenant: Any, days: int) -> tuple[str, int, dict[str, str]]:
                                         x1=0.1, y1=0.5, x2=0.9, y2=0.5)
         end = datetime.now(tz=UTC).replace(second=0, microsecond=0)
         start = end - timedelta(days=days)
+        # The cameras existed before their counts (else every bucket's quality would say "not
+        # installed yet" for 10 cameras: a new node's first day, not the steady state).
+        Camera.objects.filter(site=site).update(created_at=start - timedelta(days=1))
         minutes, hours = LineMinuteRollup._meta.db_table, LineHourRollup._meta.db_table
         with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")  # a million rows on a loaded machine
             cursor.execute(
                 f"INSERT INTO {minutes} (line_id, camera_id, minute, count_in, count_out) "
                 "SELECT l.id, l.camera_id, m, (random() * 3)::int, (random() * 3)::int FROM "

@@ -1,6 +1,8 @@
 """What a pooled PostgreSQL connection forgets when it goes back to the pool (web processes).
 
-django-tenants issues ``SET search_path`` on every cursor it hands out, so a connection taken
+django-tenants issues ``SET search_path`` before the first query after every ``set_tenant``
+(each request's middleware) and after every ``close`` (each return to the pool), rollback and
+savepoint rollback (``TENANT_LIMIT_SET_CALLS``: not before every query), so a connection taken
 from the pool is pointed at the request's tenant before its first query whatever it served
 before. As a second line, :func:`pool_reset` (psycopg_pool's ``reset`` callback, run on every
 return) puts ``search_path`` back to the server default, so a query that bypassed django-tenants

@@ -103,10 +103,21 @@ _datetime = LocalDateTimeField().to_representation
 
 
 def _count_points(points: list[Any]) -> list[dict[str, Any]]:
-    """Count points as ``CountPointSerializer`` writes them."""
-    return [{"start": _datetime(p.start), "end": _datetime(p.end), "count_in": p.count_in,
-             "count_out": p.count_out, "coverage": p.coverage, "quality": p.quality,
-             "quality_notes": list(p.quality_notes)} for p in points]
+    """Count points as ``CountPointSerializer`` writes them.
+
+    A bucket starts where the previous one ended (same instant, same offset, so the same text):
+    its start reuses that text instead of formatting it again."""
+    rows = []
+    last: Any = None
+    last_text = ""
+    for p in points:
+        start = (last_text if last is not None and p.start == last
+                 and p.start.utcoffset() == last.utcoffset() else _datetime(p.start))
+        last, last_text = p.end, _datetime(p.end)
+        rows.append({"start": start, "end": last_text, "count_in": p.count_in,
+                     "count_out": p.count_out, "coverage": p.coverage, "quality": p.quality,
+                     "quality_notes": list(p.quality_notes)})
+    return rows
 
 
 class _SeriesView(StrictQueryParamsMixin, APIView):

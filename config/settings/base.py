@@ -62,6 +62,11 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
+# `SET search_path` once per connection and tenant instead of before every query: django-tenants
+# forgets it on set_tenant() (every request, every tenant_context), close() (every return to
+# the pool), rollback and savepoint rollback, so it is re-sent exactly when it may have
+# changed. Half the round trips of a typical API request (docs/deploy.md).
+TENANT_LIMIT_SET_CALLS = env.bool("TENANT_LIMIT_SET_CALLS", default=True)
 # `migrate_schemas --executor multiprocessing`: processes migrating schemas side by side (one
 # per core of the machine running the deploy; benchmarks/bench_migrate_schemas.py).
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env.int("TENANT_MULTIPROCESSING_MAX_PROCESSES", default=2)
