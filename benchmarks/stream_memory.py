@@ -2,7 +2,7 @@
 Numbers to read, not a test:
 
     SHARED_DIR=../shared .venv/bin/python -m benchmarks.stream_memory --minutes 20 \
-        --detect-fps 3 [--tracemalloc]
+        --detect-fps 3 [--tracemalloc]    (DJANGO_DEBUG=1 to run with Django's query log)
 
 A database of its own (cloned from ``peoplecount_template``, dropped at the end), one tenant,
 one camera with the two PETS lines, a camera simulator looping the whole PETS clip, and one
@@ -95,6 +95,7 @@ def probe(minutes: float, detect_fps: float, every: float, warmup_min: float,
     source = shared / "video" / "PETS09-S2L1" / "PETS09-S2L1.mp4"
     workdir = Path(tempfile.mkdtemp(prefix="stream-memory-"))
     db_name = f"memprobe_{uuid.uuid4().hex[:8]}"
+    os.environ.setdefault("DJANGO_DEBUG", "0")  # as in production; DJANGO_DEBUG=1 to compare
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DATABASE_URL": f"postgres://peoplecount@127.0.0.1:5432/{db_name}",
