@@ -3,14 +3,22 @@
     # commit-to-browser latency with 10 cameras publishing, through a real daphne server
     DJANGO_SETTINGS_MODULE=config.settings.local .venv/bin/python -m benchmarks.bench_streams \
         latency --cameras 10 --seconds 30
-    # how many PETS-like streams one machine sustains at 5 analysed fps with frame age < 1 s
-    .venv/bin/python -m benchmarks.bench_streams capacity --streams 2 4 6 --seconds 30
+    # how many PETS-like streams one machine sustains at 5 analysed fps with frame age < 1 s,
+    # with a detector per stream process ("local") and through the node's inference service
+    .venv/bin/python -m benchmarks.bench_streams capacity --streams 10 20 --seconds 30 \
+        --mode local service
 
 ``latency`` creates a throw-away tenant (dropped afterwards), starts daphne on a free port,
 connects one WebSocket client per camera (session cookie, Origin, Host of the tenant) and
 commits crossings through the real ledger path from one thread per camera.
 ``capacity`` runs N stream processes (as N prefork children would) against the camera
-simulator: live MJPEG source, YOLOX-Nano (torch, 1 thread), tracker and counters.
+simulator: live MJPEG source, YOLOX-Nano, tracker and counters. Mode ``local``: each process
+loads its own torch detector (1 thread), as with ``COUNTING_INFERENCE=local``. Mode
+``service``: one ``counting.inference.server`` (all cores, preloaded) serves every process,
+whose detector is an ``InferenceDetector`` (streams spread over three tenants), as with
+``COUNTING_INFERENCE=service``. For each N the modes run one after the other in the same run,
+and the last line gives the ratio of the two. Memory is the proportional set size (PSS: shared
+pages split between the processes that map them) per stream, the service's included.
 """
 
 from __future__ import annotations
@@ -168,69 +176,173 @@ def latency(cameras: int, seconds: float, rate: float) -> None:
 
 
 # -- capacity -----------------------------------------------------------------------------------
-def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any) -> None:
+def _pss_mb(pid: int | str = "self") -> float:
+    """Proportional set size of a process in MB (shared pages split among their users)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any,
+                   socket_path: str = "", index: int = 0) -> None:
     sys.path.insert(0, str(REPO))
     from cameras.streams import stream_ffmpeg_options
     from counting.pipeline import CountingEngine, LineSpec, create_detector, open_source
 
-    detector = create_detector(model, threads=1)
+    if socket_path:
+        from counting.inference import InferenceDetector, InferenceError
+        from counting.pipeline.detectors import DetectorSpec
+
+        detector: Any = InferenceDetector(DetectorSpec(model_path=model), socket_path=socket_path,
+                                          tenant=f"tenant{index % 3}", camera=str(index),
+                                          timeout_s=30)
+        unavailable: tuple[type[BaseException], ...] = (InferenceError,)
+    else:
+        detector = create_detector(model, threads=1)
+        unavailable = ()
     engine = CountingEngine(detector, lines=[LineSpec(key="1", name="l", start=(0.5, 0.0),
                                                       end=(0.5, 1.0))], detect_fps=fps)
     source = open_source(url, live=True, ffmpeg_options=stream_ffmpeg_options(url))
     ages: list[float] = []
-    analysed = 0
+    analysed = errors = 0
     cpu_started = time.process_time()  # every thread of this process: decoding included
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         frame = source.read(timeout_s=1.0)
         if frame is None:
             continue
-        if engine.process(frame).analysed:
+        try:
+            result = engine.process(frame)
+        except unavailable:
+            errors += 1
+            continue
+        if result.analysed:
             analysed += 1
             ages.append(time.time() - frame.time)
     health = source.health()
     cpu = (time.process_time() - cpu_started) / seconds  # cores used by this stream
+    pss = _pss_mb()
     source.close()
-    out.put({"cpu": cpu, "fps": analysed / seconds,
+    if socket_path:
+        detector.close()
+    out.put({"cpu": cpu, "fps": analysed / seconds, "pss": pss, "errors": errors,
              "p50": statistics.median(ages) if ages else None,
              "p95": _pct(ages, 0.95) if ages else None, "dropped": health.frames_dropped,
              "received": health.frames_received})
 
 
+def _start_service(model: str, socket_path: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "counting.inference.server", "--socket",
+                             socket_path, "--preload", model], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the inference service exited with {proc.returncode}")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(socket_path)
+                return proc
+            except OSError:
+                time.sleep(0.2)
+    raise RuntimeError("the inference service did not listen within 300 s")
+
+
+def _service_stats(socket_path: str) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO))
+    from counting.inference.protocol import recv_message, send_message
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(socket_path)
+        send_message(sock, {"op": "stats"})
+        reply = recv_message(sock)
+    assert reply is not None
+    return reply[0]
+
+
+def _capacity_run(n: int, mode: str, url: str, model: str, seconds: float, fps: float,
+                  socket_path: str, service: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    sock = socket_path if mode == "service" else ""
+    procs = [ctx.Process(target=_stream_worker, args=(url, model, seconds, fps, out, sock, i))
+             for i in range(n)]
+    service_cpu = _cpu_s(service.pid) if service is not None else 0.0
+    before = _service_stats(socket_path) if service is not None else {}
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=seconds + 300) for _ in procs]
+    for p in procs:
+        p.join()
+    rates = [r["fps"] for r in results]
+    p95s = [r["p95"] for r in results if r["p95"] is not None] or [float("inf")]
+    ok = min(rates) >= 0.95 * fps and max(p95s) < 1.0
+    # The service's CPU over the run (it includes the processes' start-up) is split per stream.
+    extra_cpu = ((_cpu_s(service.pid) - service_cpu) / seconds / n) if service else 0.0
+    extra_pss = _pss_mb(service.pid) / n if service else 0.0
+    batches = ""
+    if service is not None:
+        after = _service_stats(socket_path)
+        frames = after["frames"] - before["frames"]
+        runs = max(1, after["batches"] - before["batches"])
+        busy = after["busy_s"] - before["busy_s"]
+        batches = (f"; service: {frames} frames in {runs} batches (mean {frames / runs:.1f}), "
+                   f"{1000 * busy / max(1, frames):.1f} ms of detector time per frame")
+    cores = statistics.mean(r["cpu"] for r in results) + extra_cpu
+    pss = statistics.mean(r["pss"] for r in results) + extra_pss
+    print(f"{mode:7} {n:3} streams: analysed fps min {min(rates):.2f} mean "
+          f"{statistics.mean(rates):.2f}; frame age p50 "
+          f"{statistics.median([r['p50'] or 0.0 for r in results]):.3f}s worst p95 "
+          f"{max(p95s):.3f}s; CPU {cores:.2f} cores/stream; PSS {pss:.0f} MB/stream; "
+          f"detect errors {sum(r['errors'] for r in results)} -> "
+          f"{'OK' if ok else 'overloaded'}{batches}", flush=True)
+    return {"min_fps": min(rates), "mean_fps": statistics.mean(rates), "p95": max(p95s),
+            "cores": cores, "pss": pss, "ok": ok}
+
+
 def capacity(counts: list[int], seconds: float, fps: float, video: str, model: str,
-             source_fps: float) -> None:
+             source_fps: float, modes: list[str]) -> None:
     port = _free_port()
     # The source runs faster than the analysis rate: the sampler analyses frames 1/fps apart,
     # so a 7 fps source sampled at 5 fps yields only ~3.5 analysed fps (every other frame).
     sim = subprocess.Popen([sys.executable, str(REPO / "scripts" / "camera_simulator.py"),
                             "--video", video, "--port", str(port), "--fps", str(source_fps)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket_path = f"/tmp/bench-inference-{os.getpid()}.sock"
+    service = _start_service(model, socket_path) if "service" in modes else None
+    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     try:
         time.sleep(4)
         url = f"http://127.0.0.1:{port}/video.mjpg"
-        ctx = mp.get_context("spawn")
         for n in counts:
-            out = ctx.Queue()
-            procs = [ctx.Process(target=_stream_worker, args=(url, model, seconds, fps, out))
-                     for _ in range(n)]
-            for p in procs:
-                p.start()
-            results = [out.get(timeout=seconds + 120) for _ in procs]
-            for p in procs:
-                p.join()
-            rates = [r["fps"] for r in results]
-            p95s = [r["p95"] for r in results if r["p95"] is not None]
-            ok = min(rates) >= 0.95 * fps and max(p95s) < 1.0
-            cores = statistics.mean(r["cpu"] for r in results)
-            print(f"{n} streams: analysed fps min {min(rates):.2f} mean "
-                  f"{statistics.mean(rates):.2f}; frame age p50 "
-                  f"{statistics.median([r['p50'] for r in results]):.3f}s worst p95 "
-                  f"{max(p95s):.3f}s; CPU {cores:.2f} cores/stream (load-independent bound: "
-                  f"{(os.cpu_count() or 1) / cores:.1f} streams on this machine) -> "
-                  f"{'OK' if ok else 'overloaded'}")
+            got = {mode: _capacity_run(n, mode, url, model, seconds, fps, socket_path,
+                                       service if mode == "service" else None)
+                   for mode in modes}
+            if len(got) == 2:
+                loc, srv = got["local"], got["service"]
+                print(f"        {n:3} streams: service / local: mean analysed fps "
+                      f"{srv['mean_fps'] / loc['mean_fps']:.2f}x, CPU per stream "
+                      f"{srv['cores'] / loc['cores']:.2f}x, PSS per stream "
+                      f"{srv['pss'] / loc['pss']:.2f}x; load average now "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
     finally:
         sim.terminate()
         sim.wait(timeout=10)
+        if service is not None:
+            service.terminate()
+            service.wait(timeout=10)
 
 
 def main() -> None:
@@ -241,10 +353,12 @@ def main() -> None:
     lat.add_argument("--seconds", type=float, default=30)
     lat.add_argument("--rate", type=float, default=2.0, help="commits per second per camera")
     cap = sub.add_parser("capacity")
-    cap.add_argument("--streams", type=int, nargs="+", default=[2, 4, 6])
+    cap.add_argument("--streams", type=int, nargs="+", default=[10, 20])
     cap.add_argument("--seconds", type=float, default=30)
     cap.add_argument("--fps", type=float, default=5.0)
     cap.add_argument("--source-fps", type=float, default=10.0)
+    cap.add_argument("--mode", nargs="+", choices=["local", "service"],
+                     default=["local", "service"])
     shared = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
     cap.add_argument("--video", default=str(shared / "video/PETS09-S2L1/PETS09-S2L1.mp4"))
     cap.add_argument("--model", default=str(shared / "models/yolox_nano.onnx"))
@@ -253,7 +367,7 @@ def main() -> None:
         latency(args.cameras, args.seconds, args.rate)
     else:
         capacity(args.streams, args.seconds, args.fps, args.video, args.model,
-                 args.source_fps)
+                 args.source_fps, args.mode)
 
 
 if __name__ == "__main__":
