@@ -13,7 +13,9 @@
 - ``health_reporter``: :class:`HealthReporter`, state, rates, frame age, takeover gaps;
 - ``stop``: :class:`StopCheck`, the stop flag and a disabled, deleted or edited camera;
 - ``db_guard``: :class:`DatabaseGuard`, a database outage never ends the loop;
-- ``detector``: the worker process's shared detector; ``config``: :class:`RunnerConfig`.
+- ``detector``: the run's detector (a client of the node's inference service, or the worker
+  process's shared detector); ``inference_supervisor``: keeps that service running;
+  ``config``: :class:`RunnerConfig`.
 """
 
 from counting.runner.config import RunnerConfig
