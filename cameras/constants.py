@@ -18,6 +18,8 @@ class CameraStatus(models.TextChoices):
     """The stream state of a camera, as seen by its runner."""
 
     STARTING = "starting", "Starting"
+    # Enabled, but every stream slot of the live nodes is busy (counting.tasks supervisor).
+    WAITING = "waiting", "Waiting for a stream slot"
     ONLINE = "online", "Online"
     OFFLINE = "offline", "Offline"
     FROZEN = "frozen", "Frozen"

@@ -24,6 +24,8 @@ _OPEN_FAILED = re.compile(
     r"(?P<timeout>[\d.]+)s")
 _GAVE_UP = re.compile(r"gave up after (?P<n>\d+) reconnects")
 _STOPPED = re.compile(r"^stream stopped \((?P<why>.*)\)$")
+_UNREACHABLE = re.compile(r"^unreachable, next try (?P<when>.*)$")
+_WAITING = re.compile(r"^waiting for a stream slot: all (?P<slots>.*?) on (?P<nodes>.*?) are busy")
 
 _STOP_WORDS = {
     "disabled": "The camera is switched off, so nothing is counted.",
@@ -68,6 +70,17 @@ def _explain(state: str, reason: str) -> str:
     if stopped is not None:
         why = stopped["why"]
         return _STOP_WORDS.get(why, f"The stream stopped ({why}).")
+    unreachable = _UNREACHABLE.match(reason)
+    if unreachable is not None:
+        return ("The camera could not be reached after several attempts, so its place is "
+                f"given to other cameras meanwhile; the next try is {unreachable['when']}. "
+                "Check that it is powered on and reachable from the counting service's "
+                "network.")
+    waiting = _WAITING.match(reason)
+    if waiting is not None:
+        return (f"All stream slots of the counting service are in use ({waiting['slots']} on "
+                f"{waiting['nodes']}); the camera starts by itself as soon as one is free. "
+                "If it keeps waiting, ask the platform operator to add stream capacity.")
     opened = _open_failure(reason)
     if opened is not None:
         return opened
@@ -78,6 +91,7 @@ def _explain(state: str, reason: str) -> str:
     if not reason:
         words: dict[str, str] = {
             CameraStatus.STARTING: "Waiting for the first picture from the camera.",
+            CameraStatus.WAITING: "Waiting for a free stream slot; it starts by itself.",
             CameraStatus.OFFLINE: "No picture from the camera. Check its power and network.",
             CameraStatus.FROZEN: "The camera sends the same picture again and again.",
             CameraStatus.ERROR: "Counting failed on this camera; the service retries by itself.",
@@ -118,12 +132,13 @@ def health_text(*, state: str, reason: str = "", enabled: bool = True,
         return HealthText("Counting", "", "ok")
     headlines: dict[str, str] = {
         CameraStatus.STARTING: "Starting",
+        CameraStatus.WAITING: "Waiting for a slot",
         CameraStatus.OFFLINE: "Offline",
         CameraStatus.FROZEN: "Picture frozen",
         CameraStatus.ERROR: "Error",
     }
     headline = headlines.get(state, state.capitalize() or "Unknown")
-    severity = "warning" if state == CameraStatus.STARTING else "trouble"
+    severity = "warning" if state in (CameraStatus.STARTING, CameraStatus.WAITING) else "trouble"
     return HealthText(headline, _explain(state, reason), severity)
 
 

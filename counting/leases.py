@@ -168,3 +168,45 @@ def cameras_needing_runner(*, ttl_s: float) -> list[int]:
             "OR l.heartbeat_at IS NULL OR l.heartbeat_at < now() - make_interval(secs => %s)) "
             "ORDER BY c.id", [ttl_s])
         return [int(row[0]) for row in cursor.fetchall()]
+
+
+def cameras_due_for_runner(*, ttl_s: float) -> list[int]:
+    """:func:`cameras_needing_runner` without the cameras backing off after failing to
+    connect (``next_attempt_at`` still ahead), unless the camera was edited since that run
+    began (a corrected address is tried at once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.id FROM cameras_camera c LEFT JOIN counting_cameralease l "
+            "ON l.camera_id = c.id WHERE c.enabled AND (l.camera_id IS NULL OR ((l.owner = '' "
+            "OR l.heartbeat_at IS NULL OR l.heartbeat_at < now() - make_interval(secs => %s)) "
+            "AND (l.next_attempt_at IS NULL OR l.next_attempt_at <= now() "
+            "OR l.acquired_at IS NULL OR c.updated_at > l.acquired_at))) ORDER BY c.id",
+            [ttl_s])
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def cameras_running_count(*, ttl_s: float) -> int:
+    """Cameras of the current tenant with a live lease owner (for fair shares of slots)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM counting_cameralease WHERE owner <> '' AND "
+                       "heartbeat_at >= now() - make_interval(secs => %s)",
+                       [ttl_s])
+        return int(cursor.fetchone()[0])
+
+
+def lease_backoff_set(*, camera_id: int, owner: str, generation: int, connected: bool,
+                      base_s: float, max_s: float) -> datetime | None:
+    """The run could not connect to the camera and ends: count one more failed run (the
+    first if this run had connected at some point) and set the next attempt to now +
+    ``base_s`` x 2^(failures - 1), at most ``max_s``. Returns that time (None if the lease
+    is no longer ours)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE counting_cameralease SET connect_failures = CASE WHEN %s THEN 1 "
+            "ELSE connect_failures + 1 END, next_attempt_at = now() + make_interval(secs => "
+            "least(%s, %s * power(2, (CASE WHEN %s THEN 1 ELSE connect_failures + 1 END) - 1))) "
+            "WHERE camera_id = %s AND owner = %s AND generation = %s "
+            "RETURNING next_attempt_at",
+            [connected, max_s, base_s, connected, camera_id, owner, generation])
+        row = cursor.fetchone()
+        return row[0] if row else None

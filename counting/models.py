@@ -129,6 +129,11 @@ class CameraLease(models.Model):
     # fence, kept across takeovers): a runner that died took everything after it with it, so
     # the next owner's gap starts here.
     stored_until = models.DateTimeField(null=True, blank=True)
+    # A camera that could not be reached ends its run (freeing the stream slot) and is not
+    # dispatched again before ``next_attempt_at`` (counting/leases.py: lease_backoff_set);
+    # ``connect_failures`` counts such runs in a row (the backoff doubles with each).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    connect_failures = models.PositiveIntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"lease camera={self.camera_id} gen={self.generation} owner={self.owner or '-'}"

@@ -11,17 +11,21 @@ tenants and dispatches a stream task for every enabled camera without a live lea
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
 from django.utils.dateparse import parse_datetime
 from django_tenants.utils import tenant_context
 from kombu.exceptions import OperationalError
 
-from counting.leases import cameras_needing_runner
+from counting.capacity import Capacity, fair_share
+from counting.leases import cameras_due_for_runner, cameras_needing_runner, cameras_running_count
 from counting.signals import health_swept, send_robust
 from tenants.db import current_schema
+from tenants.platform.nodes import stream_nodes_live
 from tenants.redis_keys import redis_client, tenant_key
 from tenants.tasks import PlatformTask
 
@@ -50,7 +54,10 @@ def dispatch_key(schema: str, camera_id: int) -> str:
 
 class BrokerUnavailableError(RuntimeError):
     """A stream task could not be published (RabbitMQ down or restarting) after the brief
-    retries of ``CELERY_TASK_PUBLISH_RETRY_POLICY``; the supervisor tries again next tick."""
+    retries of ``CELERY_TASK_PUBLISH_RETRY_POLICY``; the supervisor tries again next tick.
+    ``dispatched`` holds what the tick sent before (tenant schema -> camera ids)."""
+
+    dispatched: dict[str, list[int]] = {}  # noqa: RUF012 - replaced per instance when raised
 
 
 class DispatchMarkers:
@@ -80,6 +87,17 @@ class DispatchMarkers:
             self._degrade(exc)
             return True
 
+    def pending(self, camera_ids: list[int]) -> set[int]:
+        """The cameras among ``camera_ids`` whose task was sent recently (marker still set)."""
+        if self.client is None or not camera_ids:
+            return set()
+        try:
+            values = self.client.mget([dispatch_key(self.schema, pk) for pk in camera_ids])
+        except redis.RedisError as exc:
+            self._degrade(exc)
+            return set()
+        return {pk for pk, value in zip(camera_ids, values, strict=True) if value is not None}
+
     def release(self, camera_id: int) -> None:
         """Remove the marker of a task that was not sent, so the next tick sends it."""
         if self.client is None:
@@ -96,35 +114,127 @@ class DispatchMarkers:
         self.degraded = True
 
 
-def streams_dispatch_for_current_tenant() -> list[int]:
-    """Send a stream task for each enabled camera of the current tenant without a live lease;
-    returns the camera ids dispatched.
+class _TenantTick:
+    """One tenant's part of a supervisor tick: its cameras due for a runner, those already
+    dispatched (marker set, no runner yet) and how many it has running."""
 
-    Raises :class:`BrokerUnavailableError` when RabbitMQ refuses a publish (the camera's marker
-    is removed first, so the next tick sends it again).
-    """
-    schema = current_schema()
-    ttl = settings.COUNTING_LEASE_TTL_S
-    markers = DispatchMarkers(schema, ttl)
-    sent: list[int] = []
-    for camera_id in cameras_needing_runner(ttl_s=ttl):
-        if not markers.claim(camera_id):
+    def __init__(self, tenant: Any, ttl_s: float) -> None:
+        self.tenant = tenant
+        self.schema = tenant.schema_name
+        self.markers = DispatchMarkers(self.schema, ttl_s)
+        self.due = cameras_due_for_runner(ttl_s=ttl_s)
+        self.pending = self.markers.pending(self.due)
+        self.running = cameras_running_count(ttl_s=ttl_s)
+
+    @property
+    def candidates(self) -> list[int]:
+        return [camera_id for camera_id in self.due if camera_id not in self.pending]
+
+    def dispatch(self, camera_ids: list[int]) -> list[int]:
+        """Send a stream task for each camera (in the tenant's context); the ids sent.
+
+        Raises :class:`BrokerUnavailableError` when RabbitMQ refuses a publish (the camera's
+        marker is removed first, so the next tick sends it again).
+        """
+        sent: list[int] = []
+        for camera_id in camera_ids:
+            if not self.markers.claim(camera_id):
+                continue
+            try:
+                stream_run.apply_async(
+                    args=[camera_id], queue=settings.COUNTING_STREAMS_QUEUE,
+                    expires=max(30.0, 3 * settings.COUNTING_SUPERVISOR_INTERVAL_S))
+            except (OperationalError, OSError) as exc:
+                self.markers.release(camera_id)
+                raise BrokerUnavailableError(
+                    f"stream task of camera {camera_id} not sent ({exc}); sent before it: "
+                    f"{sent}") from exc
+            sent.append(camera_id)
+        return sent
+
+
+def _waiting_mark(camera_ids: list[int], reason: str) -> None:
+    """Tell each camera left without a slot why, in its health (state "waiting"); a camera
+    already saying so is not written again."""
+    from cameras.constants import CameraStatus
+    from counting.health import HealthSnapshot, health_report
+    from counting.models import CameraHealth
+
+    known = {row.camera_id: row for row in CameraHealth.objects.filter(camera_id__in=camera_ids)}
+    for camera_id in camera_ids:
+        health = known.get(camera_id)
+        if health is not None and (health.state, health.reason) == (CameraStatus.WAITING,
+                                                                    reason):
             continue
+        health_report(camera_id=camera_id, snapshot=HealthSnapshot(
+            state=CameraStatus.WAITING, reason=reason,
+            last_frame_at=health.last_frame_at if health is not None else None))
+
+
+def streams_dispatch(tenants: list[Any]) -> dict[str, list[int]]:
+    """One supervisor tick over ``tenants``: dispatch the cameras without a runner that the
+    live nodes have slots for, fairly across tenants, and mark the others waiting.
+
+    Without any live node on the streams queue (workers of an older version, or none yet)
+    every camera is dispatched as before: the tasks wait in the queue until they expire.
+    Raises :class:`BrokerUnavailableError` (with ``dispatched``: what was sent before) when
+    RabbitMQ refuses a publish.
+    """
+    ttl = settings.COUNTING_LEASE_TTL_S
+    ticks: list[_TenantTick] = []
+    for tenant in tenants:
         try:
-            stream_run.apply_async(args=[camera_id], queue=settings.COUNTING_STREAMS_QUEUE,
-                                   expires=max(30.0, 3 * settings.COUNTING_SUPERVISOR_INTERVAL_S))
-        except (OperationalError, OSError) as exc:
-            markers.release(camera_id)
-            raise BrokerUnavailableError(
-                f"stream task of camera {camera_id} not sent ({exc}); sent before it: {sent}"
-            ) from exc
-        sent.append(camera_id)
-    return sent
+            with tenant_context(tenant):
+                ticks.append(_TenantTick(tenant, ttl))
+        except Exception:  # one broken tenant must not stop the others' streams
+            logger.exception("supervisor: tenant %s skipped", tenant.schema_name)
+    nodes = stream_nodes_live(queue=settings.COUNTING_STREAMS_QUEUE)
+    capacity: Capacity | None = None
+    if nodes:
+        capacity = Capacity(nodes=len(nodes), slots=sum(node.slots for node in nodes),
+                            in_use=sum(node.slots_in_use for node in nodes),
+                            pending=sum(len(tick.pending) for tick in ticks))
+        chosen = fair_share(waiting={tick.schema: tick.candidates for tick in ticks},
+                            running={tick.schema: tick.running for tick in ticks},
+                            free=capacity.free)
+    else:
+        chosen = {tick.schema: tick.candidates for tick in ticks}
+    dispatched: dict[str, list[int]] = {}
+    for tick in ticks:
+        try:
+            with tenant_context(tick.tenant):
+                sent = tick.dispatch(chosen[tick.schema])
+                left = [pk for pk in tick.candidates if pk not in chosen[tick.schema]]
+                if capacity is not None and left:
+                    _waiting_mark(left, capacity.waiting_reason())
+        except BrokerUnavailableError as exc:
+            exc.dispatched = dispatched
+            raise
+        except Exception:
+            logger.exception("supervisor: tenant %s skipped", tick.schema)
+            continue
+        if sent:
+            dispatched[tick.schema] = sent
+    if capacity is not None and capacity.free < sum(len(tick.candidates) for tick in ticks):
+        logger.info("supervisor: %d of %d slots free on %d nodes; %d cameras wait",
+                    capacity.free, capacity.slots, capacity.nodes,
+                    sum(len(tick.candidates) for tick in ticks) - capacity.free)
+    return dispatched
+
+
+def streams_dispatch_for_current_tenant() -> list[int]:
+    """A supervisor tick for the current tenant alone; returns the camera ids dispatched.
+
+    Raises :class:`BrokerUnavailableError` when RabbitMQ refuses a publish.
+    """
+    tenant = getattr(connection, "tenant")  # noqa: B009 - set by django-tenants, not typed
+    return streams_dispatch([tenant]).get(current_schema(), [])
 
 
 @shared_task(name="counting.streams_supervise", base=PlatformTask, ignore_result=True)
 def streams_supervise() -> dict[str, list[int]]:
-    """Beat: for every active tenant, dispatch the streams that have no live owner.
+    """Beat: dispatch the streams of every active tenant that have no live owner, within the
+    free stream slots of the live nodes (counting/capacity.py).
 
     Suspended tenants (``is_active`` False) are skipped: their streams stop (the runners check
     the tenant) and are not restarted until the tenant is reactivated. When the broker refuses
@@ -133,21 +243,15 @@ def streams_supervise() -> dict[str, list[int]]:
     """
     from tenants.models import Tenant
 
-    dispatched: dict[str, list[int]] = {}
-    for tenant in Tenant.objects.exclude(schema_name="public").filter(is_active=True):
-        try:
-            with tenant_context(tenant):
-                sent = streams_dispatch_for_current_tenant()
-        except BrokerUnavailableError as exc:
-            logger.warning("supervisor: RabbitMQ unavailable, tick ended at tenant %s: %s; "
-                           "the next tick catches up", tenant.schema_name, exc)
-            break
-        except Exception:  # one broken tenant must not stop the others' streams
-            logger.exception("supervisor: tenant %s skipped", tenant.schema_name)
-            continue
-        if sent:
-            dispatched[tenant.schema_name] = sent
-            logger.info("supervisor: %s dispatched cameras %s", tenant.schema_name, sent)
+    tenants = list(Tenant.objects.exclude(schema_name="public").filter(is_active=True))
+    try:
+        dispatched = streams_dispatch(tenants)
+    except BrokerUnavailableError as exc:
+        logger.warning("supervisor: RabbitMQ unavailable, tick ended: %s; the next tick "
+                       "catches up", exc)
+        dispatched = exc.dispatched
+    for schema, sent in dispatched.items():
+        logger.info("supervisor: %s dispatched cameras %s", schema, sent)
     return dispatched
 
 

@@ -102,7 +102,19 @@ LIVE_RESYNC_MIN_INTERVAL_S = env.float("LIVE_RESYNC_MIN_INTERVAL_S", default=2.0
 # Shutdown: the stream loops' flag is set on SIGTERM/Ctrl-C (counting/runner/shutdown.py, imported
 # by every Celery process before its pool forks); a stream task has this long to flush and
 # release its lease before its process exits hard.
-CELERY_IMPORTS = ("counting.runner.shutdown", "counting.runner.inference_supervisor")
+CELERY_IMPORTS = ("counting.runner.shutdown", "counting.runner.inference_supervisor",
+                  "counting.nodes")
+# Stream nodes (counting/nodes.py): every streams worker upserts its row (slots, cameras, load)
+# this often; silent for 3 of these it is gone and its slots no longer count.
+COUNTING_NODE_HEARTBEAT_S = env.float("COUNTING_NODE_HEARTBEAT_S", default=3.0)
+# A camera that cannot connect ends its run after this many failed attempts spanning at least
+# COUNTING_UNREACHABLE_AFTER_S (releasing its slot), and is retried after a backoff that doubles
+# from COUNTING_UNREACHABLE_BACKOFF_S up to COUNTING_UNREACHABLE_BACKOFF_MAX_S.
+COUNTING_UNREACHABLE_ATTEMPTS = env.int("COUNTING_UNREACHABLE_ATTEMPTS", default=5)
+COUNTING_UNREACHABLE_AFTER_S = env.float("COUNTING_UNREACHABLE_AFTER_S", default=30.0)
+COUNTING_UNREACHABLE_BACKOFF_S = env.float("COUNTING_UNREACHABLE_BACKOFF_S", default=30.0)
+COUNTING_UNREACHABLE_BACKOFF_MAX_S = env.float("COUNTING_UNREACHABLE_BACKOFF_MAX_S",
+                                               default=300.0)
 COUNTING_SHUTDOWN_GRACE_S = env.float("COUNTING_SHUTDOWN_GRACE_S", default=6.0)
 # Celery's own bound on a cold shutdown (second Ctrl-C, SIGQUIT): tasks get this long.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT_S",

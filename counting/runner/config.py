@@ -30,6 +30,12 @@ class RunnerConfig:
     redis_retry_s: float = 5.0
     stall_after_s: float = 3.0
     shutdown_grace_s: float = 6.0
+    # A camera that fails this many opens in a row, over at least unreachable_after_s, ends
+    # its run (freeing the slot) and backs off (counting/leases.py: lease_backoff_set).
+    unreachable_attempts: int = 5
+    unreachable_after_s: float = 30.0
+    unreachable_backoff_s: float = 30.0
+    unreachable_backoff_max_s: float = 300.0
 
     @classmethod
     def from_settings(cls) -> RunnerConfig:
@@ -47,4 +53,8 @@ class RunnerConfig:
                    db_cancel_s=s.COUNTING_DB_CANCEL_S, db_cut_s=s.COUNTING_DB_CUT_S,
                    redis_retry_s=s.COUNTING_REDIS_RETRY_S,
                    stall_after_s=s.COUNTING_STALL_AFTER_S,
-                   shutdown_grace_s=s.COUNTING_SHUTDOWN_GRACE_S)
+                   shutdown_grace_s=s.COUNTING_SHUTDOWN_GRACE_S,
+                   unreachable_attempts=s.COUNTING_UNREACHABLE_ATTEMPTS,
+                   unreachable_after_s=s.COUNTING_UNREACHABLE_AFTER_S,
+                   unreachable_backoff_s=s.COUNTING_UNREACHABLE_BACKOFF_S,
+                   unreachable_backoff_max_s=s.COUNTING_UNREACHABLE_BACKOFF_MAX_S)

@@ -119,6 +119,17 @@ class StreamConnection:
         self._opener: _Opener | None = None
         self._next_open = 0.0
         self._backoff = 1.0
+        # Failed opens in a row (since the first of them): after enough of them the camera
+        # is ``unreachable`` and the runner ends the run instead of holding its slot.
+        self.failed_opens = 0
+        self._first_failure = 0.0
+        self.ever_opened = False
+
+    @property
+    def unreachable(self) -> bool:
+        cfg = self.config
+        return (cfg.unreachable_attempts > 0 and self.failed_opens >= cfg.unreachable_attempts
+                and time.monotonic() - self._first_failure >= cfg.unreachable_after_s)
 
     def read(self) -> Frame | None:
         if self.source is None:
@@ -168,12 +179,17 @@ class StreamConnection:
         if opener.result is not None:
             self.source = opener.result
             self._backoff = 1.0
+            self.failed_opens = 0
+            self.ever_opened = True
             self.on_open()
             self.on_state(CameraStatus.ONLINE, "streaming")
         elif isinstance(opener.error, SecretUndecryptable):
             # a password no configured key decrypts needs a person: error, with its reason
             self._offline(str(opener.error), error=True)
         else:  # refused by the policy or not opened: one reason, not an oracle (see logs)
+            if self.failed_opens == 0:
+                self._first_failure = time.monotonic()
+            self.failed_opens += 1
             self._offline(STREAM_UNAVAILABLE)
 
     def _offline(self, reason: str, error: bool = False) -> None:

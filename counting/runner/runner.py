@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import DatabaseError
 from django.db import connection as db_connection
@@ -40,7 +41,7 @@ from counting.constants import GapCause
 from counting.health import health_events_lost_add, health_last_frame_at
 from counting.inference import InferenceError
 from counting.inference.protocol import InferenceModelError
-from counting.leases import runner_identity
+from counting.leases import lease_backoff_set, runner_identity
 from counting.ledger import StaleLeaseError, ledger_write_late
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.sampler import FrameSampler
@@ -94,7 +95,9 @@ class StreamRunner:
 
     ``run()`` returns why it ended: "disabled", "deleted", "suspended" (the tenant),
     "stopped", "worker-shutdown", "detector-error", "error", "lease-held" (someone else owns
-    the camera) or "lease-lost" (taken over while running).
+    the camera), "lease-lost" (taken over while running) or "unreachable" (the camera could
+    not be opened ``unreachable_attempts`` times in a row: the slot is freed and the lease
+    says when to try again).
     """
 
     def __init__(self, *, camera_id: int, schema: str, owner: str | None = None,
@@ -279,6 +282,8 @@ class StreamRunner:
                 close()  # the run's own inference client (socket, shared memory)
         self.snapshotter.stop(timeout_s=0.5)
         lost = outcome == "lease-lost" or self.state.lease_lost
+        if outcome == "unreachable" and parts is not None and not lost:
+            self._backoff_set(parts.connection)
         if self.duties is not None:
             self.duties.finish(outcome=outcome, deadline=deadline, report=self._final_report(
                 outcome))
@@ -296,9 +301,26 @@ class StreamRunner:
         if self.watchdog is not None:
             self.watchdog.close()
 
+    def _backoff_set(self, connection: StreamConnection) -> None:
+        """The camera could not be reached: record when the supervisor may try it again."""
+        cfg = self.config
+        until = self.guard.run(lambda: lease_backoff_set(
+            camera_id=self.camera_id, owner=self.owner, generation=self.generation,
+            connected=connection.ever_opened, base_s=cfg.unreachable_backoff_s,
+            max_s=cfg.unreachable_backoff_max_s))
+        if until is None:
+            self._stop_reason = "unreachable, next try at the supervisor's next tick"
+        else:
+            local = until.astimezone(_site_zone(connection.camera))
+            self._stop_reason = f"unreachable, next try at {local:%H:%M:%S %Z}"
+        logger.warning("camera %s: %d attempts to connect failed; run ended (%s)",
+                       self.camera_id, connection.failed_opens, self._stop_reason)
+
     def _final_report(self, outcome: str) -> tuple[str, str] | None:
         if outcome in _FINAL_STATE and _FINAL_STATE[outcome] is None:
             return None
+        if outcome == "unreachable":
+            return CameraStatus.OFFLINE, self._stop_reason or "unreachable"
         if outcome == "detector-error":
             return CameraStatus.ERROR, self._stop_reason
         state = _FINAL_STATE.get(outcome, CameraStatus.OFFLINE)
@@ -317,6 +339,8 @@ class StreamRunner:
                 return "worker-shutdown"
             if state.verdict is not None:
                 return state.verdict
+            if parts.connection.unreachable:
+                return "unreachable"  # free the slot; the supervisor retries after a backoff
             rules = state.rules_take()
             if rules is not None:
                 parts.rules.apply(rules)
@@ -390,6 +414,14 @@ class StreamRunner:
     def _state_change(self, state: str, reason: str) -> None:
         if self.health.changed(state, reason):
             self.state.state_dirty.set()  # the duties thread reports it at its next tick
+
+
+def _site_zone(camera: Camera) -> tzinfo:
+    """The camera's site's time zone (UTC if it cannot be read), for times shown to people."""
+    try:
+        return ZoneInfo(camera.site.timezone)
+    except (ZoneInfoNotFoundError, ValueError, AttributeError, DatabaseError):
+        return UTC
 
 
 def run_camera_stream(*, camera_id: int, schema: str) -> str:

@@ -207,3 +207,5 @@ class PlanAdmin(AuditedModelAdmin):
 # in tenants.accounts.admin on each tenant's domain).
 platform_admin_site.register(User, AuditedUserAdmin)
 platform_admin_site.register(Group, AuditedGroupAdmin)
+
+from tenants.platform import node_admin  # noqa: E402,F401  (registers the stream nodes)

@@ -1,5 +1,6 @@
 """Platform-wide tables on the public schema, one module per subject (re-exported here)."""
 
+from tenants.platform.models.nodes import StreamNode
 from tenants.platform.models.registry import (
     AiModel,
     AiModelChoice,
@@ -11,4 +12,4 @@ from tenants.platform.models.registry import (
 )
 
 __all__ = ["AiModel", "AiModelChoice", "ChoiceScope", "ModelEvent", "ModelFormat", "ModelLog",
-           "ModelStatus"]
+           "ModelStatus", "StreamNode"]
