@@ -1,5 +1,5 @@
 """Two stream worker nodes on this machine: cameras spread over both, and move to the other
-node when one is stopped (SIGTERM); an unreachable camera ends its run and backs off."""
+node when one is stopped (SIGTERM)."""
 
 from __future__ import annotations
 
@@ -102,3 +102,4 @@ def _node_prefix(process: Any) -> str:
     """The node name prefix of a worker started by tests.celery_worker (from its command)."""
     args = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
     return args[args.index(b"-n") + 1].decode().split("@")[0]
+
