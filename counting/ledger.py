@@ -7,7 +7,9 @@ One batch = one transaction in the tenant schema::
                 -> no row: stale generation (StaleLeaseError) or batch already applied (no-op)
                 The row stays locked until commit, so a takeover waits for this batch.
     2. events   INSERT INTO counting_countevent ... VALUES (...), (...)
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING line_id, direction, ...
+                 ON CONFLICT (idempotency_key, occurred_at) DO NOTHING RETURNING ...
+                (the table is partitioned by month of occurred_at: a unique key must hold it,
+                and the key hashes the frame time, so this rejects what (key) alone rejected)
     3. rollups  the *returned* (really new) rows, bucketed per (line, UTC minute) and per (line,
                 UTC hour), upserted into the minute and hour line rollups with
                 count = count + EXCLUDED.count (counting/rollups.py, the one place that
@@ -155,7 +157,8 @@ def _insert_events(cursor: object, batch: LedgerBatch, events: Sequence[LedgerEv
     cursor.execute(  # type: ignore[attr-defined]
         f"INSERT INTO {CountEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) VALUES "
         + ", ".join([row] * len(by_key))
-        + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key", params)
+        + " ON CONFLICT (idempotency_key, occurred_at) DO NOTHING RETURNING idempotency_key",
+        params)
     return [by_key[r[0]] for r in cursor.fetchall()]  # type: ignore[attr-defined]
 
 

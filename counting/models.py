@@ -81,7 +81,8 @@ class Zone(CameraRule):
 
 
 class CountEvent(models.Model):
-    """One line crossing: the ledger every count is derived from.
+    """One line crossing: the ledger every count is derived from (partitioned by month of
+    ``occurred_at``; docs/operations.md, "Partitioned ledger").
 
     ``idempotency_key`` is a hash of (camera, line, track, direction, frame time, lease
     generation), so writing the same event twice stores it once. Rows are never updated.
@@ -97,11 +98,20 @@ class CountEvent(models.Model):
     model_version = models.CharField(max_length=64, blank=True)
     rule_version = models.CharField(max_length=64, blank=True)
     lease_generation = models.BigIntegerField()
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=64)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]
+        # Partitioned by month of occurred_at (counting 0018, tenants/partitions.py): a unique
+        # key must hold the partition key. The key hashes the frame time, so two rows with one
+        # key always have one occurred_at: this rejects exactly what UNIQUE (key) rejected.
+        # The primary key in the database is (id, occurred_at); id alone stays unique (one
+        # sequence), which is what the ORM's pk means here.
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key", "occurred_at"],
+                                    name="countevent_idempotency_unique"),
+        ]
         indexes = [
             models.Index(fields=["camera", "occurred_at"]),
             models.Index(fields=["line", "occurred_at"]),

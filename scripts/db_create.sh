@@ -72,31 +72,40 @@ DECLARE
 BEGIN
     FOR r IN SELECT nspname FROM pg_namespace
               WHERE nspowner = 'postgres'::regrole AND nspname NOT LIKE 'pg\\_%'
-                AND nspname NOT IN ('public', 'information_schema', 'audit_admin') LOOP
+                AND nspname NOT IN ('public', 'information_schema', 'audit_admin', 'partman') LOOP
         EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.nspname, app);
     END LOOP;
     FOR r IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relowner = 'postgres'::regrole AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                 AND n.nspname NOT LIKE 'pg\\_%'
-                AND n.nspname NOT IN ('information_schema', 'audit_admin') LOOP
+                AND n.nspname NOT IN ('information_schema', 'audit_admin', 'partman') LOOP
         EXECUTE format('ALTER TABLE %s OWNER TO %I', r.rel, app);
     END LOOP;
     FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relowner = 'postgres'::regrole AND c.relkind = 'S'
                 AND n.nspname NOT LIKE 'pg\\_%'
-                AND n.nspname NOT IN ('information_schema', 'audit_admin') LOOP
+                AND n.nspname NOT IN ('information_schema', 'audit_admin', 'partman') LOOP
         EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', r.rel, app);
     END LOOP;
     FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p
                JOIN pg_namespace n ON n.oid = p.pronamespace
               WHERE p.proowner = 'postgres'::regrole AND n.nspname NOT LIKE 'pg\\_%'
-                AND n.nspname NOT IN ('information_schema', 'audit_admin') LOOP
+                AND n.nspname NOT IN ('information_schema', 'audit_admin', 'partman') LOOP
         EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.fn, app);
     END LOOP;
 END
 \$\$;
+-- pg_partman (Debian postgresql-15-partman) for the partitioned ledger (docs/operations.md):
+-- created by the superuser; the application runs its functions as itself and keeps its
+-- configuration (part_config) and template tables in the partman schema.
+CREATE SCHEMA IF NOT EXISTS partman;
+CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman;
+GRANT USAGE, CREATE ON SCHEMA partman TO :"app_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA partman TO :"app_role";
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA partman TO :"app_role";
+GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA partman TO :"app_role";
 COMMENT ON DATABASE :"db" IS 'audit-setup $version';
 SQL
 }

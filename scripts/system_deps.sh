@@ -5,7 +5,8 @@ set -eu
 want=(gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
       python3-gi chromium ffmpeg
-      pgbackrest)  # point-in-time recovery of the platform database (docs/operations.md)
+      pgbackrest             # point-in-time recovery of the platform database (docs/operations.md)
+      postgresql-15-partman)  # the partitioned ledger's partitions (docs/operations.md)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
