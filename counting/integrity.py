@@ -15,6 +15,8 @@ The checks, per tenant schema:
   camera (foreign keys cannot see this; a series by camera would count it in the wrong place);
 - ``orphan_permission``: a per-object permission (django-guardian) naming a row that no longer
   exists (generic keys are not foreign keys, so deleting the object leaves them behind);
+- ``default_partition``: rows in the default partition of the partitioned ledger or minute
+  tables (their month had no partition; tenants/partitions.py);
 - ``audit_chain``: the hash-chained audit trail does not verify (audit/verify.py).
 
 And for the platform: ``orphan_schema`` (a schema with the tenant tables but no tenant row) and
@@ -44,6 +46,7 @@ from counting.models import (
 )
 from counting.retention import EVENTS, MINUTES, retention_marks
 from counting.rollups import hour_of, minute_of
+from tenants.partitions import default_rows
 
 # Examples printed per check and tenant; the total is always reported.
 EXAMPLES = 5
@@ -256,6 +259,17 @@ def audit_chain_check(schema: str) -> list[Problem]:
     return [] if report.ok else [Problem(schema, "audit_chain", report.problem)]
 
 
+def default_partition_check(schema: str) -> list[Problem]:
+    """Rows in a partitioned table's default partition: their time had no monthly partition
+    (far past or future, or maintenance not running). They are counted like any other row,
+    but retention cannot drop them with their month; the maintenance task moves them."""
+    return [Problem(schema, "default_partition",
+                    f"{rows} rows of {table} are in its default partition (their time has no "
+                    "monthly partition): run `manage.py partitions_maintain` to move them into "
+                    "their own, and check that the counting.partitions_maintain beat runs")
+            for table, rows in default_rows(schema).items() if rows]
+
+
 def tenant_check(schema: str, since: datetime | None = None) -> list[Problem]:
     """Every per-tenant check of ``schema`` (a tenant's schema name)."""
     with schema_context(schema):
@@ -269,7 +283,7 @@ def tenant_check(schema: str, since: datetime | None = None) -> list[Problem]:
                 + hour_rollups_check(schema, hour_since)
                 + day_rollups_check(schema, hour_since)
                 + camera_mismatch_check(schema) + orphan_permissions_check(schema)
-                + audit_chain_check(schema))
+                + default_partition_check(schema) + audit_chain_check(schema))
 
 
 def _latest(*moments: datetime | None) -> datetime | None:

@@ -25,7 +25,7 @@ from django.db import connection
 
 PARTMAN = "partman"
 INTERVAL = "1 month"
-PREMAKE = 4  # months made ahead of now (the maintenance beat runs daily)
+PREMAKE = 3  # months made ahead of now (the maintenance beat runs daily)
 COPY_BATCH = 50_000
 
 
@@ -49,6 +49,12 @@ def _qualified(schema: str, table: str) -> str:
 def _parent(schema: str, table: str) -> str:
     """The parent's name as pg_partman's part_config stores it (unquoted schema.table)."""
     return f"{schema}.{table}"
+
+
+def _like_schema(schema: str) -> str:
+    """A LIKE pattern of every parent of ``schema`` (its ``_`` and ``%`` taken literally)."""
+    escaped = schema.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    return f"{escaped}.%"
 
 
 def partman_installed() -> bool:
@@ -160,6 +166,7 @@ def table_partition(schema: str, table: str, column: str, *, batch: int = COPY_B
     plain = f"{table}__plain"
     qualified, qualified_plain = _qualified(schema, table), _qualified(schema, plain)
     with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # rows of this transaction checked
         cursor.execute(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(f"SELECT min({_q(column)}) FROM {qualified}")
         oldest = cursor.fetchone()[0]
@@ -188,6 +195,7 @@ def table_unpartition(schema: str, table: str, column: str, *,
     old = f"{table}__partitioned"
     qualified, qualified_old = _qualified(schema, table), _qualified(schema, old)
     with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # rows of this transaction checked
         cursor.execute(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(f"ALTER TABLE {qualified} RENAME TO {_q(old)}")
         cursor.execute(
@@ -206,10 +214,13 @@ def table_unpartition(schema: str, table: str, column: str, *,
 def partitions_register(schema: str, table: str, column: str, *,
                         start: datetime | None = None) -> None:
     """Hand the (empty or just made) partitioned parent to pg_partman: monthly children from
-    ``start`` (else a few months back) to ``PREMAKE`` months ahead, and a default partition.
+    ``start`` (else this month) to ``PREMAKE`` months ahead, and a default partition.
     A configuration left by a dropped schema of the same name is forgotten first."""
     partitions_forget(schema, table)
     with connection.cursor() as cursor:
+        if start is None:  # a new table: from this month on (pg_partman would make months back)
+            cursor.execute("SELECT date_trunc('month', now(), 'UTC')")
+            start = cursor.fetchone()[0]
         cursor.execute(
             f"SELECT {PARTMAN}.create_parent(p_parent_table := %s, p_control := %s, "
             "p_type := 'native', p_interval := %s, p_premake := %s, "
@@ -225,7 +236,9 @@ def partitions_register(schema: str, table: str, column: str, *,
 def partitions_forget(schema: str, table: str | None = None) -> None:
     """Remove pg_partman's configuration (and template tables) of ``schema``'s parents (or of
     one): called when a schema is dropped or a parent made again."""
-    pattern = _parent(schema, table) if table else f"{schema}.%"
+    pattern = _like_schema(schema)
+    if table:
+        pattern = pattern[:-1] + table.replace("_", "\\_")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT template_table FROM {PARTMAN}.part_config "
                        "WHERE parent_table LIKE %s", [pattern])
@@ -241,7 +254,7 @@ def partitioned_tables(schema: str) -> list[str]:
     """The schema's tables pg_partman manages."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT parent_table FROM {PARTMAN}.part_config "
-                       "WHERE parent_table LIKE %s ORDER BY parent_table", [f"{schema}.%"])
+                       "WHERE parent_table LIKE %s ORDER BY parent_table", [_like_schema(schema)])
         return [str(row[0]).split(".", 1)[1] for row in cursor.fetchall()]
 
 
@@ -289,6 +302,9 @@ def partitions_maintain(schema: str) -> dict[str, int]:
                 cursor.execute(f"SELECT {PARTMAN}.partition_data_time(%s, p_batch_count := 10)",
                                [parent])
                 step = int(cursor.fetchone()[0] or 0)
+                # pg_partman's staging table lives until commit and has this table's columns:
+                # gone, so that the next table moved in the same transaction makes its own.
+                cursor.execute("DROP TABLE IF EXISTS pg_temp.partman_temp_data_storage")
                 if not step:
                     break
                 moved[table] += step
@@ -301,6 +317,10 @@ def partition_drop(schema: str, table: str, partition: str) -> int:
     """Drop one child of ``table`` (instant, no bloat); returns the rows it held."""
     qualified = _qualified(schema, partition)
     with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # Deferred foreign-key checks of rows made in this transaction must run before
+            # their table can be dropped.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(f"SELECT count(*) FROM {qualified}")
         rows = int(cursor.fetchone()[0])

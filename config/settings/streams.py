@@ -23,6 +23,7 @@ CELERY_TASK_ROUTES = {
     "counting.health_sweep": {"queue": COUNTING_SHORT_QUEUE},
     "counting.line_rollups_rebuild": {"queue": COUNTING_SHORT_QUEUE},
     "counting.retention_enforce": {"queue": COUNTING_SHORT_QUEUE},
+    "counting.partitions_maintain": {"queue": COUNTING_SHORT_QUEUE},
     "analytics.*": {"queue": COUNTING_SHORT_QUEUE},
 }
 
@@ -46,6 +47,13 @@ CELERY_BEAT_SCHEDULE = {
     "counting-retention-enforce": {
         "task": "counting.retention_enforce",
         "schedule": crontab(hour=RETENTION_HOUR_UTC, minute=17),
+        "options": {"expires": 6 * 3600},
+    },
+    # Partitions of the ledger and minute tables (tenants/partitions.py): months made ahead,
+    # rows that fell into a default partition moved into their own; daily, before retention.
+    "counting-partitions-maintain": {
+        "task": "counting.partitions_maintain",
+        "schedule": crontab(hour=RETENTION_HOUR_UTC, minute=2),
         "options": {"expires": 6 * 3600},
     },
 }

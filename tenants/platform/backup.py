@@ -52,6 +52,7 @@ from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN
 from tenants.db import connection
 from tenants.db_timeouts import migration_timeouts
 from tenants.models import QUOTA_FIELDS, RETENTION_FIELDS, Domain, Plan, Tenant
+from tenants.partitions import partitions_maintain
 
 logger = logging.getLogger(__name__)
 
@@ -376,6 +377,8 @@ def tenant_restore(*, path: Path, slug: str, domain: str | None = None,
             connection.set_schema_to_public()
             before = set(map(tuple, _applied_migrations(slug)))
             call_command("migrate_schemas", schema_name=slug, interactive=False, verbosity=0)
+            # Rows older than the new schema's monthly partitions went to the default ones.
+            partitions_maintain(slug)
             migrated = sorted(f"{app}.{name}" for app, name in _applied_migrations(slug)
                               if (app, name) not in before)
         head = _audit_head(slug) or [0, "0" * 64]

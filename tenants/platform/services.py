@@ -20,6 +20,7 @@ from tenants.accounts.roles import roles_sync
 from tenants.constants import DOMAIN_PATTERN, RESERVED_SLUGS, SLUG_PATTERN, Role
 from tenants.db import connection
 from tenants.models import Domain, Plan, Tenant
+from tenants.partitions import partitions_forget, partman_installed
 from tenants.redis_keys import tenant_redis_keys_delete
 from tenants.signals import tenant_deleting, tenant_suspended
 
@@ -135,6 +136,8 @@ def _remove_tenant(tenant: Tenant) -> None:
     elif schema_exists(tenant.schema_name):
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+    if partman_installed():  # pg_partman's configuration of the dropped partitioned tables
+        partitions_forget(tenant.schema_name)
     tenant_redis_keys_delete(schema_name=tenant.schema_name)
 
 
