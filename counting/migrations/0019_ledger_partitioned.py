@@ -89,7 +89,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cameras', '0003_url_secrets'),
-        ('counting', '0017_line_day_backfill'),
+        ('counting', '0018_camera_gap_cause_detector'),
     ]
 
     operations = [
