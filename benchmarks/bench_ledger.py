@@ -6,7 +6,7 @@ INSERT ... SELECT ... ON CONFLICT (the rejected alternative).
     ... -m benchmarks.bench_ledger --partitioned --rounds 5
 
 ``--partitioned``: the chosen path into the partitioned ledger (monthly partitions, counting
-0019) against the same path into plain tables (a second tenant whose tables the migration's
+0020) against the same path into plain tables (a second tenant whose tables the migration's
 reverse made plain again, with the same UNIQUE (idempotency_key, occurred_at)), in
 alternating rounds of the same run, with the ratio per round and its median (the machine's
 load drifts; the median of paired rounds is what to compare).
@@ -124,7 +124,7 @@ def partitioned_against_plain(args: argparse.Namespace) -> None:
     from counting.models import CountEvent, CountingLine
     from tenants.partitions import is_partitioned
 
-    migration = importlib.import_module("counting.migrations.0019_ledger_partitioned")
+    migration = importlib.import_module("counting.migrations.0020_ledger_partitioned")
 
     def prepare(tenant: object, plain: bool) -> dict[str, object]:
         with tenant_context(tenant):

@@ -103,7 +103,7 @@ class CountEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        # Partitioned by month of occurred_at (counting 0019, tenants/partitions.py): a unique
+        # Partitioned by month of occurred_at (counting 0020, tenants/partitions.py): a unique
         # key must hold the partition key. The key hashes the frame time, so two rows with one
         # key always have one occurred_at: this rejects exactly what UNIQUE (key) rejected.
         # The primary key in the database is (id, occurred_at); id alone stays unique (one

@@ -1,4 +1,4 @@
-"""The partitioned ledger (counting 0019, tenants/partitions.py): monthly partitions made
+"""The partitioned ledger (counting 0020, tenants/partitions.py): monthly partitions made
 ahead, the idempotency key with the partition key, the default partition reported and emptied,
 retention dropping whole months, and the conversion of a table with rows both ways."""
 
@@ -156,7 +156,7 @@ def test_the_migration_converts_tables_with_rows_both_ways(tenant_a: Any, in_ten
     from counting.models import LineMinuteRollup
     from tenants.partitions import is_partitioned
 
-    migration = importlib.import_module("counting.migrations.0019_ledger_partitioned")
+    migration = importlib.import_module("counting.migrations.0020_ledger_partitioned")
     editor = SimpleNamespace(connection=connection)
     schema = tenant_a.schema_name
     with in_tenant(tenant_a):

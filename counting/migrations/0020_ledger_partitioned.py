@@ -89,7 +89,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cameras', '0003_url_secrets'),
-        ('counting', '0018_camera_gap_cause_detector'),
+        ('counting', '0019_stream_slots'),
     ]
 
     operations = [
