@@ -48,15 +48,34 @@ def privacy_blur_required() -> bool:
 
 
 def _privacy_detector() -> Any:
+    """The process's privacy detector. On a streams node (``COUNTING_INFERENCE = "service"``
+    and the node's inference service listening) it is a client of that service, so a stream
+    runner's snapshots do not load a model copy of their own in every runner process; else
+    the model is loaded here."""
     global _detector
     if _detector is None:
-        from counting.pipeline.detectors import create_detector
+        from pathlib import Path
 
-        _detector = create_detector(
-            settings.COUNTING_MODEL_PATH, backend=settings.COUNTING_DETECTOR_BACKEND,
-            score_threshold=PRIVACY_SCORE_THRESHOLD, device=settings.COUNTING_DEVICE,
-            threads=settings.COUNTING_TORCH_THREADS,
-            input_size=settings.COUNTING_DETECTOR_INPUT_SIZE)
+        socket_path = Path(getattr(settings, "COUNTING_INFERENCE_SOCKET", "") or "")
+        if settings.COUNTING_INFERENCE == "service" and socket_path.is_socket():
+            from counting.inference import InferenceDetector
+            from counting.pipeline.detectors.spec import DetectorSpec
+
+            spec = DetectorSpec(model_path=str(settings.COUNTING_MODEL_PATH),
+                                backend=settings.COUNTING_DETECTOR_BACKEND,
+                                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE,
+                                score_threshold=PRIVACY_SCORE_THRESHOLD)
+            _detector = InferenceDetector(spec, socket_path=socket_path, tenant="privacy",
+                                          camera="snapshots",
+                                          timeout_s=settings.COUNTING_INFERENCE_TIMEOUT_S)
+        else:
+            from counting.pipeline.detectors import create_detector
+
+            _detector = create_detector(
+                settings.COUNTING_MODEL_PATH, backend=settings.COUNTING_DETECTOR_BACKEND,
+                score_threshold=PRIVACY_SCORE_THRESHOLD, device=settings.COUNTING_DEVICE,
+                threads=settings.COUNTING_TORCH_THREADS,
+                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE)
     return _detector
 
 

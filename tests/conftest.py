@@ -61,6 +61,12 @@ def django_db_setup(request: Any, django_test_environment: Any, django_db_blocke
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            # DROP DATABASE of hundreds of tenant tables may take longer than the app's
+            # statement timeout on a loaded machine: the drop runs without the app's timeouts.
+            connection.close()
+            options = connection.settings_dict.setdefault("OPTIONS", {})
+            options["options"] = ("-c statement_timeout=0 -c lock_timeout=0 "
+                                  "-c idle_in_transaction_session_timeout=0")
             teardown_databases(db_cfg, verbosity=0)
 
 

@@ -122,3 +122,29 @@ def test_a_model_the_service_cannot_load_is_a_clear_value_error(
         client.close()
         server.stop()
         serving.join(timeout=10)
+
+
+def test_a_stream_nodes_snapshots_are_blurred_through_the_service_not_a_model_of_their_own(
+        service: tuple[Path, ServiceStart], model_path: Path, pets_frames: list[np.ndarray],
+        settings: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from counting import privacy
+
+    # given a streams node whose inference service listens
+    sock, start = service
+    start()
+    settings.COUNTING_INFERENCE = "service"  # type: ignore[attr-defined]
+    settings.COUNTING_INFERENCE_SOCKET = str(sock)  # type: ignore[attr-defined]
+    settings.COUNTING_MODEL_PATH = str(model_path)  # type: ignore[attr-defined]
+    monkeypatch.setattr(privacy, "_detector", None)
+    # when a runner's snapshot is blurred
+    blurred, people = privacy.people_blur(pets_frames[0].copy())
+    # then the people were found by the service at the privacy threshold (no model loaded in
+    # this process), as many as the in-process privacy detector finds, and pixelated
+    detector = privacy._privacy_detector()
+    assert isinstance(detector, InferenceDetector)
+    assert detector.score_threshold == privacy.PRIVACY_SCORE_THRESHOLD
+    in_process = create_detector(model_path, threads=1,
+                                 score_threshold=privacy.PRIVACY_SCORE_THRESHOLD)
+    assert people == len(in_process.detect([pets_frames[0]])[0]) > 0
+    assert not np.array_equal(blurred, pets_frames[0])
+    detector.close()

@@ -169,15 +169,29 @@ def make_camera(tenant: Any, url: str, name: str | None = None, detect_fps: floa
         return camera
 
 
-def dispatch(tenant: Any, queue: str, settings: Any) -> list[int]:
-    """What one supervisor tick does for ``tenant``, sent to the test's private queue."""
+def dispatch(tenant: Any, queue: str, settings: Any, slot_wait_s: float = 15.0) -> list[int]:
+    """What the supervisor's ticks do for ``tenant``, sent to the test's private queue.
+
+    A slot freed by the previous test's runner shows in its node's row at the next heartbeat
+    (3 s), so while every camera due is only waiting for a slot (health "waiting"), ticks are
+    repeated for up to ``slot_wait_s``, as the supervisor's beat would.
+    """
     from django_tenants.utils import tenant_context
 
+    from cameras.constants import CameraStatus
+    from counting.models import CameraHealth
     from counting.tasks import streams_dispatch_for_current_tenant
 
     settings.COUNTING_STREAMS_QUEUE = queue
+    deadline = time.monotonic() + slot_wait_s
     with tenant_context(tenant):
-        return streams_dispatch_for_current_tenant()
+        while True:
+            sent = streams_dispatch_for_current_tenant()
+            waiting = CameraHealth.objects.filter(state=CameraStatus.WAITING,
+                                                  camera__enabled=True).exists()
+            if sent or not waiting or time.monotonic() > deadline:
+                return sent
+            time.sleep(0.5)
 
 
 def lease_of(tenant: Any, camera_id: int) -> dict[str, Any] | None:

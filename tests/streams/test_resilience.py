@@ -256,7 +256,8 @@ def test_a_worker_that_cannot_load_the_detector_says_why_in_camera_health(
                  60, message="the camera in error")
         reason = health_of(stream_tenant, camera.pk).reason
         assert f"model file not found: {missing}" in reason
-        assert "Fix the COUNTING_* setting and restart the stream workers" in reason
+        assert ("Fix the registry model's file on this node or the COUNTING_* setting; the "
+                "camera starts again on its next dispatch") in reason
         assert "the detector could not be loaded" in worker_log(queue)
         cameras_stop_all(stream_tenant)
     queue_delete(queue)
