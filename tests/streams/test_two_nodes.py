@@ -1,5 +1,6 @@
-"""Two stream worker nodes on this machine: cameras spread over both, and move to the other
-node when one is stopped (SIGTERM)."""
+"""Two stream worker nodes on this machine: a camera nobody answers at gives its slot back and
+waits for its next attempt; cameras spread over both nodes, and move to the other node when one
+is stopped (SIGTERM)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tests.celery_worker import stop_process_group
 from tests.streams.conftest import (
     camera_simulator,
     dispatch,
+    free_port,
+    health_of,
     lease_of,
     make_camera,
     stream_worker,
@@ -18,7 +21,11 @@ from tests.streams.conftest import (
     worker_log,
 )
 
-NODE_ENV = {"COUNTING_NODE_HEARTBEAT_S": "1"}
+NODE_ENV = {"COUNTING_NODE_HEARTBEAT_S": "1",
+            # a camera that refuses 2 opens in a row over 1 s gives up its run, and is not
+            # tried again for 10 minutes (longer than the test)
+            "COUNTING_UNREACHABLE_ATTEMPTS": "2", "COUNTING_UNREACHABLE_AFTER_S": "1",
+            "COUNTING_UNREACHABLE_BACKOFF_S": "600", "COUNTING_UNREACHABLE_BACKOFF_MAX_S": "600"}
 
 
 def _nodes(queue: str) -> dict[str, set[int]]:
@@ -44,7 +51,24 @@ def test_cameras_spread_over_two_nodes_and_move_when_one_stops(
         # given two nodes of 2 slots advertising themselves on the queue
         began = time.monotonic()
         wait_for(lambda: len(_nodes(streams_queue)) == 2, 90, message="two live nodes")
-        # and 2 cameras at a low detect rate
+        live_at = time.monotonic()
+        # and a camera whose address nobody answers at (a closed loopback port)
+        dead = make_camera(stream_tenant, f"http://127.0.0.1:{free_port()}/video.mjpg",
+                           detect_fps=1.0, lines=False).pk
+        assert dispatch(stream_tenant, streams_queue, settings) == [dead]
+        # then its run gives up after the attempts, says when it tries again and frees its slot
+        health = wait_for(lambda: _unreachable(stream_tenant, dead), 120,
+                          message="the camera to give up as unreachable")
+        assert health.state == "offline", health.reason
+        wait_for(lambda: (lease_of(stream_tenant, dead) or {}).get("owner") == "", 10,
+                 message="the lease to be released")
+        _assert_backing_off(stream_tenant, dead)
+        wait_for(lambda: not set().union(*_nodes(streams_queue).values()), 10,
+                 message="the slot to be free")
+        # and the supervisor does not send it again before its next attempt
+        assert dispatch(stream_tenant, streams_queue, settings, slot_wait_s=0) == []
+        unreachable_at = time.monotonic()
+        # when 2 cameras at a low detect rate are added
         cameras = [make_camera(stream_tenant, url, detect_fps=1.0, lines=False).pk
                    for _ in range(2)]
 
@@ -91,7 +115,10 @@ def test_cameras_spread_over_two_nodes_and_move_when_one_stops(
 
         tick_until(moved, 60, "the cameras to move to the other node")
         took = time.monotonic() - stopped_at
-        print(f"nodes live after {nodes_at - began:.1f} s, cameras spread after "  # noqa: T201
+        # and the unreachable camera stayed out of both nodes all along
+        assert dead not in set().union(*_nodes(streams_queue).values())
+        print(f"nodes live after {live_at - began:.1f} s, unreachable camera out "  # noqa: T201
+              f"{unreachable_at - live_at:.1f} s later, cameras spread after "
               f"{spread_at - nodes_at:.1f} s, node stopped in {stopped_at - spread_at:.1f} s, "
               f"cameras moved {took:.1f} s after it exited")
         # (leaving the block stops the survivor: its runners release their leases or, while
@@ -103,3 +130,23 @@ def _node_prefix(process: Any) -> str:
     args = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
     return args[args.index(b"-n") + 1].decode().split("@")[0]
 
+
+
+def _unreachable(tenant: Any, camera_id: int) -> Any:
+    health = health_of(tenant, camera_id)
+    reason = getattr(health, "reason", "") or ""
+    return health if "unreachable, next try at" in reason else None
+
+
+def _assert_backing_off(tenant: Any, camera_id: int) -> None:
+    """The camera's lease is released and holds its next attempt, 10 minutes ahead."""
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from counting.models import CameraLease
+
+    with tenant_context(tenant):
+        lease = CameraLease.objects.get(camera_id=camera_id)
+    assert lease.owner == "" and lease.connect_failures == 1
+    assert lease.next_attempt_at is not None
+    assert 500 < (lease.next_attempt_at - timezone.now()).total_seconds() <= 600
