@@ -26,6 +26,7 @@ from cameras.permissions import (
 from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
 from tenants.accounts.admin import OwnerOnlyObjectPermissionsMixin
 from tenants.admin_sites import tenant_admin_site
+from tenants.platform.models import AiModel, ModelStatus
 
 
 def _audited_perms_form(base: type, actor: Any) -> type:
@@ -108,7 +109,7 @@ class SiteListFilter(admin.SimpleListFilter):
 
 
 SITE_FIELDS = ["name", "address", "timezone", "opening_hours"]
-CAMERA_FIELDS = ["site", "name", "stream_url", "username", "detect_fps", "enabled"]
+CAMERA_FIELDS = ["site", "name", "stream_url", "username", "detect_fps", "enabled", "ai_model"]
 
 
 class SiteForm(forms.ModelForm):
@@ -164,6 +165,12 @@ class CameraForm(forms.ModelForm):
     class Meta:
         model = Camera
         fields = CAMERA_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "ai_model" in self.fields:  # only active models may be chosen (empty: the default)
+            self.fields["ai_model"].queryset = (  # type: ignore[attr-defined]
+                AiModel.objects.filter(status=ModelStatus.ACTIVE).order_by("name", "version"))
 
     def clean_stream_url(self) -> str:
         return validate_camera_url(self.cleaned_data["stream_url"])

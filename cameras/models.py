@@ -118,4 +118,5 @@ class Camera(models.Model):
             "username": self.username, "password_set": self.has_password,
             "url_secrets": self.url_secret_names,
             "detect_fps": self.detect_fps, "enabled": self.enabled,
+            "ai_model": self.ai_model_id,
         }

@@ -148,15 +148,32 @@ def _camera_url(value: str, stored: Secrets) -> tuple[str, Secrets]:
     return validate_camera_url(url), secrets
 
 
+def _require_active_model(model: Any) -> Any:
+    """A camera's own model must be an active registry model (None: the default applies)."""
+    if model is None:
+        return None
+    from tenants.platform.models import AiModel, ModelStatus
+
+    if not isinstance(model, AiModel) or not AiModel.objects.filter(
+            pk=model.pk, status=ModelStatus.ACTIVE).exists():
+        raise ValidationError(
+            f"{model} is not an active detector model: choose an active one, or none for the "
+            "default (platform staff activate models in the registry).")
+    return model
+
+
 @transaction.atomic
 def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, username: str = "",
-                  password: str = "", detect_fps: float = 5.0, enabled: bool = True) -> Camera:
+                  password: str = "", detect_fps: float = 5.0, enabled: bool = True,
+                  ai_model: Any = None) -> Camera:
     """Add a camera to a site, within the tenant's camera quota. Query-string credentials of
-    ``stream_url`` are stored encrypted (:mod:`cameras.url_secrets`)."""
+    ``stream_url`` are stored encrypted (:mod:`cameras.url_secrets`). ``ai_model``: the
+    camera's own detector model (an active registry model), or None for the default."""
     errors: dict[str, list[str]] = {}
     name = _collect(errors, "name", _require_name, name)
     checked = _collect(errors, "stream_url", lambda v: _camera_url(v, []), stream_url)
     detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
+    ai_model = _collect(errors, "ai_model", _require_active_model, ai_model)
     if errors:
         raise ValidationError(errors)
     _lock_camera_quotas()
@@ -168,7 +185,7 @@ def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, usernam
         _check_fps_quota(detect_fps=detect_fps, exclude_pk=None)
     stream_url, url_secrets = checked
     camera = Camera(site=site, name=name, stream_url=stream_url, username=username.strip(),
-                    detect_fps=detect_fps, enabled=enabled)
+                    detect_fps=detect_fps, enabled=enabled, ai_model=ai_model)
     camera.password = password
     camera.url_secrets = url_secrets
     camera.save()
@@ -179,9 +196,11 @@ def camera_create(*, actor: Any, site: Site, name: str, stream_url: str, usernam
 @transaction.atomic
 def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url: str = _UNSET,
                   username: str = _UNSET, password: str = _UNSET, detect_fps: float = _UNSET,
-                  enabled: bool = _UNSET, site: Site = _UNSET) -> Camera:
+                  enabled: bool = _UNSET, site: Site = _UNSET, ai_model: Any = _UNSET) -> Camera:
     """Change a camera; only the given fields change. An empty password clears it; a
-    query-string credential given as ``***`` (as shown) keeps its stored value."""
+    query-string credential given as ``***`` (as shown) keeps its stored value. ``ai_model``
+    None goes back to the tenant's or plan's model; a model must be active to be chosen (a
+    running stream switches to it within seconds, counting/runner/model_watch.py)."""
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
     before = camera.audit_values()
     errors: dict[str, list[str]] = {}
@@ -198,6 +217,8 @@ def camera_update(*, actor: Any, camera: Camera, name: str = _UNSET, stream_url:
                 secrets_changed = True
     if detect_fps is not _UNSET:
         camera.detect_fps = _collect(errors, "detect_fps", validate_detect_fps, detect_fps)
+    if ai_model is not _UNSET and getattr(ai_model, "pk", None) != camera.ai_model_id:
+        camera.ai_model = _collect(errors, "ai_model", _require_active_model, ai_model)
     if errors:
         raise ValidationError(errors)
     if username is not _UNSET:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 
 from cameras.constants import DETECT_FPS_HELP, DETECT_FPS_MAX, DETECT_FPS_MIN, WEEKDAYS
 from cameras.models import Site
+from tenants.platform.models import AiModel, ModelStatus
 
 WEEKDAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
                                     "Saturday", "Sunday"), strict=True))
@@ -147,11 +148,18 @@ class CameraForm(forms.Form):
                                   help_text=DETECT_FPS_HELP,
                                   widget=forms.NumberInput(attrs={"step": "0.5"}))
     enabled = forms.BooleanField(required=False, initial=True, label="Counting enabled")
+    ai_model = forms.ModelChoiceField(
+        queryset=AiModel.objects.none(), required=False, label="Detector model",
+        empty_label="Default (your account's or plan's model)",
+        help_text="Only for a camera that needs another model than the rest (a different "
+                  "view or light). A running camera switches within seconds.")
 
     def __init__(self, *args: Any, sites: Any, has_password: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+        self.fields["ai_model"].queryset = (  # type: ignore[attr-defined]
+            AiModel.objects.filter(status=ModelStatus.ACTIVE).order_by("name", "version"))
         self.fields["password"].help_text = (
             "A password is stored (encrypted); leave empty to keep it." if has_password
             else "Leave empty if the camera needs none.")

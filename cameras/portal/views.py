@@ -113,7 +113,7 @@ def camera_create(request: HttpRequest, site_id: int | None = None) -> HttpRespo
                 actor=request.user, site=data["site"], name=data["name"],
                 stream_url=data["stream_url"], username=data["username"],
                 password=data["password"], detect_fps=data["detect_fps"],
-                enabled=data["enabled"])
+                enabled=data["enabled"], ai_model=data["ai_model"])
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
@@ -140,7 +140,7 @@ def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
         sites = type(camera.site).objects.filter(pk=camera.site_id)
     initial = {"site": camera.site_id, "name": camera.name, "stream_url": camera.stream_url,
                "username": camera.username, "detect_fps": camera.detect_fps,
-               "enabled": camera.enabled}
+               "enabled": camera.enabled, "ai_model": camera.ai_model_id}
     form = CameraForm(request.POST or None, sites=sites, initial=initial,
                       has_password=camera.has_password)
     if request.method == "POST" and form.is_valid():
@@ -148,7 +148,7 @@ def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
         changes: dict[str, Any] = {
             "name": data["name"], "stream_url": data["stream_url"],
             "username": data["username"], "detect_fps": data["detect_fps"],
-            "enabled": data["enabled"]}
+            "enabled": data["enabled"], "ai_model": data["ai_model"]}
         if data["site"].pk != camera.site_id:
             changes["site"] = data["site"]
         if data.get("clear_password"):

@@ -206,3 +206,66 @@ def test_200_character_names_are_shortened_in_the_portal_drop_downs(
     assert f"Camera {'C' * 59}…" in history
     listing = client.get("/manage/cameras/").content.decode()
     assert f'title="{"C" * 200}"' in listing  # the cell is cut by CSS, the full name on hover
+
+
+def test_a_camera_gets_its_own_detector_model_and_goes_back_to_the_default(
+        people: Any, logged_in: Any, audit_mark: Any, tenant_a: Any, in_tenant: Any) -> None:
+    from counting.model_choice import camera_model_choice
+    from tenants.platform.models import AiModel, ModelStatus
+
+    fields = {"file_path": "yolox_nano.onnx", "format": "onnx", "sha256": "0" * 64,
+              "input_size": 416, "classes": ["person"], "licence": "Apache-2.0"}
+    active = AiModel.objects.create(name="night-nano", version="2.0",
+                                    status=ModelStatus.ACTIVE, **fields)
+    retired = AiModel.objects.create(name="old-nano", version="0.9",
+                                     status=ModelStatus.RETIRED, **fields)
+    client = logged_in("a", people.manager)
+    with in_tenant(tenant_a):
+        camera = Camera.objects.create(site=people.site, name="Lobby",
+                                       stream_url="rtsp://10.1.2.9/s")
+    # the form offers the active models only, after the default
+    form = client.get(f"/manage/cameras/{camera.pk}/").content.decode()
+    assert "Default (your account" in form and "night-nano" in form and "old-nano" not in form
+    base = {"site": people.site.pk, "name": "Lobby", "stream_url": "rtsp://10.1.2.9/s",
+            "detect_fps": "5", "enabled": "on"}
+    # a retired model is refused with the form's message and changes nothing
+    response = client.post(f"/manage/cameras/{camera.pk}/", {**base, "ai_model": retired.pk})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    # choosing the active model stores it, audited, and the camera counts with it
+    response = client.post(f"/manage/cameras/{camera.pk}/", {**base, "ai_model": active.pk})
+    assert response.status_code == 302
+    with in_tenant(tenant_a):
+        camera.refresh_from_db()
+        assert camera.ai_model_id == active.pk
+        choice = camera_model_choice(schema=tenant_a.schema_name, camera_id=camera.pk)
+        assert (choice.model, choice.source) == (active, "camera")
+    # the empty choice goes back to the default
+    response = client.post(f"/manage/cameras/{camera.pk}/", {**base, "ai_model": ""})
+    assert response.status_code == 302
+    with in_tenant(tenant_a):
+        camera.refresh_from_db()
+        assert camera.ai_model_id is None
+    changes = [a for a, _, target in audit_mark() if target == str(camera.pk)]
+    assert changes == ["camera.update", "camera.update"]
+
+
+def test_the_camera_service_refuses_a_model_that_is_not_active(
+        people: Any, tenant_a: Any, in_tenant: Any) -> None:
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from cameras.services import camera_update
+    from tenants.platform.models import AiModel, ModelStatus
+
+    candidate = AiModel.objects.create(
+        name="cand", version="1", file_path="x.onnx", format="onnx", sha256="1" * 64,
+        input_size=416, classes=["person"], licence="MIT", status=ModelStatus.CANDIDATE)
+    with in_tenant(tenant_a):
+        camera = Camera.objects.create(site=people.site, name="Gate",
+                                       stream_url="rtsp://10.1.2.8/s")
+        with pytest.raises(ValidationError) as refused:
+            camera_update(actor=None, camera=camera, ai_model=candidate)
+        assert "is not an active detector model" in str(refused.value.message_dict["ai_model"])
+        camera.refresh_from_db()
+        assert camera.ai_model_id is None
