@@ -15,29 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from tests.pipeline import conftest as pipeline_fixtures
 
+# The shared data and the no-database override are the pipeline tests' (the same rules).
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
-VIDEO = SHARED / "video" / "PETS09-S2L1" / "PETS09-S2L1.mp4"
-MODEL = SHARED / "models" / "yolox_nano.onnx"
-
-
-@pytest.fixture(autouse=True)
-def _public_schema_between_tests() -> Iterator[None]:
-    """Overrides the project-wide database fixture: these tests never touch a database."""
-    yield
-
-
-def _need(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"shared data not found: {path} (set SHARED_DIR to the shared directory)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def model_path() -> Path:
-    return _need(MODEL)
+VIDEO = pipeline_fixtures.VIDEO
+_need = pipeline_fixtures._need
+model_path = pipeline_fixtures.model_path
+_public_schema_between_tests = pipeline_fixtures._public_schema_between_tests
 
 
 @pytest.fixture(scope="session")
