@@ -347,6 +347,23 @@ def database_drop(name: str) -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def database_tenant(slug: str, name: str) -> Any:
+    """Set Django up on the benchmark's own database (``DATABASE_URL``, made by
+    :func:`database_create`), migrate its public schema and make one tenant."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from tenants.platform.services import public_tenant_ensure, tenant_create
+
+    call_command("migrate_schemas", shared=True, verbosity=0)
+    public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
+    return tenant_create(name=name, slug=slug, domain=f"{slug}.localhost",
+                         owner_email=f"o@{slug}.test", owner_password=PASSWORD).tenant
+
+
 def make_cameras(tenant: Any, urls: list[str], detect_fps: float) -> list[int]:
     from django_tenants.utils import tenant_context
 
@@ -437,18 +454,7 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str],
     redis = RedisProcess(workdir)
     proxies: list[TcpProxy] = []
     try:
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
-
-        from tenants.platform.services import public_tenant_ensure, tenant_create
-
-        call_command("migrate_schemas", shared=True, verbosity=0)
-        public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
-        tenant = tenant_create(name="Soak", slug="soak", domain="soak.localhost",
-                               owner_email="o@soak.test", owner_password=PASSWORD).tenant
+        tenant = database_tenant("soak", "Soak")
         segment = pets_segment(source, workdir / "pets-280.avi", CLIP_FRAMES)
         first, following = references(segment, workdir, Path(tempfile.gettempdir())
                                       / "soak-faults-reference.json", detect_fps)

@@ -27,9 +27,9 @@ import uuid
 from pathlib import Path
 
 from benchmarks.soak_faults import (
-    PASSWORD,
     database_create,
     database_drop,
+    database_tenant,
     log,
     make_cameras,
     start_service,
@@ -106,18 +106,7 @@ def probe(minutes: float, detect_fps: float, every: float, warmup_min: float,
     database_create(db_name)
     services = []
     try:
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
-
-        from tenants.platform.services import public_tenant_ensure, tenant_create
-
-        call_command("migrate_schemas", shared=True, verbosity=0)
-        public_tenant_ensure(domain=settings.PUBLIC_DOMAIN)
-        tenant = tenant_create(name="Mem", slug="mem", domain="mem.localhost",
-                               owner_email="o@mem.test", owner_password=PASSWORD).tenant
+        tenant = database_tenant("mem", "Mem")
         port = free_port()
         env = dict(os.environ)
         services.append(start_service("simulator", [
