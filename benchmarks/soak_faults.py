@@ -226,6 +226,8 @@ def expected_counts(first: Counts, following: Counts, passes: int) -> Counts:
 # -- the fault schedule ----------------------------------------------------------------------
 @dataclass
 class FaultRecord:
+    """One injected fault: its name and when it started (monotonic), for the report."""
+
     name: str
     started: float
     ended: float = 0.0

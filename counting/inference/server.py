@@ -73,6 +73,8 @@ class _Client:
 
 @dataclass
 class _Pending:
+    """Frames of one client waiting in the fair queue for the next batch."""
+
     client: _Client
     seq: int
     images: list[Any]

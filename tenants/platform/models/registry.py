@@ -24,6 +24,8 @@ class ModelFormat(models.TextChoices):
 
 
 class ModelStatus(models.TextChoices):
+    """A registered model's life: evaluated candidate, active (may be chosen), retired."""
+
     CANDIDATE = "candidate", "candidate"
     ACTIVE = "active", "active"
     RETIRED = "retired", "retired"
@@ -74,6 +76,8 @@ class AiModel(models.Model):
 
 
 class ChoiceScope(models.TextChoices):
+    """Where a model choice applies (a camera's own choice is on the camera)."""
+
     PLATFORM = "platform", "platform default"
     PLAN = "plan", "plan"
     TENANT = "tenant", "tenant"
@@ -113,6 +117,8 @@ class AiModelChoice(models.Model):
 
 
 class ModelEvent(models.TextChoices):
+    """What a ModelLog row records."""
+
     LOAD = "load", "load"
     FAILURE = "failure", "failure"
     LATENCY = "latency", "latency"
