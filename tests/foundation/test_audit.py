@@ -58,7 +58,7 @@ def test_each_service_writes_one_event_with_actor_and_values(tenant_a: Any, in_t
         assert event.action == "camera.create"
         assert event.after == {"site": site.pk, "name": "Door", "stream_url": URL,
                                "username": "viewer", "password_set": True, "url_secrets": [],
-                               "detect_fps": 5.0, "enabled": True}
+                               "detect_fps": 5.0, "enabled": True, "ai_model": None}
 
         mark = _last_pk()
         services.camera_update(actor=owner, camera=camera, enabled=False)
