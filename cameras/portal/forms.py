@@ -150,9 +150,10 @@ class CameraForm(forms.Form):
     enabled = forms.BooleanField(required=False, initial=True, label="Counting enabled")
     ai_model = forms.ModelChoiceField(
         queryset=AiModel.objects.none(), required=False, label="Detector model",
-        empty_label="Default (your account's or plan's model)",
-        help_text="Only for a camera that needs another model than the rest (a different "
-                  "view or light). A running camera switches within seconds.")
+        empty_label="Default model",
+        help_text="The default is your account's or plan's model. Choose another only for a "
+                  "camera that needs it (a different view or light); a running camera "
+                  "switches within seconds.")
 
     def __init__(self, *args: Any, sites: Any, has_password: bool = False,
                  **kwargs: Any) -> None:

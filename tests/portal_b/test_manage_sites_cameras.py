@@ -225,7 +225,7 @@ def test_a_camera_gets_its_own_detector_model_and_goes_back_to_the_default(
                                        stream_url="rtsp://10.1.2.9/s")
     # the form offers the active models only, after the default
     form = client.get(f"/manage/cameras/{camera.pk}/").content.decode()
-    assert "Default (your account" in form and "night-nano" in form and "old-nano" not in form
+    assert "Default model" in form and "night-nano" in form and "old-nano" not in form
     base = {"site": people.site.pk, "name": "Lobby", "stream_url": "rtsp://10.1.2.9/s",
             "detect_fps": "5", "enabled": "on"}
     # a retired model is refused with the form's message and changes nothing
