@@ -9,6 +9,7 @@ reception-time jitter), and nothing may be counted twice.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -47,18 +48,33 @@ def pets_segment(source: Path, path: Path, frames: int) -> Path:
     return path
 
 
-def reference_counts(video: Path, lines: tuple[str, ...] = PETS_LINES,
-                     detect_fps: float | None = None) -> Counts:
-    """Run ``manage.py count_video --json`` (the settings' model, backend default and input
-    size, one thread) and return in/out per line name."""
+_results: dict[tuple[str, tuple[str, ...], float | None], dict[str, Any]] = {}
+
+
+def count_video_result(video: Path, lines: tuple[str, ...] = PETS_LINES,
+                       detect_fps: float | None = None) -> dict[str, Any]:
+    """``manage.py count_video --json`` on ``video`` (the settings' model, backend default and
+    input size, one thread): its whole JSON answer. Computed once per test session for the
+    same frames (file content), lines and rate: the stream and chaos modules each write the
+    same PETS segment and compare against it."""
     from django.core.management import call_command
 
-    out = io.StringIO()
-    options: dict[str, Any] = {"line": list(lines), "json": True, "threads": 1, "stdout": out}
-    if detect_fps is not None:
-        options["detect_fps"] = detect_fps
-    call_command("count_video", str(video), **options)
-    result = json.loads(out.getvalue())
+    key = (hashlib.sha256(video.read_bytes()).hexdigest(), tuple(lines), detect_fps)
+    if key not in _results:
+        out = io.StringIO()
+        options: dict[str, Any] = {"line": list(lines), "json": True, "threads": 1,
+                                   "stdout": out}
+        if detect_fps is not None:
+            options["detect_fps"] = detect_fps
+        call_command("count_video", str(video), **options)
+        _results[key] = json.loads(out.getvalue())
+    return _results[key]
+
+
+def reference_counts(video: Path, lines: tuple[str, ...] = PETS_LINES,
+                     detect_fps: float | None = None) -> Counts:
+    """In/out per line name of :func:`count_video_result`."""
+    result = count_video_result(video, lines, detect_fps)
     return {line["name"]: {"in": int(line["in"]), "out": int(line["out"])}
             for line in result["lines"]}
 

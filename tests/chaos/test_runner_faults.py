@@ -90,13 +90,9 @@ class Reference:
 
 @pytest.fixture(scope="module")
 def reference(pets_segment_280: Path) -> Reference:
-    from django.conf import settings
+    from tests.chaos.reference import count_video_result
 
-    from counting.pipeline import run_count_video
-    from tests.chaos.reference import PETS_LINES
-
-    result = run_count_video(str(pets_segment_280), lines=list(PETS_LINES),
-                             model_path=settings.COUNTING_MODEL_PATH, threads=1)
+    result = count_video_result(pets_segment_280)
     counts = {line["name"]: {"in": line["in"], "out": line["out"]} for line in result["lines"]}
     crossings = [(e["line"], e["direction"], float(e["time"])) for e in result["events"]]
     assert sum(sum(c.values()) for c in counts.values()) >= 10  # a meaningful clip

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -42,26 +41,13 @@ LINES = ["east-west:0.5,0,0.5,1", f"north-south:0,{200 / 360},1,{200 / 360}"]
 def segment(tmp_path_factory: Any) -> Path:
     """The first frames of PETS as a file, so count_video and the simulator see the same
     frames."""
+    from tests.chaos.reference import pets_segment
+
     source = SHARED_DIR / PETS
     if not source.exists():
         pytest.skip(f"PETS video not found at {source}")
-    path = tmp_path_factory.mktemp("video") / "pets-segment.avi"
-    cap = cv2.VideoCapture(str(source))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    writer = None
-    for _ in range(SEGMENT_FRAMES):
-        ok, image = cap.read()
-        assert ok
-        if writer is None:
-            # MJPG at top quality: near-lossless, and decoded identically by both paths.
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
-                                     (image.shape[1], image.shape[0]))
-            writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
-        writer.write(image)
-    assert writer is not None
-    writer.release()
-    cap.release()
-    return path
+    return pets_segment(source, tmp_path_factory.mktemp("video") / "pets-segment.avi",
+                        SEGMENT_FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +63,10 @@ def _stop_cameras_after(stream_tenant: Any) -> Any:
 
 
 def reference_counts(segment: Path) -> dict[str, dict[str, int]]:
-    from django.conf import settings
+    """count_video on the segment (computed once per session for these frames and lines)."""
+    from tests.chaos.reference import reference_counts as counts
 
-    from counting.pipeline import run_count_video
-
-    result = run_count_video(str(segment), lines=LINES, model_path=settings.COUNTING_MODEL_PATH,
-                             threads=1)
-    return {line["name"]: {"in": line["in"], "out": line["out"]} for line in result["lines"]}
+    return counts(segment, tuple(LINES))
 
 
 def test_live_stream_counts_equal_count_video_on_the_same_frames(
