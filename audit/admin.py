@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from audit.context import audited_explicitly
 from audit.models import AuditEvent, FailedLoginTally
 from audit.services import audit_record
-from tenants.admin_sites import platform_admin_site, tenant_admin_site
+from tenants.admin_sites import ReadOnlyModelAdmin, platform_admin_site, tenant_admin_site
 
 # Never copied into the trail: hashes and encrypted secrets (whether they changed is enough).
 SECRET_FIELDS = frozenset({"password", "secret_hash"})
@@ -142,22 +142,13 @@ class AuditedGroupAdmin(AuditedModelAdmin, GroupAdmin):
         return f"group.{verb}"
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(ReadOnlyModelAdmin):
     """Lists and shows rows; nothing can be added, changed or deleted."""
 
     actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class AuditEventAdmin(_ReadOnlyAdmin):

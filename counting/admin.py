@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from counting import services
 from counting.models import CameraHealth, CameraHealthEvent, CountingLine, Zone
-from tenants.admin_sites import tenant_admin_site
+from tenants.admin_sites import ReadOnlyModelAdmin, tenant_admin_site
 
 
 class _ServiceAdmin(admin.ModelAdmin):
@@ -98,17 +98,8 @@ class ZoneAdmin(_ServiceAdmin):
     target_kw = "zone"
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(ReadOnlyModelAdmin):
     """Written by the stream runners only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(CameraHealth, site=tenant_admin_site)

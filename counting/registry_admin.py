@@ -24,7 +24,7 @@ from counting.model_registry import (
     ai_model_retire,
     ai_model_validate_new,
 )
-from tenants.admin_sites import platform_admin_site
+from tenants.admin_sites import ReadOnlyModelAdmin, platform_admin_site
 from tenants.platform.models import AiModel, AiModelChoice, ModelLog, ModelStatus
 
 
@@ -205,19 +205,10 @@ class AiModelChoiceAdmin(AuditedModelAdmin):
 
 
 @admin.register(ModelLog, site=platform_admin_site)
-class ModelLogAdmin(admin.ModelAdmin):
+class ModelLogAdmin(ReadOnlyModelAdmin):
     """What each node did with its models: loads (seconds), failures, latency per minute."""
 
     list_display = ("at", "node", "model_label", "event", "value", "message")
     list_filter = ("event", "node", "model")
     search_fields = ("node", "model_label", "message")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -1,6 +1,24 @@
-"""Two admin sites: the platform's (public domain) and each tenant's (tenant domains)."""
+"""Two admin sites: the platform's (public domain) and each tenant's (tenant domains), and the
+base of the admin pages that only show rows."""
 
-from django.contrib.admin import AdminSite
+from typing import Any
+
+from django.contrib.admin import AdminSite, ModelAdmin
+from django.http import HttpRequest
+
+
+class ReadOnlyModelAdmin(ModelAdmin):  # type: ignore[type-arg]
+    """Rows written by the system (runners, alerts, audit) are shown here, never added,
+    changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class PlatformAdminSite(AdminSite):

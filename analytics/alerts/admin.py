@@ -19,20 +19,11 @@ from django.utils.html import format_html
 from analytics.alerts import services
 from analytics.alerts.models import Alert, AlertRule, Delivery, DeliveryAttempt, WebhookEndpoint
 from analytics.alerts.selectors import alert_list_visible_to
-from tenants.admin_sites import tenant_admin_site
+from tenants.admin_sites import ReadOnlyModelAdmin, tenant_admin_site
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(ReadOnlyModelAdmin):
     """History and configuration shown, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Alert, site=tenant_admin_site)
