@@ -97,7 +97,8 @@ def _serve(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "WEB_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
            "DATABASE_POOL": "true", "DJANGO_DEBUG": "false", "WEB_LOG_LEVEL": "warning",
            "LOG_LEVEL": "WARNING", "VENV": str(REPO_ROOT / ".venv"),
-           **{f"API_THROTTLE_{s}": "100000000/min" for s in ("USER", "TOKEN", "ANON")}}
+           **{f"API_THROTTLE_{s}": "100000000/min"
+              for s in ("USER", "TOKEN", "ANON", "TENANT", "TENANT_SERIES")}}
     process = subprocess.Popen(["bash", "scripts/serve.sh"], cwd=REPO_ROOT, env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
