@@ -23,10 +23,10 @@ from cameras.permissions import (
     object_permission_grant,
     object_permission_revoke,
 )
+from cameras.selectors import ai_models_choosable
 from cameras.validators import validate_camera_url, validate_opening_hours, validate_timezone
 from tenants.accounts.admin import OwnerOnlyObjectPermissionsMixin
 from tenants.admin_sites import tenant_admin_site
-from tenants.platform.models import AiModel, ModelStatus
 
 
 def _audited_perms_form(base: type, actor: Any) -> type:
@@ -169,8 +169,7 @@ class CameraForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "ai_model" in self.fields:  # only active models may be chosen (empty: the default)
-            self.fields["ai_model"].queryset = (  # type: ignore[attr-defined]
-                AiModel.objects.filter(status=ModelStatus.ACTIVE).order_by("name", "version"))
+            self.fields["ai_model"].queryset = ai_models_choosable()  # type: ignore[attr-defined]
 
     def clean_stream_url(self) -> str:
         return validate_camera_url(self.cleaned_data["stream_url"])

@@ -14,6 +14,13 @@ from guardian.shortcuts import get_objects_for_user
 from cameras.models import Camera, Site
 
 
+def ai_models_choosable() -> QuerySet[Any]:
+    """The registry's detector models a camera may be given as its own: the active ones."""
+    from tenants.platform.models import AiModel, ModelStatus
+
+    return AiModel.objects.filter(status=ModelStatus.ACTIVE).order_by("name", "version")
+
+
 def site_list_visible_to(*, user: Any, perm: str = "view") -> QuerySet[Site]:
     if not user or not user.is_authenticated or not user.is_active:
         return Site.objects.none()

@@ -152,10 +152,9 @@ def _require_active_model(model: Any) -> Any:
     """A camera's own model must be an active registry model (None: the default applies)."""
     if model is None:
         return None
-    from tenants.platform.models import AiModel, ModelStatus
+    from cameras.selectors import ai_models_choosable
 
-    if not isinstance(model, AiModel) or not AiModel.objects.filter(
-            pk=model.pk, status=ModelStatus.ACTIVE).exists():
+    if not ai_models_choosable().filter(pk=getattr(model, "pk", None)).exists():
         raise ValidationError(
             f"{model} is not an active detector model: choose an active one, or none for the "
             "default (platform staff activate models in the registry).")

@@ -58,13 +58,12 @@ def _privacy_detector() -> Any:
 
         socket_path = Path(getattr(settings, "COUNTING_INFERENCE_SOCKET", "") or "")
         if settings.COUNTING_INFERENCE == "service" and socket_path.is_socket():
-            from counting.inference import InferenceDetector
-            from counting.pipeline.detectors.spec import DetectorSpec
+            from dataclasses import replace
 
-            spec = DetectorSpec(model_path=str(settings.COUNTING_MODEL_PATH),
-                                backend=settings.COUNTING_DETECTOR_BACKEND,
-                                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE,
-                                score_threshold=PRIVACY_SCORE_THRESHOLD)
+            from counting.inference import InferenceDetector
+            from counting.runner.detector import settings_detector_spec
+
+            spec = replace(settings_detector_spec(), score_threshold=PRIVACY_SCORE_THRESHOLD)
             _detector = InferenceDetector(spec, socket_path=socket_path, tenant="privacy",
                                           camera="snapshots",
                                           timeout_s=settings.COUNTING_INFERENCE_TIMEOUT_S)

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 
 from cameras.constants import DETECT_FPS_HELP, DETECT_FPS_MAX, DETECT_FPS_MIN, WEEKDAYS
 from cameras.models import Site
-from tenants.platform.models import AiModel, ModelStatus
+from cameras.selectors import ai_models_choosable
+from tenants.platform.models import AiModel
 
 WEEKDAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
                                     "Saturday", "Sunday"), strict=True))
@@ -159,8 +160,7 @@ class CameraForm(forms.Form):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites  # type: ignore[attr-defined]
-        self.fields["ai_model"].queryset = (  # type: ignore[attr-defined]
-            AiModel.objects.filter(status=ModelStatus.ACTIVE).order_by("name", "version"))
+        self.fields["ai_model"].queryset = ai_models_choosable()  # type: ignore[attr-defined]
         self.fields["password"].help_text = (
             "A password is stored (encrypted); leave empty to keep it." if has_password
             else "Leave empty if the camera needs none.")
