@@ -21,6 +21,14 @@ def ai_models_choosable() -> QuerySet[Any]:
     return AiModel.objects.filter(status=ModelStatus.ACTIVE).order_by("name", "version")
 
 
+def ai_model_get(model_id: int) -> Any:
+    """The registry's detector model ``model_id`` whatever its status (None: no such model);
+    the camera service says whether it may be chosen."""
+    from tenants.platform.models import AiModel
+
+    return AiModel.objects.filter(pk=model_id).first()
+
+
 def site_list_visible_to(*, user: Any, perm: str = "view") -> QuerySet[Site]:
     if not user or not user.is_authenticated or not user.is_active:
         return Site.objects.none()

@@ -37,6 +37,7 @@ from analytics.reports.api.views import (
 from audit.api.views import AuditEventViewSet
 from cameras.api.object_permissions import ObjectPermissionRevokeView, ObjectPermissionView
 from cameras.api.views import CameraViewSet, SiteViewSet
+from counting.api.detector_models import DetectorModelViewSet
 from counting.api.views import (
     CameraHealthViewSet,
     CountEventViewSet,
@@ -64,6 +65,7 @@ router.register("cameras", CameraViewSet, basename="camera")
 router.register("cameras", CameraHealthViewSet, basename="camera-health")
 router.register("lines", CountingLineViewSet, basename="line")
 router.register("zones", ZoneViewSet, basename="zone")
+router.register("detector-models", DetectorModelViewSet, basename="detector-model")
 router.register("events", CountEventViewSet, basename="event")
 router.register("audit", AuditEventViewSet, basename="audit")
 router.register("tokens", TokenViewSet, basename="token")

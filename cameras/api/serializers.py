@@ -63,11 +63,15 @@ class CameraOutputSerializer(serializers.ModelSerializer):
                                   "users who may change the camera.")
     username = serializers.CharField(read_only=True,
                                      help_text="Only for users who may change the camera.")
+    ai_model = serializers.IntegerField(
+        source="ai_model_id", read_only=True, allow_null=True,
+        help_text="Id of the camera's own detector model (see /api/v1/detector-models/); null: "
+                  "the tenant's default.")
 
     class Meta:
         model = Camera
         fields = ["id", "site", "name", "stream_url", "username", "has_password", "detect_fps",
-                  "enabled", "status", "status_reason", "created_at", "updated_at"]
+                  "enabled", "ai_model", "status", "status_reason", "created_at", "updated_at"]
         read_only_fields = fields
 
     def to_representation(self, instance: Camera) -> dict[str, Any]:
@@ -95,6 +99,10 @@ class CameraInputSerializer(serializers.Serializer):
     detect_fps = StrictFloatField(required=False, min_value=DETECT_FPS_MIN,
                                   max_value=DETECT_FPS_MAX, help_text=DETECT_FPS_HELP)
     enabled = StrictBooleanField(required=False)
+    ai_model = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=ID_MAX,
+        help_text="Id of an active detector model (GET /api/v1/detector-models/), or null for "
+                  "the tenant's default.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         return dict(super().to_internal_value(data))

@@ -37,6 +37,7 @@ from cameras.api.snapshot_gate import SnapshotBusy, snapshot_answer
 from cameras.models import Camera, Site
 from cameras.privacy import PictureNotShown, snapshot_for_display
 from cameras.selectors import (
+    ai_model_get,
     camera_list_visible_to,
     site_get_visible_to,
     site_list_visible_to,
@@ -165,6 +166,18 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
             raise exceptions.ValidationError({"site": [f"Site {site_id} does not exist."]})
         return site
 
+    @staticmethod
+    def _ai_model(model_id: int | None) -> Any:
+        """The registry row named by ``ai_model`` (the service checks that it is active)."""
+        if model_id is None:
+            return None
+        model = ai_model_get(model_id)
+        if model is None:
+            raise exceptions.ValidationError({"ai_model": [
+                f"Detector model {model_id} does not exist: GET /api/v1/detector-models/ lists "
+                "the ones you may choose, or send null for the default."]})
+        return model
+
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_model_perm(user=request.user, perm="cameras.add_camera",
                            message="Only Owners and Managers may add cameras.")
@@ -172,6 +185,8 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         values["site"] = self._site(values["site"])
+        if "ai_model" in values:
+            values["ai_model"] = self._ai_model(values["ai_model"])
         camera = camera_create(actor=request.user, **values)
         return Response(CameraOutputSerializer(camera).data, status=status.HTTP_201_CREATED)
 
@@ -186,6 +201,8 @@ class CameraViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
             if values["site"].pk != camera.site_id:
                 require_model_perm(user=request.user, perm="cameras.change_camera",
                                    message="Only Owners and Managers may move cameras.")
+        if "ai_model" in values:
+            values["ai_model"] = self._ai_model(values["ai_model"])
         camera = camera_update(actor=request.user, camera=camera, **values)
         return Response(CameraOutputSerializer(camera).data)
 

@@ -93,6 +93,8 @@ ENDPOINTS: list[Endpoint] = [
              (401, 404, 502, 502, 502), b_ids=404),
     Endpoint("cameras-health", "get", lambda w: f"{V}/cameras/{w.camera.pk}/health/",
              (401, 404, 200, 200, 200), b_ids=404),
+    Endpoint("detector-models-list", "get", lambda w: f"{V}/detector-models/",
+             (401, 200, 200, 200, 200)),
     # lines
     Endpoint("lines-list", "get", lambda w: f"{V}/lines/", (401, 200, 200, 200, 200)),
     Endpoint("lines-create", "post", lambda w: f"{V}/lines/", (401, 400, 201, 201, 201),
