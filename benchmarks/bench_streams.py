@@ -14,7 +14,8 @@ commits crossings through the real ledger path from one thread per camera.
 ``capacity`` runs N stream processes (as N prefork children would) against the camera
 simulator: live MJPEG source, YOLOX-Nano, tracker and counters. Mode ``local``: each process
 loads its own torch detector (1 thread), as with ``COUNTING_INFERENCE=local``. Mode
-``service``: one ``counting.inference.server`` (all cores, preloaded) serves every process,
+``service``: one ``counting.inference.server`` (preloaded; ``--service-layout 2x1 1x2``
+compares batch workers x torch threads, each layout its own service) serves every process,
 whose detector is an ``InferenceDetector`` (streams spread over three tenants), as with
 ``COUNTING_INFERENCE=service``. For each N the modes run one after the other in the same run,
 and the last line gives the ratio of the two. Memory is the proportional set size (PSS: shared
@@ -240,11 +241,16 @@ def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any,
              "received": health.frames_received})
 
 
-def _start_service(model: str, socket_path: str) -> subprocess.Popen[bytes]:
+def _start_service(model: str, socket_path: str, layout: str) -> subprocess.Popen[bytes]:
+    """The service with ``layout`` "WORKERSxTHREADS" ("default": the service's own choice)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    layout_args: list[str] = []
+    if layout != "default":
+        workers, threads = layout.split("x")
+        layout_args = ["--workers", workers, "--threads", threads]
     proc = subprocess.Popen([sys.executable, "-m", "counting.inference.server", "--socket",
-                             socket_path, "--preload", model], env=env,
+                             socket_path, "--preload", model, *layout_args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -276,7 +282,7 @@ def _capacity_run(n: int, mode: str, url: str, model: str, seconds: float, fps: 
                   socket_path: str, service: subprocess.Popen[bytes] | None) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    sock = socket_path if mode == "service" else ""
+    sock = socket_path if mode.startswith("service") else ""
     procs = [ctx.Process(target=_stream_worker, args=(url, model, seconds, fps, out, sock, i))
              for i in range(n)]
     service_cpu = _cpu_s(service.pid) if service is not None else 0.0
@@ -298,11 +304,12 @@ def _capacity_run(n: int, mode: str, url: str, model: str, seconds: float, fps: 
         frames = after["frames"] - before["frames"]
         runs = max(1, after["batches"] - before["batches"])
         busy = after["busy_s"] - before["busy_s"]
-        batches = (f"; service: {frames} frames in {runs} batches (mean {frames / runs:.1f}), "
+        batches = (f"; service ({after.get('workers', 1)} workers x {after['threads']} "
+                   f"threads): {frames} frames in {runs} batches (mean {frames / runs:.1f}), "
                    f"{1000 * busy / max(1, frames):.1f} ms of detector time per frame")
     cores = statistics.mean(r["cpu"] for r in results) + extra_cpu
     pss = statistics.mean(r["pss"] for r in results) + extra_pss
-    print(f"{mode:7} {n:3} streams: analysed fps min {min(rates):.2f} mean "
+    print(f"{mode:14} {n:3} streams: analysed fps min {min(rates):.2f} mean "
           f"{statistics.mean(rates):.2f}; frame age p50 "
           f"{statistics.median([r['p50'] or 0.0 for r in results]):.3f}s worst p95 "
           f"{max(p95s):.3f}s; CPU {cores:.2f} cores/stream; PSS {pss:.0f} MB/stream; "
@@ -313,36 +320,45 @@ def _capacity_run(n: int, mode: str, url: str, model: str, seconds: float, fps: 
 
 
 def capacity(counts: list[int], seconds: float, fps: float, video: str, model: str,
-             source_fps: float, modes: list[str]) -> None:
+             source_fps: float, modes: list[str], layouts: list[str]) -> None:
     port = _free_port()
     # The source runs faster than the analysis rate: the sampler analyses frames 1/fps apart,
     # so a 7 fps source sampled at 5 fps yields only ~3.5 analysed fps (every other frame).
     sim = subprocess.Popen([sys.executable, str(REPO / "scripts" / "camera_simulator.py"),
                             "--video", video, "--port", str(port), "--fps", str(source_fps)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket_path = f"/tmp/bench-inference-{os.getpid()}.sock"
-    service = _start_service(model, socket_path) if "service" in modes else None
+    # One service per layout, started one after the other (a service idles between its runs).
+    runs = ["local"] if "local" in modes else []
+    runs += [f"service {layout}" for layout in layouts] if "service" in modes else []
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     try:
         time.sleep(4)
         url = f"http://127.0.0.1:{port}/video.mjpg"
         for n in counts:
-            got = {mode: _capacity_run(n, mode, url, model, seconds, fps, socket_path,
-                                       service if mode == "service" else None)
-                   for mode in modes}
-            if len(got) == 2:
-                loc, srv = got["local"], got["service"]
-                print(f"        {n:3} streams: service / local: mean analysed fps "
-                      f"{srv['mean_fps'] / loc['mean_fps']:.2f}x, CPU per stream "
-                      f"{srv['cores'] / loc['cores']:.2f}x, PSS per stream "
-                      f"{srv['pss'] / loc['pss']:.2f}x; load average now "
-                      f"{os.getloadavg()[0]:.1f}", flush=True)
+            got: dict[str, dict[str, Any]] = {}
+            for run in runs:
+                socket_path = f"/tmp/bench-inference-{os.getpid()}.sock"
+                service = (_start_service(model, socket_path, run.split()[1])
+                           if run != "local" else None)
+                try:
+                    got[run] = _capacity_run(n, run, url, model, seconds, fps, socket_path,
+                                             service)
+                finally:
+                    if service is not None:
+                        service.terminate()
+                        service.wait(timeout=10)
+            if "local" in got:
+                loc = got["local"]
+                for run, srv in got.items():
+                    if run != "local":
+                        print(f"        {n:3} streams: {run} / local: mean analysed fps "
+                              f"{srv['mean_fps'] / loc['mean_fps']:.2f}x, CPU per stream "
+                              f"{srv['cores'] / loc['cores']:.2f}x, PSS per stream "
+                              f"{srv['pss'] / loc['pss']:.2f}x; load average now "
+                              f"{os.getloadavg()[0]:.1f}", flush=True)
     finally:
         sim.terminate()
         sim.wait(timeout=10)
-        if service is not None:
-            service.terminate()
-            service.wait(timeout=10)
 
 
 def main() -> None:
@@ -359,6 +375,9 @@ def main() -> None:
     cap.add_argument("--source-fps", type=float, default=10.0)
     cap.add_argument("--mode", nargs="+", choices=["local", "service"],
                      default=["local", "service"])
+    cap.add_argument("--service-layout", nargs="+", default=["default"],
+                     help="service batch workers x torch threads each, e.g. 2x1 1x2 "
+                          "(default: the service's own, one 1-thread worker per core)")
     shared = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
     cap.add_argument("--video", default=str(shared / "video/PETS09-S2L1/PETS09-S2L1.mp4"))
     cap.add_argument("--model", default=str(shared / "models/yolox_nano.onnx"))
@@ -367,7 +386,7 @@ def main() -> None:
         latency(args.cameras, args.seconds, args.rate)
     else:
         capacity(args.streams, args.seconds, args.fps, args.video, args.model,
-                 args.source_fps, args.mode)
+                 args.source_fps, args.mode, args.service_layout)
 
 
 if __name__ == "__main__":

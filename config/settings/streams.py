@@ -138,7 +138,9 @@ COUNTING_INFERENCE = env.str("COUNTING_INFERENCE", default="service")
 COUNTING_INFERENCE_SOCKET = env.str(
     "COUNTING_INFERENCE_SOCKET",
     default=str(Path(__file__).resolve().parent.parent.parent / "var" / "run" / "inference.sock"))
-# Torch CPU threads of the service (0: every core) and the largest batch it runs.
+# Batches the service runs at once and torch CPU threads per batch (0, 0: one single-threaded
+# batch worker per core on CPU, one worker on a GPU), and the largest batch it runs.
+COUNTING_INFERENCE_WORKERS = env.int("COUNTING_INFERENCE_WORKERS", default=0)
 COUNTING_INFERENCE_THREADS = env.int("COUNTING_INFERENCE_THREADS", default=0)
 COUNTING_INFERENCE_MAX_BATCH = env.int("COUNTING_INFERENCE_MAX_BATCH", default=8)
 # A runner waits this long for one reply before it treats the service as gone and reconnects.

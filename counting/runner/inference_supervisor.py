@@ -66,10 +66,12 @@ def service_listening(path: str) -> bool:
 class InferenceSupervisor:
     """Keeps one inference service process running for this node."""
 
-    def __init__(self, *, socket_path: str, threads: int = 0, max_batch: int = 8,
-                 preload: dict[str, Any] | None = None, check_s: float = 1.0) -> None:
+    def __init__(self, *, socket_path: str, threads: int = 0, workers: int = 0,
+                 max_batch: int = 8, preload: dict[str, Any] | None = None,
+                 check_s: float = 1.0) -> None:
         self.socket_path = socket_path
         self.threads = threads
+        self.workers = workers
         self.max_batch = max_batch
         self.preload = preload
         self.check_s = check_s
@@ -87,6 +89,8 @@ class InferenceSupervisor:
                "--max-batch", str(self.max_batch)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
+        if self.workers:
+            cmd += ["--workers", str(self.workers)]
         if self.preload:  # listen only once the settings' model is loaded: runners meet a
             # refused connection (and back off) rather than a hello that waits for the load
             cmd += ["--preload", json.dumps(self.preload)]
@@ -190,6 +194,7 @@ def _start_inference_service(sender: Any = None, **kwargs: Any) -> None:
 
     _supervisor = InferenceSupervisor(socket_path=settings.COUNTING_INFERENCE_SOCKET,
                                       threads=settings.COUNTING_INFERENCE_THREADS,
+                                      workers=settings.COUNTING_INFERENCE_WORKERS,
                                       max_batch=settings.COUNTING_INFERENCE_MAX_BATCH,
                                       preload=settings_detector_spec().as_dict())
     _supervisor.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -148,3 +149,112 @@ def test_a_stream_nodes_snapshots_are_blurred_through_the_service_not_a_model_of
     assert people == len(in_process.detect([pets_frames[0]])[0]) > 0
     assert not np.array_equal(blurred, pets_frames[0])
     detector.close()
+
+
+class _SlowDetector:
+    """A detector that takes 0.4 s per batch and records how many batches ran at once."""
+
+    name, version, input_size, score_threshold = "slow", "slow 1", 32, 0.5
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.4)
+        with self.lock:
+            self.running -= 1
+        return [Detections(np.array([[float(img[0, 0, 0]), 0, 1, 1]], np.float32),
+                           np.array([0.9], np.float32)) for img in images]
+
+
+@pytest.mark.parametrize(("workers", "at_once"), [(1, 1), (3, 3)])
+def test_each_batch_worker_runs_its_own_batch_at_the_same_time(
+        tmp_path: Path, model_path: Path, workers: int, at_once: int) -> None:
+    # given a service with ``workers`` batch workers and batches of one frame
+    slow = _SlowDetector()
+    sock = tmp_path / f"workers{workers}.sock"
+    server = InferenceServer(sock, workers=workers, threads=1, max_batch=1, gather_ms=0,
+                             loader=lambda spec: slow)  # type: ignore[arg-type,return-value]
+    server.bind()
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    spec = DetectorSpec(model_path=str(model_path))
+    clients = [InferenceDetector(spec, socket_path=sock, tenant="a", camera=str(i),
+                                 timeout_s=30) for i in range(3)]
+    results: dict[int, list[Detections]] = {}
+    try:
+        # when three runners each send a frame at once
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(
+            i, clients[i].detect([np.full((4, 4, 3), i, np.uint8)]))) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        # then as many batches ran at once as there are workers, and each runner got the
+        # boxes of its own frame
+        assert slow.most_at_once == at_once
+        assert [results[i][0].xyxy[0, 0] for i in range(3)] == [0.0, 1.0, 2.0]
+        assert server.stats()["workers"] == workers
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()
+        serving.join(timeout=10)
+
+
+def test_two_workers_sharing_the_real_model_give_the_in_process_boxes(
+        tmp_path: Path, model_path: Path, local: Detector,
+        pets_frames: list[np.ndarray]) -> None:
+    # given a service whose two one-thread workers share one loaded model
+    sock = tmp_path / "shared.sock"
+    server = InferenceServer(sock, workers=2, threads=1, max_batch=1, gather_ms=0,
+                             loader=lambda spec: local)
+    server.bind()
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    spec = DetectorSpec(model_path=str(model_path))
+    clients = [InferenceDetector(spec, socket_path=sock, tenant="a", camera=str(i),
+                                 timeout_s=120) for i in range(2)]
+    got: dict[int, list[Detections]] = {}
+    try:
+        # when two runners send their frames at the same time, several rounds
+        def run(i: int) -> None:
+            got[i] = [clients[i].detect([f])[0] for f in pets_frames[i::2] * 2]
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        # then every frame's boxes are exactly the in-process detector's
+        for i in range(2):
+            assert _same(got[i], [local.detect([f])[0] for f in pets_frames[i::2] * 2])
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()
+        serving.join(timeout=10)
+
+
+@pytest.mark.parametrize(("device", "workers", "threads", "layout"), [
+    ("cpu", None, None, ("cores", 1)),
+    ("cpu", 1, None, (1, "cores")),
+    ("cpu", None, 2, ("cores/2", 2)),
+    ("cpu", 3, 2, (3, 2)),
+    ("cuda", None, None, (1, 1)),
+])
+def test_the_worker_layout_shares_the_cores_out(device: str, workers: int | None,
+                                                threads: int | None, layout: tuple[Any, Any],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from counting.inference import server as server_module
+
+    monkeypatch.setattr(server_module.os, "cpu_count", lambda: 8)
+    names = {"cores": 8, "cores/2": 4}
+    expected = tuple(names.get(v, v) if isinstance(v, str) else v for v in layout)
+    assert server_module.worker_layout(device=device, workers=workers,
+                                       threads=threads) == expected
