@@ -253,7 +253,7 @@ def test_the_worker_layout_shares_the_cores_out(device: str, workers: int | None
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from counting.inference import server as server_module
 
-    monkeypatch.setattr(server_module.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
     names = {"cores": 8, "cores/2": 4}
     expected = tuple(names.get(v, v) if isinstance(v, str) else v for v in layout)
     assert server_module.worker_layout(device=device, workers=workers,
