@@ -28,6 +28,7 @@ import logging
 import os
 import signal
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -45,8 +46,8 @@ from counting.inference.protocol import (
     recv_message,
     send_message,
 )
-from counting.pipeline.detectors.base import Detector, create_detector
-from counting.pipeline.detectors.spec import DetectorSpec
+from counting.pipeline.detectors.base import Detector
+from counting.pipeline.detectors.spec import DetectorSpec, create_detector_from_spec
 
 logger = logging.getLogger(__name__)
 
@@ -111,22 +112,18 @@ class InferenceServer:
         self._clients: set[_Client] = set()
         self._listener: socket.socket | None = None
         self._counters_lock = threading.Lock()
+        self._latency: dict[str, list[tuple[float, int]]] = {}  # model version: (ms, frames)
         self.batches = 0
         self.frames = 0
         self.busy_s = 0.0
 
     # -- models --------------------------------------------------------------------------------
     def _load(self, spec: DetectorSpec) -> Detector:
-        if spec.sha256:
-            import hashlib
-
-            digest = hashlib.sha256(Path(spec.model_path).read_bytes()).hexdigest()
-            if digest != spec.sha256:
-                raise ValueError(f"model file {spec.model_path} has SHA-256 {digest[:12]}..., "
-                                 f"not the registered {spec.sha256[:12]}...")
-        return create_detector(spec.model_path, backend=spec.backend,  # type: ignore[arg-type]
-                               score_threshold=spec.score_threshold, device=self.device,
-                               threads=self.threads, input_size=spec.input_size)
+        """Data formats only, the SHA-256 checked, labelled with the registry's name (the
+        version count events and model_logs carry) when the spec names a registry model."""
+        detector: Detector = create_detector_from_spec(spec, device=self.device,
+                                                       threads=self.threads)
+        return detector
 
     def model(self, spec: DetectorSpec) -> Detector:
         """The loaded model of ``spec`` (loaded now if no client asked for it before)."""
@@ -232,6 +229,8 @@ class InferenceServer:
                 self._enqueue(client, header)
             elif op == "stats":
                 client.send({"op": "stats", **self.stats()})
+            elif op == "latency":
+                client.send({"op": "latency", "models": self.latency_take()})
             else:
                 client.send({"op": "error", "kind": "request",
                              "message": f"unknown operation {op!r}"})
@@ -304,8 +303,9 @@ class InferenceServer:
         pending: list[_Pending] = [r.item for r in requests]
         images = [img for p in pending for img in p.images]
         started = time.monotonic()
+        model = self._models[key]
         try:
-            results = self._models[key].detect(images)
+            results = model.detect(images)
         except Exception as exc:  # the detector failed on these frames: tell their clients
             logger.exception("inference: detector failed on a batch of %d", len(images))
             for p in pending:
@@ -314,10 +314,12 @@ class InferenceServer:
             return
         finally:
             del images
+        took = time.monotonic() - started
         with self._counters_lock:
-            self.busy_s += time.monotonic() - started
+            self.busy_s += took
             self.batches += 1
             self.frames += len(results)
+            self._latency.setdefault(model.version, []).append((took * 1000.0, len(results)))
         at = 0
         for p in pending:
             mine = results[at:at + len(p.images)]
@@ -330,6 +332,13 @@ class InferenceServer:
             p.client.send({"op": "boxes", "seq": p.seq, "counts": [len(d) for d in mine]},
                           payload)
 
+    def latency_take(self) -> dict[str, dict[str, float]]:
+        """Batch latency per model version since the last call (then forgotten): batches,
+        frames, median, p95 and max ms of one batch's detection."""
+        with self._counters_lock:
+            taken, self._latency = self._latency, {}
+        return {version: latency_summary(samples) for version, samples in taken.items()}
+
     def stats(self) -> dict[str, Any]:
         """Counters since start: batches, frames, mean batch, busy seconds, clients, models."""
         return {"batches": self.batches, "frames": self.frames,
@@ -338,6 +347,15 @@ class InferenceServer:
                 "models": sorted(m.version for m in self._models.values()),
                 "workers": self.workers, "threads": self.threads, "max_batch": self.max_batch,
                 "pid": os.getpid()}
+
+
+def latency_summary(samples: list[tuple[float, int]]) -> dict[str, float]:
+    """Batches, frames, and the median, p95 and max of the batches' milliseconds."""
+    times = sorted(ms for ms, _ in samples)
+    return {"batches": len(times), "frames": sum(frames for _, frames in samples),
+            "median_ms": round(statistics.median(times), 2),
+            "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 2),
+            "max_ms": round(times[-1], 2)}
 
 
 def worker_layout(*, device: str | None, workers: int | None,

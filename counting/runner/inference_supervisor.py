@@ -11,6 +11,8 @@ supervisor thread that keeps ``python -m counting.inference.server`` running on
   ``flock``) runs it; a second streams worker on the same host does not start one and uses
   that one, and takes over (the kernel frees the lock) if the first worker dies. A service
   someone started by hand on the socket is used as well;
+- once a minute it writes the node's detection latency to model_logs: one row per model for
+  the service's batches (the runs do not write their own in this mode);
 - the service gets SIGTERM when the worker ends (``worker_shutdown``), and from the kernel if
   the worker dies without cleaning up (``PR_SET_PDEATHSIG``).
 
@@ -37,6 +39,8 @@ from typing import Any
 
 from celery.signals import worker_init, worker_shutdown
 from django.conf import settings
+
+from counting.model_logs import LATENCY_EVERY_S
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +72,14 @@ class InferenceSupervisor:
 
     def __init__(self, *, socket_path: str, threads: int = 0, workers: int = 0,
                  max_batch: int = 8, preload: dict[str, Any] | None = None,
-                 check_s: float = 1.0) -> None:
+                 check_s: float = 1.0, latency_every_s: float = LATENCY_EVERY_S) -> None:
         self.socket_path = socket_path
         self.threads = threads
         self.workers = workers
         self.max_batch = max_batch
         self.preload = preload
         self.check_s = check_s
+        self.latency_every_s = latency_every_s
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._started_at = 0.0
@@ -104,11 +109,40 @@ class InferenceSupervisor:
         self._thread.start()
 
     def _run(self) -> None:
+        next_latency = time.monotonic() + self.latency_every_s
         while not self._stop.wait(self.check_s):
             try:
                 self.check()
+                if time.monotonic() >= next_latency:
+                    next_latency = time.monotonic() + self.latency_every_s
+                    self.latency_log()
             except Exception:  # never let the supervisor die: log and try again
                 logger.exception("inference supervisor: check failed")
+
+    def latency_log(self) -> int:
+        """The node's model_logs latency rows: the service's batches since the last call, one
+        row per model (only the supervisor holding the node's lock asks); returns the rows."""
+        if self._lock_fd is None or not service_listening(self.socket_path):
+            return 0
+        from counting.inference.protocol import recv_message, send_message
+        from counting.model_logs import service_latency_record
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(self.socket_path)
+            send_message(sock, {"op": "latency"})
+            reply = recv_message(sock)
+        if reply is None or reply[0].get("op") != "latency":
+            return 0
+        from django.db import connection
+
+        try:
+            return service_latency_record(reply[0]["models"])
+        finally:
+            # No connection is kept open in the worker's main process: the pool forks its
+            # children from it, and a child must not inherit (and close) a live socket.
+            if not connection.in_atomic_block:  # (tests run in one transaction)
+                connection.close()
 
     def check(self) -> None:
         """Start the service if it is not running (neither ours nor another worker's)."""

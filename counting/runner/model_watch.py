@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from counting.model_choice import ModelChoice, camera_model_choice
 from counting.model_logs import LatencySampler, model_log_record
 from counting.pipeline.detectors.model_file import check_model_format, verify_sha256
@@ -106,7 +108,8 @@ class ModelWatcher:
                                                               spec=spec))
         self.resolve = resolve or (lambda: camera_model_choice(schema=schema,
                                                                camera_id=camera_id))
-        self.sampler = LatencySampler()
+        # With the node's inference service, the node's supervisor writes the latency rows.
+        self.sampler = LatencySampler(enabled=settings.COUNTING_INFERENCE != "service")
         self.current: LoadedModel | None = None
         self._ready: LoadedModel | None = None
         self._loading: DetectorSpec | None = None

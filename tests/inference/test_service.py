@@ -117,7 +117,7 @@ def test_a_model_the_service_cannot_load_is_a_clear_value_error(
                                socket_path=sock, timeout_s=60)
     try:
         # when it is used, then the error says the model cannot be loaded and why
-        with pytest.raises(ValueError, match="cannot load the model.*SHA-256"):
+        with pytest.raises(ValueError, match="cannot load the model.*checksum mismatch"):
             client.detect([np.zeros((8, 8, 3), np.uint8)])
     finally:
         client.close()
