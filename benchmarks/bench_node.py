@@ -204,6 +204,11 @@ def main() -> None:
     simulator: Service | None = None
     try:
         tenant = database_tenant("nodebench", "Node bench")
+        from tenants.models import Tenant
+
+        # Every run adds its cameras (the earlier runs' are disabled, not deleted).
+        Tenant.objects.filter(pk=tenant.pk).update(camera_quota=1000)
+        tenant = Tenant.objects.get(pk=tenant.pk)
         port = free_port()
         simulator = start_service("simulator", [
             sys.executable, "scripts/camera_simulator.py", "--video", args.video, "--port",
