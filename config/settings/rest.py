@@ -74,6 +74,8 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
         "OccupancyResetKindEnum": "analytics.models.OccupancyResetKind",
         "ExportKindEnum": ["counts", "occupancy"],
         "RuleKindEnum": "analytics.alerts.constants.RuleKind",
+        "DetectorModelFormatEnum": "tenants.platform.models.ModelFormat",
+        "FormatEnum": "analytics.reports.models.ExportFormat",  # the name it always had
     },
 }
 

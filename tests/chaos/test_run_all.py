@@ -61,12 +61,14 @@ class RunAll:
             "COUNTING_TORCH_THREADS": "1",
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.offset = 0
 
     @property
     def camera_url(self) -> str:
         return f"http://127.0.0.1:{self.simulator_port}/video.mjpg"
 
     def start(self) -> None:
+        self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(["bash", str(REPO_ROOT / "scripts" / "run_all.sh")],
                                          cwd=REPO_ROOT, env=self.env, stdout=log,
@@ -85,14 +87,21 @@ class RunAll:
         except OSError:
             return False
 
-    def wait_ready(self, runs: int) -> None:
-        """Every service up (``runs``: how many starts the log holds)."""
-        def ready() -> bool:
-            text = self.log()
-            return (text.count("[streams] ") > 0 and text.count(" ready.") >= 2 * runs
-                    and text.count("beat: Starting") >= runs and self.web_answers())
+    def this_run(self) -> str:
+        """What the script wrote since its last start."""
+        return self.log_path.read_bytes()[self.offset:].decode(errors="replace")
 
-        wait_for(ready, 120, interval=0.5, message=f"run_all ready:\n{self.log()[-3000:]}")
+    def wait_ready(self, runs: int) -> None:
+        """Every service of the last start up, and the script past its signal traps (its
+        ">> web on" line comes after them): an earlier start's lines in the same log do not
+        count."""
+        def ready() -> bool:
+            text = self.this_run()
+            return ("[streams] " in text and text.count(" ready.") >= 2 and ">> web on" in text
+                    and "beat: Starting" in text and self.web_answers())
+
+        wait_for(ready, 120, interval=0.5, message=f"run_all ready (start {runs}):\n"
+                                                    f"{self.this_run()[-3000:]}")
 
     def stop(self, sig: int) -> float:
         """Signal the script; returns the seconds until none of its processes was left."""
@@ -102,7 +111,7 @@ class RunAll:
         left = wait_until_gone(self.marker, STOP_BOUND_S + 5)
         elapsed = time.monotonic() - started
         assert left == [], (f"left behind after {elapsed:.1f}s: {self._describe(left)}\n"
-                            f"{self.log()[-3000:]}")
+                            f"{self.this_run()[:2000]}\n...\n{self.this_run()[-3000:]}")
         self.process.wait(timeout=5)
         return elapsed
 
