@@ -430,7 +430,7 @@ FAULT_KEYS = ["redis-stop", "redis-freeze", "pg-refuse", "pg-stall", "lease-lock
 
 
 def soak(minutes: float, cameras: int, calm_s: float, only: list[str],
-         detect_fps: float) -> int:
+         detect_fps: float, keep: bool = False) -> int:
     from tests.chaos.faults import RedisProcess, TcpProxy, free_port
     from tests.chaos.reference import pets_segment
 
@@ -565,7 +565,12 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str],
         from django.db import connections
 
         connections.close_all()
-        database_drop(db_name)
+        if keep:
+            log(f"database {db_name} kept for a look (DATABASE_URL=postgres://peoplecount@"
+                f"127.0.0.1:5432/{db_name}); drop it with: psql -h 127.0.0.1 -U postgres -c "
+                f"'DROP DATABASE \"{db_name}\" WITH (FORCE)'")
+        else:
+            database_drop(db_name)
         log(f"logs kept in {workdir}")
 
 
@@ -701,8 +706,12 @@ def main() -> None:
                         help="the cameras' detect fps (the clip plays at 7)")
     parser.add_argument("--faults", nargs="*", choices=FAULT_KEYS, default=[],
                         help="these faults only, in this order (default: all)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the soak's database at the end (ledger, health, gaps) to "
+                             "look into; the command to drop it is printed")
     args = parser.parse_args()
-    sys.exit(soak(args.minutes, args.cameras, args.calm, args.faults, args.detect_fps))
+    sys.exit(soak(args.minutes, args.cameras, args.calm, args.faults, args.detect_fps,
+                  args.keep))
 
 
 if __name__ == "__main__":
