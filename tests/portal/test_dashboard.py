@@ -48,8 +48,11 @@ def test_footfall_today_against_the_same_weekday_last_week(tenant_a: Any, make_u
     from analytics.portal.selectors import site_summaries
 
     now = datetime.now(tz=UTC)
-    if now.hour < 2:
-        pytest.skip("needs two hours of today behind it (UTC)")
+    # The crossings below must stay within their own UTC days: near midnight the figures are
+    # read at yesterday noon instead (and the page, which reads the clock, is not checked).
+    page_today = 2 <= now.hour < 23
+    if not page_today:
+        now = (now - timedelta(days=1)).replace(hour=12)
     with tenant_context(tenant_a):
         owner = make_user("Owner")
         site, camera, line = site_with_camera()
@@ -74,6 +77,8 @@ def test_footfall_today_against_the_same_weekday_last_week(tenant_a: Any, make_u
     assert sum(summary.today.counts[now.hour - 1:now.hour + 1]) == 3
     assert summary.occupancy is None  # no zone
     # and the page shows them
+    if not page_today:
+        return
     html = logged_in("a", owner).get("/").content.decode()
     assert f'id="foot-{site.pk}" data-num="3"' in html
     assert "(+50 %)" in html
