@@ -31,6 +31,15 @@ pytestmark = pytest.mark.slow
 STOP_BOUND_S = 10.0
 
 
+def _as_from_a_terminal() -> None:  # pragma: no cover - runs in the child before exec
+    """SIGINT and SIGTERM at their defaults and not blocked, as a shell started from a terminal
+    gets them: a signal ignored when bash starts cannot be trapped, and this test process may
+    have come to ignore or block one (an earlier test's library, in the full suite)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 class RunAll:
     """scripts/run_all.sh on the test database, private queues and free ports."""
 
@@ -72,7 +81,8 @@ class RunAll:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(["bash", str(REPO_ROOT / "scripts" / "run_all.sh")],
                                          cwd=REPO_ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_as_from_a_terminal)
         log.close()
 
     def log(self) -> str:
