@@ -36,6 +36,7 @@ from benchmarks.soak_faults import (
     database_drop,
     database_tenant,
     log,
+    queues_delete,
     start_service,
 )
 
@@ -160,17 +161,7 @@ def _run(tenant: Any, n: int, mode: str, url: str, args: argparse.Namespace,
             _cameras_disable(tenant, ids)
         for service in reversed(services):
             service.stop()
-        from config.celery import app
-
-        try:
-            with app.connection_for_write() as conn:
-                for queue in (env["COUNTING_STREAMS_QUEUE"], env["COUNTING_SHORT_QUEUE"]):
-                    try:
-                        conn.default_channel.queue_delete(queue)
-                    except Exception:  # noqa: BLE001, S112 - never declared
-                        continue
-        except Exception:  # noqa: BLE001, S110 - best effort clean-up
-            pass
+        queues_delete([env["COUNTING_STREAMS_QUEUE"], env["COUNTING_SHORT_QUEUE"]])
 
 
 def main() -> None:

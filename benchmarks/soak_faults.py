@@ -335,6 +335,21 @@ class Faults:
 
 
 # -- the soak ---------------------------------------------------------------------------------
+def queues_delete(names: list[str]) -> None:
+    """Delete the run's own RabbitMQ queues (best effort: a queue never declared is skipped)."""
+    try:
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            for queue in names:
+                try:
+                    conn.default_channel.queue_delete(queue)
+                except Exception:  # noqa: BLE001, S112 - never declared
+                    continue
+    except Exception:  # noqa: BLE001, S110 - best effort clean-up
+        pass
+
+
 def database_create(name: str) -> None:
     import psycopg
 
@@ -551,17 +566,7 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str],
         for proxy in proxies:
             proxy.close()
         redis.close()
-        try:
-            from config.celery import app
-
-            with app.connection_for_write() as conn:
-                for queue in (f"soak-streams-{suffix}", f"soak-short-{suffix}"):
-                    try:
-                        conn.default_channel.queue_delete(queue)
-                    except Exception:  # noqa: BLE001, S112 - never declared
-                        continue
-        except Exception:  # noqa: BLE001, S110 - best effort clean-up
-            pass
+        queues_delete([f"soak-streams-{suffix}", f"soak-short-{suffix}"])
         from django.db import connections
 
         connections.close_all()
