@@ -35,6 +35,7 @@ from benchmarks.soak_faults import (
     database_create,
     database_drop,
     database_tenant,
+    environ_for,
     log,
     queues_delete,
     start_service,
@@ -179,14 +180,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-node-"))
     db_name = f"node_{uuid.uuid4().hex[:8]}"
-    os.environ.setdefault("DJANGO_DEBUG", "0")  # as in production (see soak_faults)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": f"postgres://peoplecount@127.0.0.1:5432/{db_name}",
-        "AUDIT_EXPORT_DIR": str(workdir / "audit"),
-        "CAMERA_URL_ALLOW_LOOPBACK": "1",
-        "LOG_LEVEL": "WARNING",
-    })
+    environ_for(db_name, workdir)
     env = {**os.environ, "COUNTING_TORCH_THREADS": "1", "PYTHONUNBUFFERED": "1",
            "SHARED_DIR": str(shared)}
     log(f"workdir {workdir}, database {db_name}; load average {os.getloadavg()[0]:.1f} "

@@ -350,6 +350,22 @@ def queues_delete(names: list[str]) -> None:
         pass
 
 
+def environ_for(db_name: str, workdir: Path) -> None:
+    """This process's (and its services') settings for a run on its own database ``db_name``.
+
+    DEBUG off as in production: with DEBUG on (settings.local's default) every connection keeps
+    its last 9,000 queries (~480 B each), which grows each runner by ~12 MB over its first hour
+    or two (benchmarks/stream_memory.py, docs/streams.md). DJANGO_DEBUG=1 keeps it."""
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"postgres://peoplecount@127.0.0.1:5432/{db_name}",
+        "AUDIT_EXPORT_DIR": str(workdir / "audit"),
+        "CAMERA_URL_ALLOW_LOOPBACK": "1",
+        "LOG_LEVEL": "WARNING",
+    })
+
+
 def database_create(name: str) -> None:
     import psycopg
 
@@ -454,17 +470,7 @@ def soak(minutes: float, cameras: int, calm_s: float, only: list[str],
     workdir = Path(tempfile.mkdtemp(prefix="soak-faults-"))
     db_name = f"soak_{uuid.uuid4().hex[:8]}"
     suffix = uuid.uuid4().hex[:6]
-    # DEBUG off as in production: with DEBUG on (settings.local's default) every connection
-    # keeps its last 9,000 queries (~480 B each), which grows each runner by ~12 MB over its
-    # first hour or two (benchmarks/stream_memory.py, docs/streams.md). DJANGO_DEBUG=1 keeps it.
-    os.environ.setdefault("DJANGO_DEBUG", "0")
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": f"postgres://peoplecount@127.0.0.1:5432/{db_name}",
-        "AUDIT_EXPORT_DIR": str(workdir / "audit"),
-        "CAMERA_URL_ALLOW_LOOPBACK": "1",
-        "LOG_LEVEL": "WARNING",
-    })
+    environ_for(db_name, workdir)
     log(f"workdir {workdir}, database {db_name}")
     database_create(db_name)
     services: list[Service] = []

@@ -3,13 +3,16 @@ socket with the real model (skipped with the reason when the shared data is abse
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -58,6 +61,29 @@ def wait_listening(path: Path, proc: subprocess.Popen[bytes] | None = None,
 
 
 ServiceStart = Callable[[], subprocess.Popen[bytes]]
+
+
+def until(condition: Callable[[], bool], timeout_s: float = 120.0) -> bool:
+    """Poll ``condition`` every 0.1 s; True once it holds, False after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@contextlib.contextmanager
+def serving_in_process(server: Any) -> Iterator[Any]:
+    """An ``InferenceServer`` of this process listening on its socket for the block."""
+    server.bind()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(timeout=10)
 
 
 @pytest.fixture

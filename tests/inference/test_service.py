@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from counting.inference.server import InferenceServer
 from counting.pipeline.detectors import DetectorSpec, create_detector
 from counting.pipeline.detectors.base import Detector
 from counting.pipeline.types import Detections
-from tests.inference.conftest import ServiceStart, wait_listening
+from tests.inference.conftest import ServiceStart, serving_in_process, wait_listening
 
 pytestmark = pytest.mark.slow
 
@@ -151,6 +153,15 @@ def test_a_stream_nodes_snapshots_are_blurred_through_the_service_not_a_model_of
     detector.close()
 
 
+@contextlib.contextmanager
+def _closing(clients: list[InferenceDetector]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.close()
+
+
 class _SlowDetector:
     """A detector that takes 0.4 s per batch and records how many batches ran at once."""
 
@@ -180,14 +191,11 @@ def test_each_batch_worker_runs_its_own_batch_at_the_same_time(
     sock = tmp_path / f"workers{workers}.sock"
     server = InferenceServer(sock, workers=workers, threads=1, max_batch=1, gather_ms=0,
                              loader=lambda spec: slow)  # type: ignore[arg-type,return-value]
-    server.bind()
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
     spec = DetectorSpec(model_path=str(model_path))
     clients = [InferenceDetector(spec, socket_path=sock, tenant="a", camera=str(i),
                                  timeout_s=30) for i in range(3)]
     results: dict[int, list[Detections]] = {}
-    try:
+    with serving_in_process(server), _closing(clients):
         # when three runners each send a frame at once
         threads = [threading.Thread(target=lambda i=i: results.__setitem__(
             i, clients[i].detect([np.full((4, 4, 3), i, np.uint8)]))) for i in range(3)]
@@ -200,11 +208,6 @@ def test_each_batch_worker_runs_its_own_batch_at_the_same_time(
         assert slow.most_at_once == at_once
         assert [results[i][0].xyxy[0, 0] for i in range(3)] == [0.0, 1.0, 2.0]
         assert server.stats()["workers"] == workers
-    finally:
-        for c in clients:
-            c.close()
-        server.stop()
-        serving.join(timeout=10)
 
 
 def test_two_workers_sharing_the_real_model_give_the_in_process_boxes(
@@ -214,14 +217,11 @@ def test_two_workers_sharing_the_real_model_give_the_in_process_boxes(
     sock = tmp_path / "shared.sock"
     server = InferenceServer(sock, workers=2, threads=1, max_batch=1, gather_ms=0,
                              loader=lambda spec: local)
-    server.bind()
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
     spec = DetectorSpec(model_path=str(model_path))
     clients = [InferenceDetector(spec, socket_path=sock, tenant="a", camera=str(i),
                                  timeout_s=120) for i in range(2)]
     got: dict[int, list[Detections]] = {}
-    try:
+    with serving_in_process(server), _closing(clients):
         # when two runners send their frames at the same time, several rounds
         def run(i: int) -> None:
             got[i] = [clients[i].detect([f])[0] for f in pets_frames[i::2] * 2]
@@ -234,11 +234,6 @@ def test_two_workers_sharing_the_real_model_give_the_in_process_boxes(
         # then every frame's boxes are exactly the in-process detector's
         for i in range(2):
             assert _same(got[i], [local.detect([f])[0] for f in pets_frames[i::2] * 2])
-    finally:
-        for c in clients:
-            c.close()
-        server.stop()
-        serving.join(timeout=10)
 
 
 @pytest.mark.parametrize(("device", "workers", "threads", "layout"), [

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from counting.runner.inference_supervisor import InferenceSupervisor, service_listening
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.inference.conftest import until
 
 
 def test_the_supervisor_restarts_a_dead_service_and_leaves_another_workers_alone(
@@ -26,7 +17,7 @@ def test_the_supervisor_restarts_a_dead_service_and_leaves_another_workers_alone
     second = InferenceSupervisor(socket_path=sock, threads=1, check_s=0.1)
     try:
         first.start()
-        assert first.process is not None and _until(lambda: service_listening(sock))
+        assert first.process is not None and until(lambda: service_listening(sock))
         # when a second worker on the same node starts its supervisor
         second.start()
         time.sleep(0.5)
@@ -36,7 +27,7 @@ def test_the_supervisor_restarts_a_dead_service_and_leaves_another_workers_alone
         dead = first.process
         dead.kill()
         # then its supervisor starts it again (the other one never does) and it listens
-        assert _until(lambda: first.starts == 2 and service_listening(sock))
+        assert until(lambda: first.starts == 2 and service_listening(sock))
         assert second.starts == 0
         assert dead.poll() is not None
     finally:

@@ -4,7 +4,6 @@ each stream process, each run writes its own."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,7 @@ from counting.pipeline.types import Detections
 from counting.runner.inference_supervisor import InferenceSupervisor, service_listening
 from counting.runner.model_watch import ModelWatcher
 from tenants.platform.models import AiModel, ModelLog, ModelStatus
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.inference.conftest import until
 
 
 def test_the_nodes_supervisor_writes_one_latency_row_per_model_for_the_services_batches(
@@ -42,7 +33,7 @@ def test_the_nodes_supervisor_writes_one_latency_row_per_model_for_the_services_
     try:
         supervisor.start()
         other.start()
-        assert _until(lambda: service_listening(sock))
+        assert until(lambda: service_listening(sock))
         # when the run has three frames detected
         for _ in range(3):
             client.detect([np.zeros((240, 320, 3), np.uint8)])
