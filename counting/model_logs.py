@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import statistics
 import threading
 import time
 
 from django.db import DatabaseError
 
+from counting.inference.server import latency_summary
 from tenants.platform.models import ModelEvent, ModelLog
 
 logger = logging.getLogger(__name__)
@@ -96,10 +96,9 @@ class LatencySampler:
             batches, self._samples = self._samples, {}
             self._since = time.monotonic()
         for (model_id, label), samples in batches.items():
-            samples.sort()
-            p95 = samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+            summary = latency_summary([(ms, 1) for ms in samples])
             model_log_record(event=ModelEvent.LATENCY, model_id=model_id, label=label,
-                             value=round(statistics.median(samples), 2),
-                             message=f"{len(samples)} frames, p95 {p95:.1f} ms, "
-                                     f"max {samples[-1]:.1f} ms")
+                             value=summary["median_ms"],
+                             message=f"{len(samples)} frames, p95 {summary['p95_ms']:.1f} ms, "
+                                     f"max {summary['max_ms']:.1f} ms")
         return len(batches)
