@@ -35,6 +35,7 @@ from typing import Any
 from benchmarks.pets import (
     PetsPaths,
     add_input_size_argument,
+    add_precision_argument,
     add_shared_argument,
     input_size_option,
 )
@@ -114,7 +115,7 @@ def format_table(result: dict[str, Any]) -> str:
         f"min accuracy: ours {result['ours_min_accuracy']:.1%}, baseline "
         f"{result['baseline_min_accuracy']:.1%} (target {result['target']:.0%}); "
         f"{result['frames_analysed']} frames at {result['analysed_fps']:g} fps, detector input "
-        f"{result.get('input_size') or 'of the model'}"
+        f"{result.get('input_size') or 'of the model'}, {result.get('precision', 'float32')}"
     )
     if result.get("random_lines"):
         out.append(format_random(result["random_lines"]))
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                         "1: serial, in this process)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_input_size_argument(parser)
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
     bad = [f for f in [args.detect_fps, *args.also_fps] if f is not None and not f > 0]
     if bad:
@@ -202,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         input_size_option(args.input_size),
         workers=args.workers or None,
         progress=Progress(sys.stderr, quiet=args.quiet),
+        precision=args.precision,
     )
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     if args.json_out is not None:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
+from counting.pipeline.detectors.precision import PRECISION_CHOICES
 from counting.pipeline.evaluation.pets import (
     EVAL_LINES,
     EVAL_ZONES,
@@ -33,7 +34,8 @@ from counting.pipeline.evaluation.pets import (
 
 __all__ = [
     "EVAL_LINES", "EVAL_ZONES", "HEIGHT", "REPO", "SIGN_MASK", "WIDTH", "PetsPaths",
-    "accuracy", "add_input_size_argument", "add_shared_argument", "default_shared",
+    "accuracy", "add_input_size_argument", "add_precision_argument", "add_shared_argument",
+    "default_shared",
     "detect_video", "gt_boxes_by_frame", "gt_crossings", "gt_occupancy", "gt_zone_transitions",
     "input_size_option", "load_gt", "pixel_line", "pixel_polygon", "random_lines",
 ]
@@ -55,6 +57,14 @@ def add_input_size_argument(parser: argparse.ArgumentParser) -> None:
         help=f"detector input side, a multiple of 32 (default {DEFAULT_INPUT_SIZE}, the "
         "product's; 0: the model's own 416)",
     )
+
+
+def add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    """The common ``--precision`` option (the torch detector's number format)."""
+    parser.add_argument(
+        "--precision", choices=PRECISION_CHOICES, default="float32",
+        help="torch detector precision (default float32; bfloat16 runs on AMX tiles where the "
+        "CPU has them, auto picks it there)")
 
 
 def input_size_option(value: int) -> int | None:

@@ -15,6 +15,7 @@ from django.core.checks import Error, Warning, register
 
 from counting.pipeline.detectors.base import Backend
 from counting.pipeline.detectors.input_size import check_input_size
+from counting.pipeline.detectors.precision import check_precision, resolve_precision
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 
@@ -44,6 +45,15 @@ def detector_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Wa
             f"COUNTING_INFERENCE is {inference!r}, which is not an inference mode",
             hint="Set it to 'service' (one inference process per node) or 'local' (a detector "
                  "in each stream process).", id="counting.E003"))
+    precision = getattr(settings, "COUNTING_DETECTOR_PRECISION", "float32")
+    try:  # "auto" is always usable (and resolving it would import torch here)
+        if check_precision(precision) != "auto":
+            resolve_precision(precision, backend)
+    except ValueError as exc:
+        problems.append(Error(
+            f"COUNTING_DETECTOR_PRECISION: {exc}",
+            hint="Set it to float32, or auto (bfloat16 where the CPU has AMX tiles).",
+            id="counting.E004"))
     model = getattr(settings, "COUNTING_MODEL_PATH", None)
     if model is not None and not Path(model).is_file():
         problems.append(Warning(

@@ -25,12 +25,14 @@ class ModelChoice:
 
 def model_spec(model: AiModel) -> DetectorSpec:
     """The spec of a registry model on this node: its file in the model store, its checksum,
-    its input side and label; backend and score threshold from the node's settings."""
+    its input side and label; backend, score threshold and precision from the node's settings."""
+    from counting.runner.detector import node_precision  # counting.runner imports this module
+
     return DetectorSpec(model_path=str(settings.COUNTING_MODEL_STORE / model.file_path),
                         backend=settings.COUNTING_DETECTOR_BACKEND,
                         input_size=model.input_size,
                         score_threshold=settings.COUNTING_SCORE_THRESHOLD,
-                        sha256=model.sha256, label=model.label)
+                        sha256=model.sha256, label=model.label, precision=node_precision())
 
 
 def model_for(*, schema: str, ai_model_id: int | None) -> ModelChoice:

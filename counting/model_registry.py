@@ -132,7 +132,7 @@ def model_evaluate(spec: DetectorSpec, *, workers: int | None = None) -> dict[st
         paths.video, paths.model, spec.score_threshold, backend=spec.backend,
         threads=settings.COUNTING_TORCH_THREADS, input_size=spec.input_size,
         workers=workers if workers is not None else settings.REGISTRY_EVAL_WORKERS or None,
-        limit=limit)
+        limit=limit, precision=spec.precision)
     tracks = load_gt(gt_path)
     if limit is not None:
         tracks = {tid: [r for r in rows if r[0] <= limit] for tid, rows in tracks.items()}
@@ -154,7 +154,7 @@ def model_evaluate(spec: DetectorSpec, *, workers: int | None = None) -> dict[st
                  f"(seed {RANDOM_SEED}), threshold {spec.score_threshold}")
     return {"reference": reference, "frames": len(dets), "frames_analysed": len(s_dets),
             **score, "latency": latency, "load_seconds": round(load_s, 2),
-            "backend": spec.backend, "input_size": spec.input_size,
+            "backend": spec.backend_label, "input_size": spec.input_size,
             "cores": os.cpu_count()}
 
 

@@ -69,12 +69,13 @@ def _privacy_detector() -> Any:
                                           timeout_s=settings.COUNTING_INFERENCE_TIMEOUT_S)
         else:
             from counting.pipeline.detectors import create_detector
+            from counting.runner.detector import node_precision
 
             _detector = create_detector(
                 settings.COUNTING_MODEL_PATH, backend=settings.COUNTING_DETECTOR_BACKEND,
                 score_threshold=PRIVACY_SCORE_THRESHOLD, device=settings.COUNTING_DEVICE,
                 threads=settings.COUNTING_TORCH_THREADS,
-                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE)
+                input_size=settings.COUNTING_DETECTOR_INPUT_SIZE, precision=node_precision())
     return _detector
 
 

@@ -369,6 +369,10 @@ COUNTING_DEVICE = env.str("COUNTING_DEVICE", default="") or None
 # Side of the square detector input, a multiple of 32 (counting/pipeline/detectors/input_size.py):
 # best at the cameras' own width when that is affordable; 0 means the model's own 416.
 COUNTING_DETECTOR_INPUT_SIZE = env.int("COUNTING_DETECTOR_INPUT_SIZE", default=480) or None
+# The torch detector's number format (counting/pipeline/detectors/precision.py): float32, bfloat16
+# or auto (bfloat16 where the CPU has AMX tiles: ~1.9x the frames per core in batches, counts
+# not bit-identical to float32's; docs/pipeline.md, "Precision").
+COUNTING_DETECTOR_PRECISION = env.str("COUNTING_DETECTOR_PRECISION", default="float32")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # "plain" (a line per record, as below) or "json": one JSON object per line with time, level,

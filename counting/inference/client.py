@@ -55,10 +55,10 @@ class InferenceDetector:
         self.hello_timeout_s = hello_timeout_s
         # What the service will report; known before it answers (the runner stores it on
         # every event from the start). The service's own answer wins when it differs.
-        self.name = spec.backend
+        self.name = spec.backend_label
         self.input_size = spec.input_size or 416
         self.score_threshold = spec.score_threshold
-        self.version = model_version(Path(spec.model_path), spec.backend, self.input_size)
+        self.version = model_version(Path(spec.model_path), self.name, self.input_size)
         self._sock: socket.socket | None = None
         self._segment: ClientSegment | None = None
         self._seq = 0

@@ -47,14 +47,12 @@ from counting.inference.protocol import (
     send_message,
 )
 from counting.pipeline.detectors.base import Detector
-from counting.pipeline.detectors.spec import DetectorSpec, create_detector_from_spec
+from counting.pipeline.detectors.spec import DetectorSpec, SpecKey, create_detector_from_spec
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 8
 DEFAULT_GATHER_MS = 4.0
-
-SpecKey = tuple[str, str, int | None, float, str]
 
 
 @dataclass(eq=False)

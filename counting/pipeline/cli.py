@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from counting.pipeline.detectors.base import DEFAULT_SCORE_THRESHOLD, ModelError, create_detector
 from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE, check_input_size
+from counting.pipeline.detectors.precision import resolve_precision
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.offline import OfflineCounter
 from counting.pipeline.sources import FileSource, LiveSource, SourceError, open_source
@@ -147,6 +148,7 @@ def run_count_video(
     input_size: int | None = DEFAULT_INPUT_SIZE,
     ffmpeg_options: Mapping[str, str] | None = None,
     batch: int | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Count a video file or a stream URL and return the summary dict (see ``--json``).
 
@@ -154,6 +156,8 @@ def run_count_video(
     regions whose detections are dropped (``--ignore``). ``input_size``: the detector's square
     input side (``--input-size``; None for the model's own). ``ffmpeg_options``: how a stream
     URL is opened (its protocol whitelist; ``manage.py count_video`` passes the project's).
+    ``precision``: float32, bfloat16 or auto (``--precision``; see
+    :mod:`~counting.pipeline.detectors.precision`).
 
     ``threads`` (CPU threads of the detector) defaults to every core this process may use.
     A file is counted in three pipelined stages (:class:`~counting.pipeline.offline.
@@ -178,6 +182,10 @@ def run_count_video(
         raise CountVideoError(f"--backend must be torch or onnxruntime, got {backend!r}")
     if threads is not None and threads < 1:
         raise CountVideoError(f"--threads must be 1 or more, got {threads}")
+    try:
+        resolve_precision(precision, backend)
+    except ValueError as exc:
+        raise CountVideoError(f"--precision: {exc}") from None
     if batch is not None and batch < 1:
         raise CountVideoError(f"--batch must be 1 or more, got {batch}")
     if threads is None:
@@ -201,6 +209,7 @@ def run_count_video(
             device=device,
             threads=threads,
             input_size=input_size,
+            precision=precision,
         )
     except (ModelError, ValueError) as exc:
         src.close()

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.conf import settings
 
-from counting.pipeline.detectors.spec import DetectorSpec
+from counting.pipeline.detectors.spec import DetectorSpec, SpecKey
 
-_detectors: dict[tuple[str, str, int | None, float, str], Any] = {}
+_detectors: dict[SpecKey, Any] = {}
 _detectors_lock = threading.Lock()
 
 
@@ -19,7 +19,16 @@ def settings_detector_spec() -> DetectorSpec:
     return DetectorSpec(model_path=str(settings.COUNTING_MODEL_PATH),
                         backend=settings.COUNTING_DETECTOR_BACKEND,
                         input_size=settings.COUNTING_DETECTOR_INPUT_SIZE,
-                        score_threshold=settings.COUNTING_SCORE_THRESHOLD)
+                        score_threshold=settings.COUNTING_SCORE_THRESHOLD,
+                        precision=node_precision())
+
+
+def node_precision() -> str:
+    """COUNTING_DETECTOR_PRECISION resolved on this node (``auto``: bfloat16 on AMX CPUs)."""
+    from counting.pipeline.detectors.precision import resolve_precision
+
+    return resolve_precision(settings.COUNTING_DETECTOR_PRECISION,
+                             settings.COUNTING_DETECTOR_BACKEND)
 
 
 def shared_detector(spec: DetectorSpec | None = None) -> Any:
@@ -35,7 +44,7 @@ def shared_detector(spec: DetectorSpec | None = None) -> Any:
                 spec.model_path, backend=spec.backend,  # type: ignore[arg-type]
                 score_threshold=spec.score_threshold,
                 device=settings.COUNTING_DEVICE, threads=settings.COUNTING_TORCH_THREADS,
-                input_size=spec.input_size)
+                input_size=spec.input_size, precision=spec.precision)
         return _detectors[key]
 
 

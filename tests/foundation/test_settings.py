@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 SECRETS = {
@@ -69,4 +71,26 @@ def test_detector_settings_are_checked_at_start_up() -> None:
 def test_model_input_size_zero_means_the_models_own() -> None:
     # given COUNTING_DETECTOR_INPUT_SIZE=0, then the project starts cleanly (the model's 416)
     result = _check({**SECRETS, "COUNTING_DETECTOR_INPUT_SIZE": "0"})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"COUNTING_DETECTOR_PRECISION": "fp16"},
+     "(counting.E004) COUNTING_DETECTOR_PRECISION: detector precision must be one of auto, "
+     "float32, bfloat16, got 'fp16'"),
+    ({"COUNTING_DETECTOR_PRECISION": "bfloat16", "COUNTING_DETECTOR_BACKEND": "onnxruntime"},
+     "(counting.E004) COUNTING_DETECTOR_PRECISION: bfloat16 precision needs the torch backend"),
+])
+def test_detector_precision_is_checked_at_start_up(env: dict[str, str], message: str) -> None:
+    # given a precision that is not one, or bfloat16 on a backend that computes in float32
+    result = _check({**SECRETS, **env})
+    # then `check` fails and names the setting, the values it takes and what to set
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert message in out
+    assert "HINT: Set it to float32, or auto" in out
+
+
+def test_detector_precision_auto_starts_cleanly() -> None:
+    result = _check({**SECRETS, "COUNTING_DETECTOR_PRECISION": "auto"})
     assert result.returncode == 0, result.stdout + result.stderr

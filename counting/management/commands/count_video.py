@@ -24,6 +24,7 @@ from counting.pipeline.cli import (
 )
 from counting.pipeline.detectors.base import Backend
 from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE
+from counting.pipeline.detectors.precision import PRECISION_CHOICES
 
 
 class Command(BaseCommand):
@@ -89,6 +90,13 @@ class Command(BaseCommand):
             "416 (default: settings.COUNTING_DETECTOR_INPUT_SIZE, 480)",
         )
         parser.add_argument(
+            "--precision",
+            default=None,
+            choices=PRECISION_CHOICES,
+            help="torch detector precision: float32, bfloat16 (AMX CPUs) or auto (default: "
+            "settings.COUNTING_DETECTOR_PRECISION)",
+        )
+        parser.add_argument(
             "--max-seconds",
             type=float,
             default=None,
@@ -108,6 +116,8 @@ class Command(BaseCommand):
         if input_size is None:
             input_size = getattr(settings, "COUNTING_DETECTOR_INPUT_SIZE", DEFAULT_INPUT_SIZE)
         input_size = input_size or None  # 0: the model's own, as in the setting and make eval
+        precision = options["precision"] or getattr(settings, "COUNTING_DETECTOR_PRECISION",
+                                                    "float32")
         try:
             result = run_count_video(
                 options["source"],
@@ -121,6 +131,7 @@ class Command(BaseCommand):
                 batch=options["batch"],
                 backend=options["backend"],
                 input_size=input_size,
+                precision=precision,
                 device=getattr(settings, "COUNTING_DEVICE", None),
                 progress=not options["json"],
                 max_seconds=options["max_seconds"],

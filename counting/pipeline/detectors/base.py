@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from counting.pipeline.detectors.input_size import DEFAULT_INPUT_SIZE, check_input_size
+from counting.pipeline.detectors.precision import resolve_precision
 from counting.pipeline.types import Detections, ImageArray
 
 Backend = Literal["torch", "onnxruntime"]
@@ -69,6 +70,7 @@ def create_detector(
     device: str | None = None,
     threads: int | None = None,
     input_size: int | None = DEFAULT_INPUT_SIZE,
+    precision: str = "float32",
 ) -> Detector:
     """Build a YOLOX person detector from an ONNX file.
 
@@ -77,7 +79,9 @@ def create_detector(
     ``device`` defaults to CUDA when available (torch only); ``threads`` sets the CPU threads.
     ``input_size`` is the side of the square input the frames are letterboxed to (a multiple of
     32; 480 by default, None for the model's own 416; see
-    :mod:`~counting.pipeline.detectors.input_size`).
+    :mod:`~counting.pipeline.detectors.input_size`). ``precision`` is float32, bfloat16 (torch
+    only) or auto (bfloat16 where the CPU has AMX; see
+    :mod:`~counting.pipeline.detectors.precision`).
     """
     if not 0.0 < score_threshold < 1.0:
         raise ValueError(f"score_threshold must be within (0, 1), got {score_threshold}")
@@ -87,6 +91,7 @@ def create_detector(
         raise ValueError(f"threads must be >= 1, got {threads}")
     if input_size is not None:
         check_input_size(input_size)
+    concrete = resolve_precision(precision, backend)
     path = check_model_file(model_path)
     if backend == "torch":
         # OpenMP workers that spin at barriers collapse as soon as anything else wants a core
@@ -103,6 +108,7 @@ def create_detector(
             device=device,
             threads=threads,
             input_size=input_size,
+            precision=concrete,
         )
     elif backend == "onnxruntime":
         from counting.pipeline.detectors.onnxruntime_backend import OrtYoloxDetector

@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from counting.pipeline.detectors.base import DEFAULT_SCORE_THRESHOLD
+from counting.pipeline.detectors.precision import backend_label
+
+#: What identifies one loaded model: path, backend, input side, threshold, SHA-256, precision.
+SpecKey = tuple[str, str, int | None, float, str, str]
 
 
 @dataclass(frozen=True)
 class DetectorSpec:
     """A detector to load: model file, expected SHA-256 (checked at load when set), backend,
-    input side, score threshold and the label stored on every count event it produces."""
+    input side, score threshold, precision (float32 or bfloat16, already resolved from
+    ``auto`` on the node that runs it) and the label stored on every count event it produces."""
 
     model_path: str
     backend: str = "torch"
@@ -26,11 +31,17 @@ class DetectorSpec:
     sha256: str = ""
     #: The registry's name for it ("yolox-nano 1.0"); empty for a model given by settings.
     label: str = ""
+    precision: str = "float32"
 
-    def key(self) -> tuple[str, str, int | None, float, str]:
+    def key(self) -> SpecKey:
         """What identifies one loaded model (specs with equal keys share it)."""
         return (str(Path(self.model_path)), self.backend, self.input_size,
-                self.score_threshold, self.sha256)
+                self.score_threshold, self.sha256, self.precision)
+
+    @property
+    def backend_label(self) -> str:
+        """The backend as its counts store it (``torch``, ``torch-bf16``)."""
+        return backend_label(self.backend, self.precision)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (sent to the inference service, kept in logs)."""
@@ -62,7 +73,8 @@ def create_detector_from_spec(spec: DetectorSpec, *, device: str | None = None,
     digest = verify_sha256(path, spec.sha256) if spec.sha256 else ""
     detector = create_detector(path, backend=spec.backend,  # type: ignore[arg-type]
                                score_threshold=spec.score_threshold, device=device,
-                               threads=threads, input_size=spec.input_size)
+                               threads=threads, input_size=spec.input_size,
+                               precision=spec.precision)
     if spec.label:
         detector.version = registry_version(spec.label, digest, detector.name,
                                             detector.input_size)

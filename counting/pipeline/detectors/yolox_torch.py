@@ -18,6 +18,7 @@ from counting.pipeline.detectors.onnx_rewrites import (
     rewrite_parallel_max_pools,
     rewrite_transposed_concat,
 )
+from counting.pipeline.detectors.precision import backend_label
 from counting.pipeline.detectors.yolox_ops import decode, letterbox, make_grids, nms
 from counting.pipeline.types import Detections, ImageArray
 
@@ -32,7 +33,10 @@ class TorchYoloxDetector:
     frame runs one operator thread plus the heaviest detection head on a helper thread, and
     batches split each operator over the threads. Activations are kept
     channels-last, which oneDNN's convolutions prefer, and the process keeps freed heap memory
-    for the next frame (:mod:`~counting.pipeline.detectors.heap`).
+    for the next frame (:mod:`~counting.pipeline.detectors.heap`). ``precision="bfloat16"``
+    runs the graph's weights and activations in bfloat16 (letterbox, decode and NMS stay
+    float32; see :mod:`~counting.pipeline.detectors.precision`); the name is then
+    ``torch-bf16``.
     """
 
     def __init__(
@@ -44,8 +48,13 @@ class TorchYoloxDetector:
         threads: int | None = None,
         fused_conv: bool = True,
         input_size: int | None = None,
+        precision: str = "float32",
     ) -> None:
-        self.name = "torch"
+        if precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be float32 or bfloat16, got {precision!r}")
+        self.precision = precision
+        self.name = backend_label("torch", precision)
+        self.dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
         self.score_threshold = score_threshold
         self.version = ""  # set by create_detector
         self.nms_iou = nms_iou
@@ -65,14 +74,16 @@ class TorchYoloxDetector:
         if fused_conv:
             model = rewrite_parallel_max_pools(rewrite_transposed_concat(rewrite_focus(model)))
         self.graph = OnnxTorchGraph(model, fused_conv=fused_conv).eval()
-        self.graph.to(self.device)
+        self.graph.to(self.device, self.dtype)
         shape = self.graph.input_shape
         if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or shape[2] <= 0:
             raise ModelError(f"expected a square NCHW 3-channel input, model has {shape}")
         self.input_size = int(shape[2])
         self._grids, self._strides = make_grids(self.input_size, self.device)
         self._channels_last = self.device.type == "cpu"
-        if self.device.type == "cpu":
+        # bfloat16 convs stay plain: oneDNN picks its AMX layout per call (weights prepacked
+        # for float32 are refused, and its bf16 1x1 convs beat the float32 GEMM path).
+        if self.device.type == "cpu" and self.dtype == torch.float32:
             try:
                 self.graph.prepack()
             except RuntimeError as exc:  # a torch build without oneDNN weight reordering
@@ -83,7 +94,8 @@ class TorchYoloxDetector:
         self._branch = self.device.type == "cpu" and self._threads > 1 and self.graph.plan_branch()
         with torch.inference_mode():
             probe = self.graph(
-                torch.zeros(1, 3, self.input_size, self.input_size, device=self.device)
+                torch.zeros(1, 3, self.input_size, self.input_size, device=self.device,
+                            dtype=self.dtype)
             )
         if probe.dim() != 3 or probe.shape[1] != self._grids.shape[0] or probe.shape[2] < 6:
             raise ModelError(
@@ -91,21 +103,23 @@ class TorchYoloxDetector:
                 f"{self.input_size} (expected (1, {self._grids.shape[0]}, 85))"
             )
         logger.info(
-            "torch detector on %s, %d threads, input %d",
+            "torch detector on %s, %d threads, input %d, %s",
             self.device,
             torch.get_num_threads(),
             self.input_size,
+            precision,
         )
 
     def forward_raw(self, batch: torch.Tensor) -> torch.Tensor:
-        """Raw model output for a preprocessed NCHW batch (used by tests and benchmarks)."""
+        """Raw model output (float32) for a preprocessed NCHW batch (tests and benchmarks)."""
         with torch.inference_mode():
+            batch = batch.to(self.dtype)
             if self._channels_last:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             branch = self._branch and batch.shape[0] == 1
             torch.set_num_threads(1 if branch else self._threads)
             out: torch.Tensor = self.graph(batch, branch=branch)
-            return out
+            return out.float()
 
     def detect(self, images: Sequence[ImageArray]) -> list[Detections]:
         """Detect people in a batch of BGR images; boxes in each image's own pixels."""

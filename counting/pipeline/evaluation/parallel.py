@@ -44,14 +44,15 @@ def _init(ticks: Any) -> None:
 
 def _detect_share(video: Path, model: Path, threshold: float, backend: str,
                   threads: int | None, input_size: int | None, index: int, workers: int,
-                  limit: int | None) -> list[tuple[int, float, Detections]]:
+                  limit: int | None, precision: str = "float32"
+                  ) -> list[tuple[int, float, Detections]]:
     """Worker ``index`` of ``workers``: (frame, time, detections) of its frames."""
     from counting.pipeline.detectors import create_detector
     from counting.pipeline.sources import FileSource
 
     detector = create_detector(model, backend=backend,  # type: ignore[arg-type]
                                score_threshold=threshold, threads=threads,
-                               input_size=input_size)
+                               input_size=input_size, precision=precision)
     out = []
     with FileSource(video) as src:
         for i, frame in enumerate(src):
@@ -86,6 +87,7 @@ def detect_video_parallel(
     workers: int | None = None,
     progress: Progress | None = None,
     limit: int | None = None,
+    precision: str = "float32",
 ) -> tuple[list[Detections], list[float]]:
     """Detections and PTS of the first ``limit`` frames (all by default), as
     ``detect_video`` returns them, computed by ``workers`` processes (None: one per core;
@@ -97,13 +99,13 @@ def detect_video_parallel(
         progress.start("detecting", count_frames(video, limit))
     if n == 1:
         parts = [_detect_share(video, model, score_threshold, backend, threads, input_size,
-                               0, 1, limit)]
+                               0, 1, limit, precision)]
         if progress is not None:
             progress.advance(len(parts[0]))
     else:
         parts = _in_pool(n, progress, lambda pool: [
             pool.submit(_detect_share, video, model, score_threshold, backend, threads,
-                        input_size, k, n, limit) for k in range(n)])
+                        input_size, k, n, limit, precision) for k in range(n)])
     if progress is not None:
         progress.finish()
     merged = sorted((row for part in parts for row in part), key=lambda row: row[0])

@@ -154,6 +154,7 @@ def detect_video(
     threads: int | None = None,
     batch: int = 1,
     input_size: int | None = DEFAULT_INPUT_SIZE,
+    precision: str = "float32",
 ) -> tuple[list[Detections], list[float]]:
     """Detections and PTS of every frame of the video."""
     from counting.pipeline.detectors import create_detector
@@ -165,6 +166,7 @@ def detect_video(
         score_threshold=score_threshold,
         threads=threads,
         input_size=input_size,
+        precision=precision,
     )
     dets: list[Detections] = []
     times: list[float] = []

@@ -285,6 +285,7 @@ def evaluate(
     workers: int | None = None,
     progress: Progress | None = None,
     backend: str = "torch",
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Run both systems and return the result table as a dict.
 
@@ -298,7 +299,7 @@ def evaluate(
     started = time.perf_counter()
     all_dets, all_times = detect_video_parallel(
         paths.video, paths.model, threshold, backend=backend, threads=threads,
-        input_size=input_size, workers=workers, progress=progress)
+        input_size=input_size, workers=workers, progress=progress, precision=precision)
     detect_s = time.perf_counter() - started
     gt_tracks = load_gt(paths.gt)
     randoms = random_lines(gt_tracks, random_seed, random_count) if random_count > 0 else ()
@@ -310,6 +311,7 @@ def evaluate(
         "video": str(paths.video),
         "score_threshold": threshold,
         "input_size": input_size,
+        "precision": precision,
         "detect_seconds": round(detect_s, 1),
         "target": TARGET,
         **scored[0],
