@@ -1,7 +1,7 @@
 """Live cameras on one node through the real system (numbers to read, not a test):
 
     .venv/bin/python -m benchmarks.bench_node --cameras 10 20 --seconds 60 \
-        --mode local service [--detect-fps 5]
+        --mode local service [--detect-fps 5] [--precision bfloat16]
 
 For each number of cameras and each inference mode, in the same run: a throw-away database
 (from the template) with one tenant, one camera simulator playing PETS09-S2L1 at
@@ -175,6 +175,9 @@ def main() -> None:
     parser.add_argument("--source-fps", type=float, default=10.0)
     shared = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
     parser.add_argument("--video", default=str(shared / "video/PETS09-S2L1/PETS09-S2L1.mp4"))
+    parser.add_argument("--precision", choices=["float32", "bfloat16", "auto"],
+                        default="float32",
+                        help="COUNTING_DETECTOR_PRECISION of the workers (docs/pipeline.md)")
     args = parser.parse_args()
     from tests.chaos.faults import free_port
 
@@ -182,9 +185,9 @@ def main() -> None:
     db_name = f"node_{uuid.uuid4().hex[:8]}"
     environ_for(db_name, workdir)
     env = {**os.environ, "COUNTING_TORCH_THREADS": "1", "PYTHONUNBUFFERED": "1",
-           "SHARED_DIR": str(shared)}
+           "SHARED_DIR": str(shared), "COUNTING_DETECTOR_PRECISION": args.precision}
     log(f"workdir {workdir}, database {db_name}; load average {os.getloadavg()[0]:.1f} "
-        f"({os.cpu_count()} cores)")
+        f"({os.cpu_count()} cores); detector precision {args.precision}")
     database_create(db_name)
     simulator: Service | None = None
     try:

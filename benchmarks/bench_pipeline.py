@@ -1,12 +1,13 @@
 """Pipeline speed on PETS09-S2L1; prints one JSON object.
 
     python -m benchmarks.bench_pipeline [--shared PATH] [--threads N [N ...]] [--batches N [N ...]]
-        [--frames N]
+        [--frames N] [--precisions float32 bfloat16]
 
 Measures: decode fps; detector latency per frame for the PyTorch backend (batch 1 and batches
 of 2, 4 and 8) and ONNX Runtime at each thread count (1 and 2 by default), sampled in
 alternating blocks so that both see the same machine load, each torch figure's ratio to ORT's,
-and the two backends' best batch-1 latencies compared;
+and the two backends' best batch-1 latencies compared; torch in bfloat16 too (``torch_bf16``
+keys) where the CPU has AMX tiles, or when ``--precisions`` asks for it;
 tracker and counter cost per frame; end-to-end fps (decode -> sampler -> detector -> tracker
 -> 6 lines + 1 zone, at the first thread count, the product's default of 1) and its ratio to
 the detector-only time. Wall-clock numbers on a shared machine are noisy: medians and minimums
@@ -35,6 +36,7 @@ from benchmarks.pets import (
     input_size_option,
 )
 from counting.pipeline.detectors import create_detector
+from counting.pipeline.detectors.precision import has_native_bfloat16
 from counting.pipeline.engine import CountingEngine
 from counting.pipeline.sources import FileSource
 from counting.pipeline.specs import ZoneSpec
@@ -69,49 +71,57 @@ def bench_detectors(
     rounds: int,
     batches: Sequence[int],
     input_size: int | None,
+    precisions: Sequence[str] = ("float32",),
 ) -> dict[str, Any]:
-    """Latency per frame of torch (batch 1 and each batch size) and ONNX Runtime (batch 1:
-    the exported model has a fixed batch of 1), in alternating blocks, on the same model and
-    input size; each torch figure's ratio to ORT's median."""
-    torch_det = create_detector(
-        paths.model, backend="torch", threads=threads, input_size=input_size
-    )
+    """Latency per frame of torch in each precision (batch 1 and each batch size) and ONNX
+    Runtime (batch 1: the exported model has a fixed batch of 1), in alternating blocks, on the
+    same model and input size; each torch figure's ratio to ORT's median. Keys: ``torch``,
+    ``torch_batch4``...; ``torch_bf16``, ``torch_bf16_batch4``... for bfloat16."""
+    torch_dets = {
+        "torch" if p == "float32" else "torch_bf16": create_detector(
+            paths.model, backend="torch", threads=threads, input_size=input_size, precision=p)
+        for p in precisions
+    }
     ort_det = create_detector(
         paths.model, backend="onnxruntime", threads=threads, input_size=input_size
     )
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, rounds).astype(int)]
-    samples: dict[str, list[float]] = {"torch": [], "onnxruntime": []}
-    samples.update({f"torch_batch{b}": [] for b in batches})
+    samples: dict[str, list[float]] = {name: [] for name in (*torch_dets, "onnxruntime")}
+    samples.update({f"{name}_batch{b}": [] for name in torch_dets for b in batches})
+    backends = [*torch_dets.items(), ("onnxruntime", ort_det)]
     for image in picks[:3]:  # warm-up: allocator, oneDNN primitive caches
-        torch_det.detect([image])
-        ort_det.detect([image])
-    for b in batches:
-        torch_det.detect(picks[:b])
+        for _, det in backends:
+            det.detect([image])
+    for det in torch_dets.values():
+        for b in batches:
+            det.detect(picks[:b])
     # Alternate blocks of frames between backends: both see the same machine load, and one
     # backend's idle worker threads never compete with the other's within a block.
     block = max([8, *batches])
     for start in range(0, len(picks), block):
         chunk = picks[start : start + block]
-        for name, det in (("torch", torch_det), ("onnxruntime", ort_det)):
+        for name, det in backends:
             det.detect(chunk[:1])
             for image in chunk:
                 t0 = time.perf_counter()
                 det.detect([image])
                 samples[name].append((time.perf_counter() - t0) * 1000)
-        for b in batches:
-            for i in range(0, len(chunk) - b + 1, b):
-                t0 = time.perf_counter()
-                torch_det.detect(chunk[i : i + b])
-                samples[f"torch_batch{b}"].append((time.perf_counter() - t0) * 1000 / b)
+        for name, det in torch_dets.items():
+            for b in batches:
+                for i in range(0, len(chunk) - b + 1, b):
+                    t0 = time.perf_counter()
+                    det.detect(chunk[i : i + b])
+                    samples[f"{name}_batch{b}"].append((time.perf_counter() - t0) * 1000 / b)
     out: dict[str, Any] = {k: _stats(v) for k, v in samples.items() if v}
     ort = out["onnxruntime"]
-    out["torch_vs_onnxruntime_median"] = round(out["torch"]["median_ms"] / ort["median_ms"], 2)
-    out["torch_vs_onnxruntime_min"] = round(out["torch"]["min_ms"] / ort["min_ms"], 2)
-    for b in batches:
-        if f"torch_batch{b}" in out:
-            out[f"torch_batch{b}_vs_onnxruntime_median"] = round(
-                out[f"torch_batch{b}"]["median_ms"] / ort["median_ms"], 2
-            )
+    for name in torch_dets:
+        out[f"{name}_vs_onnxruntime_median"] = round(out[name]["median_ms"] / ort["median_ms"], 2)
+        out[f"{name}_vs_onnxruntime_min"] = round(out[name]["min_ms"] / ort["min_ms"], 2)
+        for b in batches:
+            if f"{name}_batch{b}" in out:
+                out[f"{name}_batch{b}_vs_onnxruntime_median"] = round(
+                    out[f"{name}_batch{b}"]["median_ms"] / ort["median_ms"], 2
+                )
     out["threads"] = threads
     return out
 
@@ -119,12 +129,15 @@ def bench_detectors(
 def best_of(by_threads: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Each backend at its fastest thread count (batch 1), and torch's ratio to ORT."""
     best: dict[str, Any] = {}
-    for backend in ("torch", "onnxruntime"):
+    for backend in ("torch", "torch_bf16", "onnxruntime"):
+        if not all(backend in row for row in by_threads.values()):
+            continue
         key = min(by_threads, key=lambda k: by_threads[k][backend]["median_ms"])
         best[backend] = {"median_ms": by_threads[key][backend]["median_ms"], "at": key}
-    best["torch_vs_onnxruntime_median"] = round(
-        best["torch"]["median_ms"] / best["onnxruntime"]["median_ms"], 2
-    )
+    for backend in ("torch", "torch_bf16"):
+        if backend in best:
+            best[f"{backend}_vs_onnxruntime_median"] = round(
+                best[backend]["median_ms"] / best["onnxruntime"]["median_ms"], 2)
     return best
 
 
@@ -190,8 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         "--batches", type=int, nargs="+", default=[2, 4, 8], help="torch batch sizes"
     )
     parser.add_argument("--frames", type=int, default=None, help="end-to-end frame limit")
+    parser.add_argument(
+        "--precisions", nargs="+", choices=["float32", "bfloat16"], default=None,
+        help="torch precisions to time (default: float32, and bfloat16 where the CPU has AMX)")
     add_input_size_argument(parser)
     args = parser.parse_args(argv)
+    precisions = args.precisions or (
+        ["float32", "bfloat16"] if has_native_bfloat16() else ["float32"])
     input_size = input_size_option(args.input_size)
     try:
         paths = PetsPaths.from_shared(args.shared)
@@ -200,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     decode, frames = bench_decode(paths)
     detector = {
-        f"threads_{n}": bench_detectors(paths, frames, n, args.rounds, args.batches, input_size)
+        f"threads_{n}": bench_detectors(paths, frames, n, args.rounds, args.batches, input_size,
+                                        precisions)
         for n in args.threads
     }
     result = {

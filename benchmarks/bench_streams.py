@@ -194,7 +194,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any,
-                   socket_path: str = "", index: int = 0) -> None:
+                   socket_path: str = "", index: int = 0, precision: str = "float32") -> None:
     sys.path.insert(0, str(REPO))
     from cameras.streams import stream_ffmpeg_options
     from counting.pipeline import CountingEngine, LineSpec, create_detector, open_source
@@ -203,12 +203,13 @@ def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any,
         from counting.inference import InferenceDetector, InferenceError
         from counting.pipeline.detectors import DetectorSpec
 
-        detector: Any = InferenceDetector(DetectorSpec(model_path=model), socket_path=socket_path,
+        spec = DetectorSpec(model_path=model, precision=precision)
+        detector: Any = InferenceDetector(spec, socket_path=socket_path,
                                           tenant=f"tenant{index % 3}", camera=str(index),
                                           timeout_s=30)
         unavailable: tuple[type[BaseException], ...] = (InferenceError,)
     else:
-        detector = create_detector(model, threads=1)
+        detector = create_detector(model, threads=1, precision=precision)
         unavailable = ()
     engine = CountingEngine(detector, lines=[LineSpec(key="1", name="l", start=(0.5, 0.0),
                                                       end=(0.5, 1.0))], detect_fps=fps)
@@ -241,7 +242,8 @@ def _stream_worker(url: str, model: str, seconds: float, fps: float, out: Any,
              "received": health.frames_received})
 
 
-def _start_service(model: str, socket_path: str, layout: str) -> subprocess.Popen[bytes]:
+def _start_service(model: str, socket_path: str, layout: str,
+                   precision: str = "float32") -> subprocess.Popen[bytes]:
     """The service with ``layout`` "WORKERSxTHREADS" ("default": the service's own choice)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -249,8 +251,9 @@ def _start_service(model: str, socket_path: str, layout: str) -> subprocess.Pope
     if layout != "default":
         workers, threads = layout.split("x")
         layout_args = ["--workers", workers, "--threads", threads]
+    spec = json.dumps({"model_path": model, "precision": precision})
     proc = subprocess.Popen([sys.executable, "-m", "counting.inference.server", "--socket",
-                             socket_path, "--preload", model, *layout_args], env=env,
+                             socket_path, "--preload", spec, *layout_args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -279,11 +282,13 @@ def _service_stats(socket_path: str) -> dict[str, Any]:
 
 
 def _capacity_run(n: int, mode: str, url: str, model: str, seconds: float, fps: float,
-                  socket_path: str, service: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+                  socket_path: str, service: subprocess.Popen[bytes] | None,
+                  precision: str = "float32") -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     sock = socket_path if mode.startswith("service") else ""
-    procs = [ctx.Process(target=_stream_worker, args=(url, model, seconds, fps, out, sock, i))
+    procs = [ctx.Process(target=_stream_worker,
+                         args=(url, model, seconds, fps, out, sock, i, precision))
              for i in range(n)]
     service_cpu = _cpu_s(service.pid) if service is not None else 0.0
     before = _service_stats(socket_path) if service is not None else {}
@@ -320,7 +325,8 @@ def _capacity_run(n: int, mode: str, url: str, model: str, seconds: float, fps: 
 
 
 def capacity(counts: list[int], seconds: float, fps: float, video: str, model: str,
-             source_fps: float, modes: list[str], layouts: list[str]) -> None:
+             source_fps: float, modes: list[str], layouts: list[str],
+             precision: str = "float32") -> None:
     port = _free_port()
     # The source runs faster than the analysis rate: the sampler analyses frames 1/fps apart,
     # so a 7 fps source sampled at 5 fps yields only ~3.5 analysed fps (every other frame).
@@ -330,7 +336,8 @@ def capacity(counts: list[int], seconds: float, fps: float, video: str, model: s
     # One service per layout, started one after the other (a service idles between its runs).
     runs = ["local"] if "local" in modes else []
     runs += [f"service {layout}" for layout in layouts] if "service" in modes else []
-    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores); "
+          f"detector precision {precision}")
     try:
         time.sleep(4)
         url = f"http://127.0.0.1:{port}/video.mjpg"
@@ -338,11 +345,11 @@ def capacity(counts: list[int], seconds: float, fps: float, video: str, model: s
             got: dict[str, dict[str, Any]] = {}
             for run in runs:
                 socket_path = f"/tmp/bench-inference-{os.getpid()}.sock"
-                service = (_start_service(model, socket_path, run.split()[1])
+                service = (_start_service(model, socket_path, run.split()[1], precision)
                            if run != "local" else None)
                 try:
                     got[run] = _capacity_run(n, run, url, model, seconds, fps, socket_path,
-                                             service)
+                                             service, precision)
                 finally:
                     if service is not None:
                         service.terminate()
@@ -381,12 +388,14 @@ def main() -> None:
     shared = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
     cap.add_argument("--video", default=str(shared / "video/PETS09-S2L1/PETS09-S2L1.mp4"))
     cap.add_argument("--model", default=str(shared / "models/yolox_nano.onnx"))
+    cap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                     help="torch detector precision (bfloat16: AMX CPUs; docs/pipeline.md)")
     args = parser.parse_args()
     if args.what == "latency":
         latency(args.cameras, args.seconds, args.rate)
     else:
         capacity(args.streams, args.seconds, args.fps, args.video, args.model,
-                 args.source_fps, args.mode, args.service_layout)
+                 args.source_fps, args.mode, args.service_layout, args.precision)
 
 
 if __name__ == "__main__":

@@ -277,6 +277,7 @@ def run_count_video(
         "video_seconds": round(last_time, 3) if isinstance(src, FileSource) else None,
         "seconds": round(elapsed, 3),
         "fps": round(frames / elapsed, 2) if elapsed > 0 else 0.0,
+        "detector": getattr(detector, "version", ""),
     }
 
 

@@ -185,3 +185,30 @@ def test_management_command_input_size(pets_video: Path, model_path: Path) -> No
     )
     assert bad.returncode != 0
     assert "CommandError: --input-size: detector input size must be a multiple of 32" in bad.stderr
+
+
+def test_count_video_in_bfloat16(pets_video: Path, model_path: Path) -> None:
+    # given the PETS video counted at 5 fps on one line in float32 and in bfloat16
+    common = {"lines": ["mid:0.5,0,0.5,1"], "model_path": model_path, "detect_fps": 5.0}
+    fp32 = run_count_video(str(pets_video), **common)  # type: ignore[arg-type]
+    bf16 = run_count_video(str(pets_video), precision="bfloat16", **common)  # type: ignore[arg-type]
+    # then the summary says which format counted
+    assert fp32["detector"] == "yolox_nano 695e750a5d57 torch 480"
+    assert bf16["detector"] == "yolox_nano 695e750a5d57 torch-bf16 480"
+    # and the counts agree within one crossing per direction
+    a, b = fp32["lines"][0], bf16["lines"][0]
+    assert a["in"] + a["out"] > 20
+    assert abs(a["in"] - b["in"]) <= 1 and abs(a["out"] - b["out"]) <= 1
+
+
+@pytest.mark.parametrize(("precision", "backend", "message"), [
+    ("half", "torch", "--precision: detector precision must be one of auto, float32, bfloat16"),
+    ("bfloat16", "onnxruntime", "--precision: bfloat16 precision needs the torch backend"),
+])
+def test_bad_precision_is_refused_before_anything_loads(
+    tmp_path: Path, precision: str, backend: str, message: str
+) -> None:
+    # given a precision that is not one (the video and model do not even exist: nothing opens)
+    with pytest.raises(CountVideoError, match=message):
+        run_count_video(str(tmp_path / "none.mp4"), lines=["a:0,0,1,1"],
+                        model_path=tmp_path / "m.onnx", backend=backend, precision=precision)
