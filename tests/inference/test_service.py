@@ -253,3 +253,30 @@ def test_the_worker_layout_shares_the_cores_out(device: str, workers: int | None
     expected = tuple(names.get(v, v) if isinstance(v, str) else v for v in layout)
     assert server_module.worker_layout(device=device, workers=workers,
                                        threads=threads) == expected
+
+
+def test_a_bfloat16_spec_is_served_by_its_own_bfloat16_model(
+        tmp_path: Path, model_path: Path, local: Detector,
+        pets_frames: list[np.ndarray]) -> None:
+    # given a service loading models from their specs, and runners of a float32 and a bfloat16
+    # camera (COUNTING_DETECTOR_PRECISION differs between the two nodes' settings)
+    sock = tmp_path / "bf16.sock"
+    server = InferenceServer(sock, workers=1, threads=1, max_batch=4, gather_ms=0)
+    fp32 = DetectorSpec(model_path=str(model_path))
+    bf16 = DetectorSpec(model_path=str(model_path), precision="bfloat16")
+    in_process = create_detector(model_path, threads=1, precision="bfloat16")
+    clients = [InferenceDetector(spec, socket_path=sock, tenant="a", camera=str(i),
+                                 timeout_s=120) for i, spec in enumerate((fp32, bf16))]
+    with serving_in_process(server), _closing(clients):
+        # then each says before and after the service answers which format counts
+        assert [c.version for c in clients] == [
+            "yolox_nano 695e750a5d57 torch 480", "yolox_nano 695e750a5d57 torch-bf16 480"]
+        # when both send the same frames
+        got = [c.detect(pets_frames) for c in clients]
+        # then each got the boxes of its own format, exactly as in-process
+        assert _same(got[0], local.detect(pets_frames))
+        assert _same(got[1], in_process.detect(pets_frames))
+        assert not _same(got[0], got[1])
+        assert [c.version for c in clients] == [local.version, in_process.version]
+        # and the service holds the two models side by side
+        assert server.model(bf16) is not server.model(fp32)
