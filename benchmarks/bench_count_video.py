@@ -1,7 +1,7 @@
 """Whole-process speed: ``manage.py count_video`` against the peer recipe on PETS09-S2L1.
 
     python -m benchmarks.bench_count_video [--shared PATH] [--rounds 3] [--input-size 480]
-        [--variants default serial peer]
+        [--variants default serial bf16 peer]
 
 Each contender is a fresh subprocess counting the whole video with the same three lines
 (x=240, y=200, the diagonal), so start-up (Python, Django, torch, model load) is included:
@@ -9,6 +9,8 @@ Each contender is a fresh subprocess counting the whole video with the same thre
 - ``default``: ``count_video`` as shipped (every core, batches of 4, pipelined stages);
 - ``serial``: ``count_video --threads 1 --batch 1`` (one frame per detector call on one thread,
   what count_video did before it used every core);
+- ``bf16``: ``count_video --precision bfloat16`` (as ``default``, the detector in bfloat16:
+  fast on CPUs with AMX tiles, slow elsewhere);
 - ``peer``: ``benchmarks.peer_count_video`` (ONNX Runtime with its default options, trackers'
   ByteTrack, supervision's LineZone).
 
@@ -50,7 +52,8 @@ def command(variant: str, paths: PetsPaths, input_size: int) -> list[str]:
     size = ["--input-size", str(input_size)]
     if variant == "peer":
         return [sys.executable, "-m", "benchmarks.peer_count_video", *common, *size, "--json"]
-    extra = {"default": [], "serial": ["--threads", "1", "--batch", "1"]}[variant]
+    extra = {"default": [], "serial": ["--threads", "1", "--batch", "1"],
+             "bf16": ["--precision", "bfloat16"]}[variant]
     return [sys.executable, "manage.py", "count_video", *common, *size, *extra, "--json"]
 
 
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--variants", nargs="+", default=["default", "serial", "peer"],
-        choices=["default", "serial", "peer"],
+        choices=["default", "serial", "bf16", "peer"],
     )
     args = parser.parse_args(argv)
     try:

@@ -149,6 +149,7 @@ def run_count_video(
     ffmpeg_options: Mapping[str, str] | None = None,
     batch: int | None = None,
     precision: str = "float32",
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Count a video file or a stream URL and return the summary dict (see ``--json``).
 
@@ -159,12 +160,15 @@ def run_count_video(
     ``precision``: float32, bfloat16 or auto (``--precision``; see
     :mod:`~counting.pipeline.detectors.precision`).
 
-    ``threads`` (CPU threads of the detector) defaults to every core this process may use.
     A file is counted in three pipelined stages (:class:`~counting.pipeline.offline.
-    OfflineCounter`: decode thread, ``batch`` analysed frames per detector call, tracking in
-    frame order), with the same counts as one frame at a time; a stream is analysed frame by
-    frame as it arrives. ``progress`` shows frames done/total, fps and ETA on stderr when it is
-    a terminal (nothing otherwise).
+    OfflineCounter`: decode thread, ``batch`` analysed frames per detector call on ``workers``
+    threads, tracking in frame order), with the same counts as one frame at a time. With the
+    torch backend on a CPU and neither ``threads`` nor ``workers`` given, every core this
+    process may use runs its own batches on one thread (``workers`` = cores, ``threads`` = 1);
+    ``threads`` alone keeps one worker with that many intra-op threads. Elsewhere (ONNX
+    Runtime, a GPU, a stream) one worker runs ``threads`` (default: every core); a stream is
+    analysed frame by frame as it arrives. ``progress`` shows frames done/total, fps and ETA
+    on stderr when it is a terminal (nothing otherwise).
     """
     line_specs, zone_specs = parse_rules(lines, zones)
     mask_specs = [parse_mask(t) for t in ignore]
@@ -188,13 +192,20 @@ def run_count_video(
         raise CountVideoError(f"--precision: {exc}") from None
     if batch is not None and batch < 1:
         raise CountVideoError(f"--batch must be 1 or more, got {batch}")
+    if workers is not None and workers < 1:
+        raise CountVideoError(f"--workers must be 1 or more, got {workers}")
+    live = _is_url(source)
+    if backend != "torch" or live:
+        workers = 1
+    elif workers is None:
+        workers = available_cores() if threads is None else 1
     if threads is None:
-        threads = available_cores()
+        threads = 1 if workers > 1 else available_cores()
     # Open the (cheap to check) source first so a typo fails before the model loads.
     try:
         src: FileSource | LiveSource = open_source(
             source,
-            live=_is_url(source),
+            live=live,
             open_timeout_s=open_timeout_s,
             read_timeout_s=open_timeout_s,
             ffmpeg_options=ffmpeg_options,
@@ -224,7 +235,9 @@ def run_count_video(
     bar = _progress_bar(src) if progress else None
     results: Generator[FrameResult, None, None]
     if isinstance(src, FileSource):
-        results = OfflineCounter(engine, batch=batch or DEFAULT_BATCH).run(src)
+        if getattr(getattr(detector, "device", None), "type", "cpu") != "cpu":
+            workers = 1  # a GPU runs one batch at a time
+        results = OfflineCounter(engine, batch=batch or DEFAULT_BATCH, workers=workers).run(src)
     else:
         results = (engine.process(frame) for frame in _frames(src, max_seconds))
     try:

@@ -2,16 +2,20 @@
 
 ::
 
-    decode thread          detect thread                      caller's thread
+    decode thread          batch thread + `workers` detector   caller's thread
     FileSource -> sampler  -> batches of `batch` analysed  ->  process_detections in frame
     (cv2 releases the GIL)    frames, one detector call each   order, progress callback
                               (torch's operators release the
-                              GIL and use the intra-op threads)
+                              GIL; each worker thread runs its
+                              own batch)
 
 The stages hand frames over through bounded queues, so at most a few batches are in flight and
-memory does not grow with the video. Tracking and counting see exactly the frames, times and
-detections the serial loop (``engine.process`` per frame) sees, in the same order; only the
-detector is called on batches, whose boxes match single frames to float rounding
+memory does not grow with the video. With several workers, batches are detected side by side
+(each worker thread with the detector's intra-op thread count) and tracked in their order: one
+single-threaded worker per core beats one worker splitting each operator over the cores (no
+OpenMP wake-up per operator; docs/pipeline.md). Tracking and counting see exactly the frames,
+times and detections the serial loop (``engine.process`` per frame) sees, in the same order;
+only the detector is called on batches, whose boxes match single frames to float rounding
 (``tests/pipeline/test_offline.py`` checks the counts on a PETS segment).
 """
 
@@ -20,6 +24,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -39,33 +45,40 @@ class _Failed:
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    """Frames in order, whether the sampler took each, and the detections of those it took."""
+    """Frames in order, whether the sampler took each, and the detections of those it took
+    (being computed by a worker until the future is done)."""
 
     frames: list[Frame]
     accepted: list[bool]
-    detections: list[Detections]
+    detections: Future[list[Detections]]
 
 
 class OfflineCounter:
     """Runs a :class:`CountingEngine` over a finite frame iterable in three pipelined stages.
 
-    ``batch`` analysed frames go to the detector at a time (the engine's detector; its thread
-    count is the caller's business: intra-op threads = cores for a whole machine). Frames the
-    engine's sampler skips pass through in order and come out with ``analysed=False``. The
-    results are yielded in frame order by :meth:`run`; an exception in any stage stops the
-    others and is raised in the caller's thread.
+    ``batch`` analysed frames go to the detector at a time (the engine's detector, shared by
+    ``workers`` threads that each detect a batch; the torch detector sets its own intra-op
+    thread count in the thread that calls it). Frames the engine's sampler skips pass through
+    in order and come out with ``analysed=False``. The results are yielded in frame order by
+    :meth:`run`; an exception in any stage stops the others and is raised in the caller's
+    thread.
     """
 
-    def __init__(self, engine: CountingEngine, batch: int = 4, queue_batches: int = 3) -> None:
+    def __init__(self, engine: CountingEngine, batch: int = 4, queue_batches: int = 3,
+                 workers: int = 1) -> None:
         if engine.detector is None:
             raise ValueError("OfflineCounter needs an engine with a detector")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         self.engine = engine
         self.batch = batch
-        # None closes a queue.
+        self.workers = workers
+        # None closes a queue. Batches in flight: the queue's and one being tracked per worker.
         self._frames: queue.Queue[Frame | _Failed | None] = queue.Queue(batch * queue_batches)
-        self._batches: queue.Queue[_Batch | _Failed | None] = queue.Queue(queue_batches)
+        self._batches: queue.Queue[_Batch | _Failed | None] = queue.Queue(
+            max(queue_batches, workers + 1))
         self._stop = threading.Event()
 
     # -- stages ----------------------------------------------------------------------------
@@ -97,7 +110,7 @@ class OfflineCounter:
         except BaseException as exc:  # carried to the caller, whatever it is
             self._put(self._frames, _Failed(exc))
 
-    def _detect(self) -> None:
+    def _detect(self, pool: ThreadPoolExecutor) -> None:
         detector = self.engine.detector
         assert detector is not None
         sampler = self.engine.sampler
@@ -116,7 +129,8 @@ class OfflineCounter:
                     accepted.append(sampler.accept(item.time))
                 if pending and (item is None or sum(accepted) >= self.batch):
                     images = [f.image for f, a in zip(pending, accepted, strict=True) if a]
-                    detections = detector.detect(images) if images else []
+                    detections: Future[list[Detections]] = (
+                        pool.submit(detector.detect, images) if images else _done([]))
                     if not self._put(self._batches, _Batch(pending, accepted, detections)):
                         return
                     pending, accepted = [], []
@@ -129,9 +143,10 @@ class OfflineCounter:
     # -- the caller's side -----------------------------------------------------------------
     def run(self, frames: Iterable[Frame]) -> Generator[FrameResult, None, None]:
         """Yield one :class:`FrameResult` per input frame, in order (tracked and counted)."""
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="count-detect")
         workers = [
             threading.Thread(target=self._decode, args=(frames,), name="count-decode", daemon=True),
-            threading.Thread(target=self._detect, name="count-detect", daemon=True),
+            threading.Thread(target=self._detect, args=(pool,), name="count-batch", daemon=True),
         ]
         for worker in workers:
             worker.start()
@@ -147,13 +162,30 @@ class OfflineCounter:
             self._stop.set()
             for worker in workers:
                 worker.join()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _detections(self, batch: _Batch) -> list[Detections]:
+        """The batch's detections once its worker is done (a worker's exception is raised)."""
+        while True:
+            try:
+                return batch.detections.result(timeout=_POLL_S)
+            except FutureTimeout:
+                if self._stop.is_set():
+                    raise RuntimeError("counting stopped") from None
 
     def _track(self, batch: _Batch) -> Iterator[FrameResult]:
-        found = iter(batch.detections)
+        found = iter(self._detections(batch))
         for frame, analysed in zip(batch.frames, batch.accepted, strict=True):
             if not analysed:
                 yield FrameResult(frame_index=frame.index, time=frame.time, analysed=False)
                 continue
             yield self.engine.process_detections(frame.index, frame.time, frame.size, next(found))
+
+
+def _done(value: list[Detections]) -> Future[list[Detections]]:
+    """A future already holding ``value`` (a batch with no analysed frame)."""
+    future: Future[list[Detections]] = Future()
+    future.set_result(value)
+    return future
 
 

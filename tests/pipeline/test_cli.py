@@ -212,3 +212,9 @@ def test_bad_precision_is_refused_before_anything_loads(
     with pytest.raises(CountVideoError, match=message):
         run_count_video(str(tmp_path / "none.mp4"), lines=["a:0,0,1,1"],
                         model_path=tmp_path / "m.onnx", backend=backend, precision=precision)
+
+
+def test_bad_workers_are_refused_before_anything_loads(tmp_path: Path) -> None:
+    with pytest.raises(CountVideoError, match="--workers must be 1 or more, got 0"):
+        run_count_video(str(tmp_path / "none.mp4"), lines=["a:0,0,1,1"],
+                        model_path=tmp_path / "m.onnx", workers=0)

@@ -59,6 +59,36 @@ def test_batched_pipeline_counts_like_the_serial_loop(pets_video: Path, model_pa
     assert len(expected["events"]) >= 4  # type: ignore[arg-type]
 
 
+def test_batches_detected_side_by_side_count_like_the_serial_loop(
+    pets_video: Path, model_path: Path
+) -> None:
+    # given the same segment counted serially (one frame per call, one thread)
+    with FileSource(pets_video) as src:
+        frames = list(itertools.islice(src, SEGMENT))
+    serial = CountingEngine(
+        create_detector(model_path, backend="torch", threads=1, input_size=None),
+        lines=LINES, zones=ZONES, detect_fps=5.0,
+    )
+    expected = _summary(serial, [serial.process(f) for f in frames])
+    # when three one-thread workers share one detector, each running its own batches of 2
+    # (count_video's default on a CPU: one worker per core)
+    detector = create_detector(model_path, backend="torch", threads=1, input_size=None)
+    engine = CountingEngine(detector, lines=LINES, zones=ZONES, detect_fps=5.0)
+    seen: set[str] = set()
+    detect = detector.detect
+
+    def spy(images: Sequence[ImageArray]) -> list[Detections]:
+        seen.add(threading.current_thread().name)
+        return detect(images)
+
+    detector.detect = spy  # type: ignore[method-assign]
+    results = list(OfflineCounter(engine, batch=2, workers=3).run(frames))
+    # then the batches ran on several threads, and the counts are exactly the serial ones
+    assert len(seen) > 1 and all(name.startswith("count-detect") for name in seen)
+    assert [r.frame_index for r in results] == list(range(SEGMENT))
+    assert _summary(engine, results) == expected
+
+
 class _EmptyDetector:
     """Detects nothing; fails on call number ``fail_on`` if given."""
 
@@ -83,23 +113,26 @@ def _frames(n: int) -> list[Frame]:
     return [Frame(image=image, index=i, time=i / 7) for i in range(n)]
 
 
-def test_a_failing_detector_is_raised_to_the_caller_and_the_threads_end() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_detector_is_raised_to_the_caller_and_the_threads_end(workers: int) -> None:
     # given a detector that fails on its third batch
     engine = CountingEngine(_EmptyDetector(fail_on=3), lines=LINES)  # type: ignore[arg-type]
     before = threading.active_count()
     # when 40 frames are counted in batches of 4, then the error reaches the caller
     with pytest.raises(RuntimeError, match="detector broke"):
-        for _ in OfflineCounter(engine, batch=4).run(_frames(40)):
+        for _ in OfflineCounter(engine, batch=4, workers=workers).run(_frames(40)):
             pass
-    # and the two stage threads are gone
+    # and the stage and worker threads are gone
     assert threading.active_count() == before
 
 
-def test_a_consumer_that_stops_early_stops_the_stages() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_consumer_that_stops_early_stops_the_stages(workers: int) -> None:
     # given a run over a long frame stream
     engine = CountingEngine(_EmptyDetector(), lines=LINES)  # type: ignore[arg-type]
     before = threading.active_count()
-    run = OfflineCounter(engine, batch=1).run(itertools.islice(itertools.cycle(_frames(5)), 10**6))
+    run = OfflineCounter(engine, batch=1, workers=workers).run(
+        itertools.islice(itertools.cycle(_frames(5)), 10**6))
     # when the consumer takes two results and closes the run
     assert [r.frame_index for r in itertools.islice(run, 2)] == [0, 1]
     run.close()
@@ -110,3 +143,5 @@ def test_a_consumer_that_stops_early_stops_the_stages() -> None:
 def test_bad_batch_is_refused() -> None:
     with pytest.raises(ValueError, match="batch must be >= 1"):
         OfflineCounter(CountingEngine(_EmptyDetector(), lines=LINES), batch=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        OfflineCounter(CountingEngine(_EmptyDetector(), lines=LINES), workers=0)  # type: ignore[arg-type]

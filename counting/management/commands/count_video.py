@@ -73,7 +73,15 @@ class Command(BaseCommand):
             "--threads",
             type=int,
             default=None,
-            help="CPU threads of the detector (default: every core of this machine)",
+            help="CPU threads per detector worker (default: 1 per worker on a file with the "
+            "torch backend, else every core of this machine)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="detector threads running batches side by side on a file (default: one per "
+            "core with the torch backend on a CPU when --threads is not given, else 1)",
         )
         parser.add_argument(
             "--batch",
@@ -129,6 +137,7 @@ class Command(BaseCommand):
                 score_threshold=float(threshold),
                 threads=threads,
                 batch=options["batch"],
+                workers=options["workers"],
                 backend=options["backend"],
                 input_size=input_size,
                 precision=precision,
