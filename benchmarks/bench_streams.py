@@ -328,8 +328,8 @@ def capacity(counts: list[int], seconds: float, fps: float, video: str, model: s
              source_fps: float, modes: list[str], layouts: list[str],
              precision: str = "float32") -> None:
     port = _free_port()
-    # The source runs faster than the analysis rate: the sampler analyses frames 1/fps apart,
-    # so a 7 fps source sampled at 5 fps yields only ~3.5 analysed fps (every other frame).
+    # The source runs faster than the analysis rate (10 fps by default; a 7 fps source gives 5
+    # analysed fps too, 5 frames of 7, but fewer decodes: docs/streams.md).
     sim = subprocess.Popen([sys.executable, str(REPO / "scripts" / "camera_simulator.py"),
                             "--video", video, "--port", str(port), "--fps", str(source_fps)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
