@@ -37,16 +37,25 @@ def _summary(engine: CountingEngine, results: list[FrameResult]) -> dict[str, ob
     }
 
 
-def test_batched_pipeline_counts_like_the_serial_loop(pets_video: Path, model_path: Path) -> None:
-    # given a PETS segment sampled at 5 fps, counted serially (torch, one frame per call, one
-    # thread: count_video's path until now; the model's own 416 input, the cheaper one)
+@pytest.fixture(scope="module")
+def serial_segment(pets_video: Path, model_path: Path) -> tuple[list[Frame], dict[str, object]]:
+    """A PETS segment sampled at 5 fps and its summary counted serially (torch, one frame per
+    call, one thread: count_video's path until the pipeline; the model's own 416 input, the
+    cheaper one)."""
     with FileSource(pets_video) as src:
         frames = list(itertools.islice(src, SEGMENT))
     serial = CountingEngine(
         create_detector(model_path, backend="torch", threads=1, input_size=None),
         lines=LINES, zones=ZONES, detect_fps=5.0,
     )
-    expected = _summary(serial, [serial.process(f) for f in frames])
+    return frames, _summary(serial, [serial.process(f) for f in frames])
+
+
+def test_batched_pipeline_counts_like_the_serial_loop(
+    model_path: Path, serial_segment: tuple[list[Frame], dict[str, object]]
+) -> None:
+    # given a PETS segment counted serially
+    frames, expected = serial_segment
     # when the same frames go through the pipeline in batches of 3 on two threads
     engine = CountingEngine(
         create_detector(model_path, backend="torch", threads=2, input_size=None),
@@ -60,16 +69,10 @@ def test_batched_pipeline_counts_like_the_serial_loop(pets_video: Path, model_pa
 
 
 def test_batches_detected_side_by_side_count_like_the_serial_loop(
-    pets_video: Path, model_path: Path
+    model_path: Path, serial_segment: tuple[list[Frame], dict[str, object]]
 ) -> None:
-    # given the same segment counted serially (one frame per call, one thread)
-    with FileSource(pets_video) as src:
-        frames = list(itertools.islice(src, SEGMENT))
-    serial = CountingEngine(
-        create_detector(model_path, backend="torch", threads=1, input_size=None),
-        lines=LINES, zones=ZONES, detect_fps=5.0,
-    )
-    expected = _summary(serial, [serial.process(f) for f in frames])
+    # given the same segment counted serially
+    frames, expected = serial_segment
     # when three one-thread workers share one detector, each running its own batches of 2
     # (count_video's default on a CPU: one worker per core)
     detector = create_detector(model_path, backend="torch", threads=1, input_size=None)
