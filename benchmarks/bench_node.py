@@ -6,8 +6,8 @@
 For each number of cameras and each inference mode, in the same run: a throw-away database
 (from the template) with one tenant, one camera simulator playing PETS09-S2L1 at
 ``--source-fps`` to every camera (10 by default; PETS's own 7 also gives 5 analysed frames a
-second, 5 of every 7, with fewer decodes), a real stream worker (Celery, ``--concurrency`` = cameras,
-``COUNTING_INFERENCE`` = the mode) with the short-task worker and beat that dispatch the
+second, 5 of every 7, with fewer decodes), a real stream worker (Celery, ``--concurrency`` =
+cameras, ``COUNTING_INFERENCE`` = the mode) with the short-task worker and beat that dispatch the
 cameras, every camera with two counting lines writing through the ledger. Once every camera is
 online, the cameras' health rows (what the runners report every 2 s) are sampled for
 ``--seconds``: analysed fps (mean and the slowest camera), frame age (p95 over the samples, the
