@@ -36,12 +36,21 @@ def model_spec(model: AiModel) -> DetectorSpec:
 
 
 def model_for(*, schema: str, ai_model_id: int | None) -> ModelChoice:
-    """The model a camera of tenant ``schema`` with override ``ai_model_id`` counts with.
-    A choice that is not active (a retired model) is skipped: the next level applies."""
+    """The model a camera of tenant ``schema`` with override ``ai_model_id`` counts with, and
+    the spec to load it on this node (see :func:`chosen_model`)."""
+    model, source = chosen_model(schema=schema, ai_model_id=ai_model_id)
+    return ModelChoice(model, model_spec(model) if model is not None else None, source)
+
+
+def chosen_model(*, schema: str, ai_model_id: int | None) -> tuple[AiModel | None, str]:
+    """The registry row a camera of tenant ``schema`` with override ``ai_model_id`` counts
+    with (None: the settings' model) and the level that chose it. A choice that is not active
+    (a retired model) is skipped: the next level applies. Database only: no spec is built, so
+    the web can ask without resolving the node's detector precision."""
     if ai_model_id is not None:
         own = AiModel.objects.filter(pk=ai_model_id, status=ModelStatus.ACTIVE).first()
         if own is not None:
-            return ModelChoice(own, model_spec(own), "camera")
+            return own, "camera"
     from tenants.models import Tenant
 
     tenant = Tenant.objects.filter(schema_name=schema).values("id", "plan_id").first()
@@ -53,9 +62,8 @@ def model_for(*, schema: str, ai_model_id: int | None) -> ModelChoice:
     choices = sorted(scopes.filter(model__status=ModelStatus.ACTIVE).select_related("model"),
                      key=lambda c: _RANK[ChoiceScope(c.scope)])
     if not choices:
-        return ModelChoice(None, None, "settings")
-    best = choices[0]
-    return ModelChoice(best.model, model_spec(best.model), str(best.scope))
+        return None, "settings"
+    return choices[0].model, str(choices[0].scope)
 
 
 def camera_model_choice(*, schema: str, camera_id: int) -> ModelChoice:

@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
 from cameras.selectors import ai_models_choosable
-from counting.model_choice import model_for
+from counting.model_choice import chosen_model
 from tenants.platform.models import AiModel
 from tenants.rest.mixins import StrictQueryParamsMixin
 
@@ -65,7 +65,7 @@ class DetectorModelViewSet(StrictQueryParamsMixin, mixins.ListModelMixin,
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
-        default = model_for(schema=connection.schema_name,  # type: ignore[attr-defined]
-                            ai_model_id=None).model
+        default, _ = chosen_model(schema=connection.schema_name,  # type: ignore[attr-defined]
+                                  ai_model_id=None)
         context["tenant_default_id"] = default.pk if default is not None else None
         return context

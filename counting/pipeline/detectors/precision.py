@@ -14,6 +14,7 @@ produced a count is stored with it: the backend label is ``torch-bf16`` (see
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 Precision = Literal["float32", "bfloat16"]
@@ -31,8 +32,10 @@ def check_precision(name: str) -> str:
     return name
 
 
+@functools.cache
 def has_native_bfloat16() -> bool:
-    """True on a CPU whose AMX tiles run oneDNN's bfloat16 convolutions."""
+    """True on a CPU whose AMX tiles run oneDNN's bfloat16 convolutions (asked once per
+    process: runners resolve ``auto`` on every model-choice poll)."""
     import torch
 
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)

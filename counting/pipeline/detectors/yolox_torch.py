@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from counting.pipeline.detectors.onnx_rewrites import (
     rewrite_parallel_max_pools,
     rewrite_transposed_concat,
 )
-from counting.pipeline.detectors.precision import backend_label
+from counting.pipeline.detectors.precision import Precision, backend_label
 from counting.pipeline.detectors.yolox_ops import decode, letterbox, make_grids, nms
 from counting.pipeline.types import Detections, ImageArray
 
@@ -50,7 +51,7 @@ class TorchYoloxDetector:
         input_size: int | None = None,
         precision: str = "float32",
     ) -> None:
-        if precision not in ("float32", "bfloat16"):
+        if precision not in get_args(Precision):
             raise ValueError(f"precision must be float32 or bfloat16, got {precision!r}")
         self.precision = precision
         self.name = backend_label("torch", precision)
